@@ -1,0 +1,363 @@
+// The `tracenas` command line: subcommands over the core library.
+//
+// Every command prints its machine-readable result as ONE JSON object on the
+// last line of stdout; logs go to stderr. Exit status 0 on success, 2 for a
+// usage or input error (one line naming the file, field or value), 1 for any
+// other failure (SPEC.md section 6).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tracenas/data.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/importance.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/pipeline.hpp"
+#include "tracenas/plugin.hpp"
+#include "tracenas/proxy.hpp"
+#include "tracenas/registry.hpp"
+#include "tracenas/runtime.hpp"
+#include "tracenas/search.hpp"
+#include "tracenas/util.hpp"
+#include "tracenas/version.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+constexpr const char* kUsage = R"(usage: tracenas [-v] <command> [args]
+
+commands:
+  run PIPELINE [--set path=value]... [--resume]   run a pipeline
+  validate PIPELINE [--set path=value]...         check a pipeline, print the resolved config
+  plugins [--json] [--plugin-path P]...           list plugins and their components
+  --version                                        print the version
+
+options:
+  -v, --verbose     debug logging
+  -h, --help        this help
+
+Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
+)";
+
+const std::vector<std::string>& command_names() {
+  static const std::vector<std::string> names = {"run", "validate", "plugins"};
+  return names;
+}
+
+void print_result(const json& j) { std::cout << j.dump() << std::endl; }
+
+// Arguments of one subcommand: positionals, repeated --set, flags.
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::string> sets;
+  std::vector<std::string> plugin_paths;
+  std::map<std::string, bool> flags;
+};
+
+Args parse_args(const std::string& command, const std::vector<std::string>& argv,
+                const std::vector<std::string>& allowed_flags, bool allow_set,
+                bool allow_plugin_path) {
+  Args a;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    auto value_of = [&](const std::string& opt) {
+      auto eq = s.find('=');
+      if (eq != std::string::npos) return s.substr(eq + 1);
+      if (i + 1 >= argv.size()) throw UsageError(command + ": " + opt + " needs a value");
+      return argv[++i];
+    };
+    if (allow_set && (s == "--set" || s.rfind("--set=", 0) == 0)) {
+      a.sets.push_back(value_of("--set"));
+    } else if (allow_plugin_path && (s == "--plugin-path" || s.rfind("--plugin-path=", 0) == 0)) {
+      a.plugin_paths.push_back(value_of("--plugin-path"));
+    } else if (s.size() > 1 && s[0] == '-') {
+      if (std::find(allowed_flags.begin(), allowed_flags.end(), s) == allowed_flags.end()) {
+        std::vector<std::string> known = allowed_flags;
+        if (allow_set) known.push_back("--set");
+        if (allow_plugin_path) known.push_back("--plugin-path");
+        throw UsageError(command + ": unknown option '" + s + "'" + suggest(s, known));
+      }
+      a.flags[s] = true;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string require_one_file(const std::string& command, const Args& a) {
+  if (a.positional.size() != 1) {
+    throw UsageError(command + ": expected one pipeline file (got " +
+                     std::to_string(a.positional.size()) + " arguments)");
+  }
+  return a.positional[0];
+}
+
+Pipeline load_pipeline(const std::string& file, const std::vector<std::string>& sets,
+                       Registry& registry) {
+  PipelineSource source(file, sets);
+  registry.discover(source.plugin_search_paths());
+  return source.validate(registry);
+}
+
+json components_json(const Pipeline& p) {
+  json proxies = json::array();
+  for (const auto& pr : p.proxies) {
+    proxies.push_back({{"proxy", pr.name}, {"label", pr.label}, {"objective", pr.objective}});
+  }
+  return {{"model", p.model.name},        {"data", p.data.name},
+          {"importance", p.importance.name}, {"proxies", proxies},
+          {"search", p.search.name}};
+}
+
+int cmd_validate(const std::vector<std::string>& argv) {
+  Args a = parse_args("validate", argv, {}, true, false);
+  std::string file = require_one_file("validate", a);
+  Registry registry;
+  Pipeline p = load_pipeline(file, a.sets, registry);
+  std::cerr << p.resolved_yaml();
+  log().info("{}: valid", file);
+  print_result({{"valid", true},
+                {"file", file},
+                {"run_dir", p.run_dir()},
+                {"components", components_json(p)}});
+  return 0;
+}
+
+// Instantiates every component the pipeline names (each through the guard).
+json instantiate_all(const Pipeline& p, const Registry& registry, const RunContext& run) {
+  json made = json::array();
+  auto note = [&](const Origin& o) {
+    made.push_back({{"kind", kind_key(o.kind)}, {"name", o.component}, {"plugin", o.plugin_id}});
+    log().info("{} '{}' ready (plugin {})", to_string(o.kind), o.component, o.plugin_id);
+  };
+  note(registry.create<ModelAdapter>(p.model.name, p.model.params, run).origin());
+  note(registry.create<DataSource>(p.data.name, p.data.params, run).origin());
+  note(registry.create<ImportanceCriterion>(p.importance.name, p.importance.params, run).origin());
+  for (const auto& pr : p.proxies) {
+    note(registry.create<Proxy>(pr.name, pr.params, run).origin());
+  }
+  note(registry.create<SearchStrategy>(p.search.name, p.search.params, run).origin());
+  return made;
+}
+
+int cmd_run(const std::vector<std::string>& argv) {
+  Args a = parse_args("run", argv, {"--resume"}, true, false);
+  std::string file = require_one_file("run", a);
+  const bool resume = a.flags.count("--resume") > 0;
+  Registry registry;
+  Pipeline p = load_pipeline(file, a.sets, registry);
+  RunContext run = p.run_context();
+  const fs::path dir = run.run_dir;
+  const fs::path resolved = dir / "config.resolved.yaml";
+  const std::string text = p.resolved_yaml();
+  if (fs::exists(dir) && !fs::is_empty(dir)) {
+    if (!resume) {
+      throw ConfigError(p.file + ": error: run.name: run folder '" + dir.string() +
+                        "' already holds a run; pass --resume to continue it or choose another "
+                        "run.name (got " + p.run.get_string("name") + ")");
+    }
+    std::ifstream in(resolved);
+    std::stringstream old;
+    old << in.rdbuf();
+    if (in && old.str() != text) {
+      throw ConfigError(p.file + ": error: --resume: the resolved pipeline differs from the one "
+                        "the run in '" + dir.string() + "' was started with (" +
+                        resolved.string() + ")");
+    }
+  }
+  fs::create_directories(dir);
+  fs::create_directories(run.cache_dir);
+  {
+    const fs::path tmp = resolved.string() + ".tmp";
+    std::ofstream out(tmp);
+    out << text;
+    out.close();
+    if (!out) throw Error("cannot write " + tmp.string());
+    fs::rename(tmp, resolved);
+  }
+  add_log_file((dir / "tracenas.log").string());
+  log().info("tracenas {} run '{}' in {}{}", TN_VERSION, p.run.get_string("name"), dir.string(),
+             resume ? " (resume)" : "");
+  run = apply_runtime(run);
+  log().info("device {}, dtype {}, {} thread(s)", run.device, run.dtype, run.threads);
+  json made = instantiate_all(p, registry, run);
+  log().warn("this build has no search engine yet: every component was created, nothing was "
+             "evaluated");
+  print_result({{"run_dir", dir.string()},
+                {"config", resolved.string()},
+                {"components", made},
+                {"evaluated", 0},
+                {"status", "components_ready"}});
+  return 0;
+}
+
+json params_json(const ParamSchema& schema) {
+  json out = json::array();
+  for (const ParamSpec& s : schema) {
+    json j = {{"name", s.name}, {"type", to_string(s.type)}, {"doc", s.doc}};
+    if (s.required) {
+      j["required"] = true;
+    } else if (s.optional) {
+      j["default"] = nullptr;
+    } else {
+      std::visit(
+          [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+              j["default"] = nullptr;
+            } else {
+              j["default"] = v;
+            }
+          },
+          s.default_value);
+    }
+    if (s.min_value) j["min"] = *s.min_value;
+    if (s.max_value) j["max"] = *s.max_value;
+    if (!s.choices.empty()) j["choices"] = s.choices;
+    out.push_back(j);
+  }
+  return out;
+}
+
+int cmd_plugins(const std::vector<std::string>& argv) {
+  Args a = parse_args("plugins", argv, {"--json"}, false, true);
+  if (!a.positional.empty()) {
+    throw UsageError("plugins: unexpected argument '" + a.positional[0] + "'");
+  }
+  Registry registry;
+  registry.discover(a.plugin_paths);
+  json plugins = json::array();
+  for (const PluginRecord& r : registry.plugins()) {
+    json comps = json::array();
+    for (const ComponentEntry* e : registry.components()) {
+      if (e->origin.plugin_id != r.id) continue;
+      comps.push_back({{"kind", kind_key(e->info.kind)},
+                       {"name", e->info.name},
+                       {"doc", e->info.doc},
+                       {"params", params_json(e->info.params)}});
+    }
+    plugins.push_back({{"id", r.id},
+                       {"version", r.version},
+                       {"license", r.license},
+                       {"summary", r.summary},
+                       {"file", r.file},
+                       {"components", comps}});
+  }
+  json result = {{"tracenas", TN_VERSION},
+                 {"plugin_abi", TN_PLUGIN_ABI_VERSION},
+                 {"search_paths", Registry::discovery_paths(a.plugin_paths)},
+                 {"plugins", plugins}};
+  if (a.flags.count("--json")) {
+    print_result(result);
+    return 0;
+  }
+  std::size_t n_components = 0;
+  for (const auto& pl : plugins) {
+    std::cout << pl["id"].get<std::string>() << " " << pl["version"].get<std::string>() << " ("
+              << pl["license"].get<std::string>() << ")  " << pl["file"].get<std::string>()
+              << "\n";
+    for (const auto& c : pl["components"]) {
+      ++n_components;
+      std::cout << "  " << c["kind"].get<std::string>() << "/" << c["name"].get<std::string>()
+                << ": " << c["doc"].get<std::string>() << "\n";
+      for (const auto& prm : c["params"]) {
+        std::cout << "      " << prm["name"].get<std::string>() << " ("
+                  << prm["type"].get<std::string>() << ", default "
+                  << (prm.contains("required") ? std::string("required")
+                                               : prm["default"].dump())
+                  << "): " << prm["doc"].get<std::string>() << "\n";
+      }
+    }
+  }
+  print_result({{"plugins", plugins.size()}, {"components", n_components}});
+  return 0;
+}
+
+int dispatch(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool verbose = false;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "-v" || s == "--verbose") {
+      verbose = true;
+    } else if (s == "-h" || s == "--help") {
+      std::cout << kUsage;
+      print_result({{"commands", command_names()}});
+      return 0;
+    } else if (s == "--version") {
+      std::cout << "tracenas " << TN_VERSION << " (plugin ABI " << TN_PLUGIN_ABI_VERSION
+                << ", LibTorch " << torch_version() << ")\n";
+      print_result({{"version", TN_VERSION},
+                    {"plugin_abi", TN_PLUGIN_ABI_VERSION},
+                    {"torch", torch_version()},
+                    {"cuda", cuda_available()}});
+      return 0;
+    } else {
+      break;
+    }
+  }
+  set_verbose(verbose);
+  if (i >= args.size()) throw UsageError("no command given\n" + std::string(kUsage));
+  std::string command = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  // Flags given after the command.
+  std::vector<std::string> filtered;
+  for (const auto& s : rest) {
+    if (s == "-v" || s == "--verbose") {
+      set_verbose(true);
+    } else {
+      filtered.push_back(s);
+    }
+  }
+  if (command == "run") return cmd_run(filtered);
+  if (command == "validate") return cmd_validate(filtered);
+  if (command == "plugins") return cmd_plugins(filtered);
+  throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));
+}
+
+// libgomp reads OMP_WAIT_POLICY once, when it loads (before main). With
+// LibTorch's OpenMP threads spinning while OpenBLAS runs the matmuls, PASSIVE
+// is much faster on small machines, so the process re-executes itself once
+// with it set unless the user chose a policy.
+void ensure_passive_omp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (std::getenv("TRACENAS_NO_REEXEC") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on with the policy of this process.
+}
+
+}  // namespace
+}  // namespace tracenas
+
+int main(int argc, char** argv) {
+  tracenas::ensure_passive_omp_wait(argv);
+  try {
+    return tracenas::dispatch(argc, argv);
+  } catch (const tracenas::Error& e) {
+    std::string msg = e.what();
+    std::cerr << "tracenas: error: " << msg << std::endl;
+    auto nl = msg.find('\n');
+    tracenas::print_result(
+        {{"error", nl == std::string::npos ? msg : msg.substr(0, nl)}, {"exit_code", e.exit_code()}});
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "tracenas: error: " << e.what() << std::endl;
+    tracenas::print_result({{"error", e.what()}, {"exit_code", 1}});
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+// Zero-shot proxies: training-free scores that rank candidate sub-networks.
+//
+// The engine runs ONE forward/backward pass of a candidate over the K
+// calibration batches and collects exactly what the pipeline's proxies
+// declared they need (TraceNeeds); every proxy then reads the same Trace. A
+// proxy never runs the model itself. Base-model quantities (its gradients,
+// logits) are computed once per run and handed over in the Trace too.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "tracenas/arch.hpp"
+#include "tracenas/component.hpp"
+#include "tracenas/model.hpp"
+
+namespace tracenas {
+
+enum class Direction { kHigherIsBetter, kLowerIsBetter };
+
+// What a proxy needs from the candidate's pass. The engine collects the union.
+struct TraceNeeds {
+  bool loss = false;             // per-batch calibration loss
+  bool weight_grads = false;     // kept-coordinate projection gradients per block
+  bool base_weight_grads = false;  // the same coordinates of the base model's gradients
+  bool grad_moments = false;     // per-coordinate mean|g| and std(g) across batches
+  int sketch_rank = 0;           // > 0: sketched gradients (G A^T, B^T G) of this rank
+  std::uint64_t sketch_seed = 0;
+  bool logits = false;           // candidate logits per batch
+  bool base_logits = false;      // base-model logits per batch
+  bool block_outputs = false;    // residual stream after each kept block
+
+  TraceNeeds& operator|=(const TraceNeeds& o);
+};
+
+enum class BlockKind { kAttn, kMlp };
+
+// The traces of one kept block. Each vector has one entry per projection
+// weight (and bias) of the block, in the block's fixed order.
+struct BlockTrace {
+  int layer = 0;
+  BlockKind kind = BlockKind::kAttn;
+  std::vector<std::string> names;      // e.g. "q_proj.weight"
+  std::vector<at::Tensor> weights;     // kept weights (views)
+  std::vector<at::Tensor> grads;       // mean over batches of the candidate's gradient
+  std::vector<at::Tensor> base_grads;  // sum over batches of the base gradient, same coordinates
+  std::vector<at::Tensor> grad_abs_mean;  // grad_moments: mean over batches of |g|
+  std::vector<at::Tensor> grad_std;       // grad_moments: std over batches of g
+};
+
+struct Trace {
+  std::vector<double> batch_losses;     // one per calibration batch
+  std::vector<BlockTrace> blocks;       // kept blocks, in model order
+  std::vector<at::Tensor> logits;       // [batch, seq, vocab] per calibration batch
+  std::vector<at::Tensor> base_logits;  // same, of the base model
+  std::vector<at::Tensor> block_outputs;  // [batch, seq, hidden] after each kept block
+};
+
+// The candidate being scored.
+struct Candidate {
+  const Arch* arch = nullptr;
+  const ModelConfig* base = nullptr;
+  std::int64_t params = 0;       // SPEC.md section 4
+  std::int64_t base_params = 0;
+};
+
+class Proxy : public Component {
+ public:
+  static constexpr ComponentKind kKind = ComponentKind::kProxy;
+  ~Proxy() override;
+
+  virtual Direction direction() const = 0;
+  virtual TraceNeeds needs() const = 0;
+  // The proxy's value for one candidate. May be non-finite; such a candidate
+  // is reported as such and never selected.
+  virtual double score(const Candidate& candidate, const Trace& trace) = 0;
+};
+
+}  // namespace tracenas

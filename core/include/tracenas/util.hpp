@@ -1,0 +1,19 @@
+// Small helpers shared across the core: name suggestions, joining, quoting.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tracenas {
+
+// Levenshtein edit distance.
+std::size_t edit_distance(const std::string& a, const std::string& b);
+// The closest candidate, if it is close enough to be a likely typo.
+std::string closest_name(const std::string& name, const std::vector<std::string>& candidates);
+// " (did you mean 'x'?; known: a, b, c)" or " (known: a, b, c)"; "(none known)" when empty.
+std::string suggest(const std::string& name, const std::vector<std::string>& candidates);
+std::string join(const std::vector<std::string>& items, const std::string& sep);
+// JSON-style quoting of a string for messages.
+std::string quote(const std::string& s);
+
+}  // namespace tracenas

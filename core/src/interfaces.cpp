@@ -1,0 +1,76 @@
+// Out-of-line key functions of the interfaces, so their vtables and typeinfos
+// live in libtracenas_core.so only (one typeinfo across every plugin).
+#include "tracenas/arch.hpp"
+#include "tracenas/component.hpp"
+#include "tracenas/data.hpp"
+#include "tracenas/importance.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/proxy.hpp"
+#include "tracenas/search.hpp"
+#include "tracenas/tokenizer.hpp"
+
+namespace tracenas {
+
+Component::~Component() = default;
+Registrar::~Registrar() = default;
+ModelAdapter::~ModelAdapter() = default;
+DataSource::~DataSource() = default;
+Tokenizer::~Tokenizer() = default;
+ImportanceCriterion::~ImportanceCriterion() = default;
+Proxy::~Proxy() = default;
+SearchSpace::~SearchSpace() = default;
+SearchStrategy::~SearchStrategy() = default;
+
+bool LayerArch::operator==(const LayerArch& o) const {
+  return attn == o.attn && heads == o.heads && kv_heads == o.kv_heads && mlp == o.mlp &&
+         mlp_channels == o.mlp_channels && head_index == o.head_index &&
+         channel_index == o.channel_index;
+}
+
+TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
+  loss = loss || o.loss;
+  weight_grads = weight_grads || o.weight_grads;
+  base_weight_grads = base_weight_grads || o.base_weight_grads;
+  grad_moments = grad_moments || o.grad_moments;
+  if (o.sketch_rank > sketch_rank) {
+    sketch_rank = o.sketch_rank;
+    sketch_seed = o.sketch_seed;
+  }
+  logits = logits || o.logits;
+  base_logits = base_logits || o.base_logits;
+  block_outputs = block_outputs || o.block_outputs;
+  return *this;
+}
+
+const char* to_string(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::kModel: return "model adapter";
+    case ComponentKind::kData: return "data source";
+    case ComponentKind::kTokenizer: return "tokenizer";
+    case ComponentKind::kImportance: return "importance criterion";
+    case ComponentKind::kProxy: return "proxy";
+    case ComponentKind::kSearch: return "search strategy";
+  }
+  return "component";
+}
+
+const char* kind_key(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::kModel: return "model";
+    case ComponentKind::kData: return "data";
+    case ComponentKind::kTokenizer: return "tokenizer";
+    case ComponentKind::kImportance: return "importance";
+    case ComponentKind::kProxy: return "proxy";
+    case ComponentKind::kSearch: return "search";
+  }
+  return "component";
+}
+
+const std::vector<ComponentKind>& all_component_kinds() {
+  static const std::vector<ComponentKind> kinds = {
+      ComponentKind::kModel,      ComponentKind::kData,  ComponentKind::kTokenizer,
+      ComponentKind::kImportance, ComponentKind::kProxy, ComponentKind::kSearch};
+  return kinds;
+}
+
+}  // namespace tracenas
