@@ -350,7 +350,9 @@ int main(int argc, char** argv) {
     return tracenas::dispatch(argc, argv);
   } catch (const tracenas::Error& e) {
     std::string msg = e.what();
-    std::cerr << "tracenas: error: " << msg << std::endl;
+    // Config errors already read "file:line:col: error: ..."; others get a prefix.
+    std::cerr << (msg.find(": error: ") == std::string::npos ? "tracenas: error: " : "") << msg
+              << std::endl;
     auto nl = msg.find('\n');
     tracenas::print_result(
         {{"error", nl == std::string::npos ? msg : msg.substr(0, nl)}, {"exit_code", e.exit_code()}});

@@ -31,10 +31,13 @@ const ParamSchema& run_schema() {
     v.push_back(ParamSpec::string("name", "", "run name; the run folder is <output_dir>/<name> "
                                               "(default: the pipeline file's name)"));
     v.push_back(ParamSpec::integer("seed", 0, "seed of every random choice of the run").min(0));
-    v.push_back(ParamSpec::path("output_dir", "runs", "folder that holds run folders"));
-    v.push_back(ParamSpec::path("cache_dir", "",
-                                "cache of base traces, importance and tokenized data "
-                                "(default: <output_dir>/.cache)"));
+    v.push_back(ParamSpec::string("output_dir", "runs",
+                                  "folder that holds run folders (relative: to the working "
+                                  "directory)"));
+    v.push_back(ParamSpec::string("cache_dir", "",
+                                  "cache of base traces, importance and tokenized data "
+                                  "(default: <output_dir>/.cache; relative: to the working "
+                                  "directory)"));
     v.push_back(ParamSpec::integer("threads", 0,
                                    "CPU threads for LibTorch (0: every core of the machine)")
                     .range(0, 4096));
@@ -242,7 +245,9 @@ struct PipelineSource::Impl {
     fs::path p(value);
     if (p.is_absolute()) return p.lexically_normal().string();
     fs::path base = from_override(path) ? fs::current_path() : base_dir;
-    return (base / p).lexically_normal().string();
+    std::string out = (base / p).lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
   }
 
   ParamValue convert_scalar(const YAML::Node& n, const ParamSpec& spec, ParamType type,
@@ -553,6 +558,10 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
   }
 
   p.run = im.validate_params(root["run"], run_schema(), "run", {}, "a map");
+  for (const char* key : {"output_dir", "cache_dir"}) {
+    const std::string& d = p.run.get_string(key);
+    if (!d.empty()) p.run.set(key, fs::absolute(d).lexically_normal().string());
+  }
   if (p.run.get_string("name").empty()) {
     p.run.set("name", fs::path(im.file).stem().string());
   }
