@@ -26,6 +26,12 @@ struct ModelConfig {
   int max_position_embeddings = 0;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
+  // rope_scaling: "default" (none), "linear" (positions / factor) or "llama3".
+  std::string rope_type = "default";
+  double rope_factor = 1.0;
+  double rope_low_freq_factor = 1.0;   // llama3
+  double rope_high_freq_factor = 4.0;  // llama3
+  int rope_original_max_position = 0;  // llama3
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v (and o for Llama's attention_bias) biases
   bool o_proj_bias = false;
