@@ -171,7 +171,10 @@ Registry::~Registry() = default;
 
 std::string Registry::installed_plugin_dir() {
   fs::path core = boost::dll::this_line_location().string();
-  return (core.parent_path() / "tracenas" / "plugins").string();
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(core.parent_path() / "tracenas" / "plugins", ec);
+  if (ec) dir = (core.parent_path() / "tracenas" / "plugins").lexically_normal();
+  return dir.string();
 }
 
 std::vector<std::string> Registry::discovery_paths(const std::vector<std::string>& search_paths) {
