@@ -1,0 +1,124 @@
+// The decoder: the one implementation of Llama / Qwen decoder math in TraceNAS.
+//
+// Token ids [batch, seq] -> logits [batch, seq, vocab], and the mean causal-LM
+// loss of SPEC.md section 1. Follows the Hugging Face modeling code:
+//   - RMSNorm computed in float32: w * (x / sqrt(mean(x^2) + eps)), cast back;
+//   - rotate-half RoPE with cos/sin computed in float32 (rope types default,
+//     linear and llama3 as in transformers' modeling_rope_utils);
+//   - grouped-query attention: query head j of a KV group attends with that
+//     group's key/value head; causal softmax in float32;
+//   - Qwen3: per-head RMSNorm of q and k (over head_dim) before RoPE;
+//   - SwiGLU MLP: down(silu(gate(x)) * up(x)).
+// Runs in any floating dtype (float32, bfloat16, float16; float64 for tests)
+// on CPU or CUDA: the weights' dtype and device decide.
+//
+// Weights are held per layer in grouped shapes, so that a sub-network keeping a
+// prefix of KV groups, of query heads per group and of MLP channels is a set
+// of narrow() views of the base weights (no copies; see subnet.hpp). A layer
+// whose attention or MLP block is removed has `attn` / `mlp` false and is
+// skipped, not zeroed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "tracenas/model.hpp"
+
+namespace tracenas {
+
+struct AttentionWeights {
+  // g = kept KV heads, n = query heads kept per KV group, h = head_dim, d = hidden.
+  at::Tensor input_norm;  // [d]
+  at::Tensor q;           // [g, n, h, d]
+  at::Tensor k;           // [g, h, d]
+  at::Tensor v;           // [g, h, d]
+  at::Tensor o;           // [d, g, n, h]
+  at::Tensor q_bias;      // [g, n, h] (undefined when absent)
+  at::Tensor k_bias;      // [g, h]
+  at::Tensor v_bias;      // [g, h]
+  at::Tensor o_bias;      // [d]
+  at::Tensor q_norm;      // [h] Qwen3 only
+  at::Tensor k_norm;      // [h] Qwen3 only
+  int kv_heads() const { return static_cast<int>(q.size(0)); }
+  int heads_per_group() const { return static_cast<int>(q.size(1)); }
+};
+
+struct MlpWeights {
+  at::Tensor post_norm;  // [d] post-attention norm (the MLP block's input norm)
+  at::Tensor gate;       // [c, d]
+  at::Tensor up;         // [c, d]
+  at::Tensor down;       // [d, c]
+  at::Tensor gate_bias;  // [c]
+  at::Tensor up_bias;    // [c]
+  at::Tensor down_bias;  // [d]
+  int channels() const { return static_cast<int>(gate.size(0)); }
+};
+
+struct LayerWeights {
+  bool attn = true;
+  bool mlp = true;
+  AttentionWeights attention;
+  MlpWeights ffn;
+};
+
+struct ModelWeights {
+  at::Tensor embed;       // [vocab, d]
+  std::vector<LayerWeights> layers;
+  at::Tensor final_norm;  // [d]
+  at::Tensor lm_head;     // [vocab, d] (the embedding itself when tied)
+};
+
+// Every tensor of the weights, with the Hugging Face name it is stored under
+// (tied lm_head omitted), in a fixed order.
+std::vector<std::pair<std::string, at::Tensor>> named_hf_tensors(const ModelConfig& config,
+                                                                 const ModelWeights& w);
+
+// Number of parameters the weights hold (SPEC.md section 4): every tensor
+// once, the tied LM head not counted twice.
+std::int64_t count_parameters(const ModelConfig& config, const ModelWeights& w);
+
+// RoPE inverse frequencies [h/2] (float64) for the config's rope type.
+at::Tensor rope_inv_freq(const ModelConfig& config);
+
+// Logits [batch, seq, vocab] in the weights' dtype.
+at::Tensor decoder_logits(const ModelConfig& config, const ModelWeights& w,
+                          const at::Tensor& tokens);
+
+// Mean over all sequences and positions t = 0..seq-2 of the cross-entropy of
+// token t+1 given logits at t (float32 accumulation). Returns a 0-dim float32
+// tensor (differentiable when the logits are).
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& tokens);
+
+// Sum (not mean) of the same cross-entropies, and the count of predicted tokens.
+std::pair<double, std::int64_t> causal_lm_loss_sum(const at::Tensor& logits,
+                                                   const at::Tensor& tokens);
+
+// A loaded model: its normalized config and its weights on one device in one dtype.
+class DecoderModel {
+ public:
+  DecoderModel(ModelConfig config, ModelWeights weights);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  ModelWeights& mutable_weights() { return weights_; }
+  at::ScalarType dtype() const;
+  at::Device device() const;
+  std::int64_t num_parameters() const { return count_parameters(config_, weights_); }
+
+  at::Tensor logits(const at::Tensor& tokens) const {
+    return decoder_logits(config_, weights_, tokens);
+  }
+
+ private:
+  ModelConfig config_;
+  ModelWeights weights_;
+};
+
+// "float32" -> at::kFloat, ...; ConfigError for an unknown name.
+at::ScalarType parse_dtype(const std::string& name);
+const char* dtype_name(at::ScalarType t);
+
+}  // namespace tracenas

@@ -1,0 +1,54 @@
+// Loading a Hugging Face checkpoint folder into the core decoder.
+//
+// An adapter gives one table from the decoder's canonical roles to the
+// checkpoint's tensor names (per architecture, as llama.cpp does); this
+// module opens the safetensors files, checks every tensor's presence and
+// shape against the normalized config (a mismatch names the tensor, the
+// expected and the found shape), refuses tensors it would not use, and
+// returns the weights in the grouped shapes of decoder.hpp on the requested
+// device and dtype (CPU tensors in the stored dtype stay views of the mapping).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tracenas/decoder.hpp"
+#include "tracenas/model.hpp"
+
+namespace tracenas {
+
+// Tensor names; "{i}" stands for the layer index. An empty name: the
+// architecture has no such tensor (asking for it is a ModelError).
+struct HfTensorNames {
+  std::string embed;
+  std::string final_norm;
+  std::string lm_head;
+  std::string input_norm;
+  std::string q;
+  std::string k;
+  std::string v;
+  std::string o;
+  std::string q_bias;
+  std::string k_bias;
+  std::string v_bias;
+  std::string o_bias;
+  std::string q_norm;
+  std::string k_norm;
+  std::string post_norm;
+  std::string gate;
+  std::string up;
+  std::string down;
+  std::string gate_bias;
+  std::string up_bias;
+  std::string down_bias;
+};
+
+// Reads `dir` (config already parsed into `config`) with the given names.
+std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const ModelConfig& config,
+                                              const HfTensorNames& names,
+                                              const LoadOptions& options);
+
+// Number of elements stored in the checkpoint folder (every tensor).
+std::int64_t checkpoint_numel(const std::string& dir);
+
+}  // namespace tracenas
