@@ -1,0 +1,136 @@
+// The decoder and the llama / qwen adapters against independent reference
+// logits (shared/reference/*: a float64 numpy implementation of the Hugging
+// Face modeling code run on the same checkpoints).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include <ATen/ATen.h>
+
+#include "tracenas/decoder.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/hf_checkpoint.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/registry.hpp"
+#include "tracenas/tokens.hpp"
+
+namespace tracenas {
+namespace {
+
+const Registry& adapters() {
+  static Registry* r = [] {
+    auto* reg = new Registry();
+    reg->load_file(TN_PLUGIN_DIR "/libtracenas_model_llama.so");
+    reg->load_file(TN_PLUGIN_DIR "/libtracenas_model_qwen.so");
+    return reg;
+  }();
+  return *r;
+}
+
+Instance<ModelAdapter> adapter(const std::string& name, const std::string& path) {
+  ParamValues p;
+  p.set("path", path);
+  return adapters().create<ModelAdapter>(name, p, RunContext{});
+}
+
+at::Tensor read_f32(const std::string& path, std::int64_t rows, std::int64_t cols) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.size(), static_cast<std::size_t>(rows * cols * 4)) << path;
+  at::Tensor t = at::empty({rows, cols}, at::kFloat);
+  std::memcpy(t.data_ptr<float>(), bytes.data(), bytes.size());
+  return t;
+}
+
+struct Case {
+  const char* adapter;
+  const char* folder;
+  // Max |logit error| accepted for a float32 run (the README of each folder
+  // gives the float32-vs-float64 error of the reference itself).
+  double f32_tol;
+};
+
+class ReferenceLogits : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ReferenceLogits, MatchInFloat64AndFloat32) {
+  const Case& c = GetParam();
+  const std::string dir = std::string(TN_SHARED_DIR "/reference/") + c.folder;
+  auto tokens_vec = read_token_file(dir + "/tokens.txt");
+  at::Tensor tokens = at::tensor(std::vector<std::int64_t>(tokens_vec.begin(), tokens_vec.end()))
+                          .unsqueeze(0);  // [1, S]
+  auto a = adapter(c.adapter, dir);
+  ModelConfig cfg = a.get().read_config();
+  at::Tensor expected = read_f32(dir + "/logits.f32", tokens.size(1), cfg.vocab_size);
+
+  LoadOptions f64;
+  f64.dtype = "float64";
+  auto m64 = a.call("load", [&](ModelAdapter& ad) { return ad.load(f64); });
+  // The base count equals the checkpoint's element count (SPEC.md section 4).
+  EXPECT_EQ(m64->num_parameters(), checkpoint_numel(dir));
+  at::Tensor l64 = m64->logits(tokens)[0].to(at::kFloat);
+  double err64 = (l64 - expected).abs().max().item<double>();
+  EXPECT_LT(err64, 2e-5) << c.folder << " float64";
+
+  LoadOptions f32;
+  auto m32 = a.get().load(f32);
+  at::Tensor l32 = m32->logits(tokens)[0];
+  double err32 = (l32 - expected).abs().max().item<double>();
+  EXPECT_LT(err32, c.f32_tol) << c.folder << " float32";
+
+  // bfloat16 runs and stays close (a sanity bound, not a precision claim).
+  LoadOptions bf16;
+  bf16.dtype = "bfloat16";
+  at::Tensor lbf = a.get().load(bf16)->logits(tokens)[0].to(at::kFloat);
+  double scale = expected.abs().max().item<double>();
+  EXPECT_LT((lbf - expected).abs().max().item<double>(), 0.1 * scale) << c.folder << " bf16";
+  std::printf("%s: max |dlogit| float64 %.3g, float32 %.3g\n", c.folder, err64, err32);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, ReferenceLogits,
+                         ::testing::Values(Case{"llama", "llama3-tiny", 2e-5},
+                                           Case{"qwen", "qwen2-tiny", 2e-5},
+                                           Case{"qwen", "qwen3-tiny", 2e-5}),
+                         [](const auto& info) {
+                           std::string n = info.param.folder;
+                           for (auto& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
+
+TEST(ReferenceLoss, LossIsTheMeanNextTokenCrossEntropy) {
+  // Hand-computed: vocab 2, logits give p(next) exactly; loss = mean(-log p).
+  at::Tensor logits = at::zeros({1, 3, 2}, at::kDouble);
+  logits[0][0][1] = std::log(3.0);  // p(token 1) = 3/4
+  at::Tensor tokens = at::tensor({0, 1, 0}, at::kLong).unsqueeze(0);
+  // Predict tokens[1]=1 from position 0 (p=3/4) and tokens[2]=0 from position 1 (p=1/2);
+  // position 2 predicts nothing.
+  double expected = (-std::log(0.75) - std::log(0.5)) / 2;
+  EXPECT_NEAR(causal_lm_loss(logits, tokens).item<double>(), expected, 1e-12);
+  auto [sum, count] = causal_lm_loss_sum(logits, tokens);
+  EXPECT_EQ(count, 2);
+  EXPECT_NEAR(sum, 2 * expected, 1e-12);
+}
+
+TEST(ReferenceAdapters, WrongFamilyAndBadCheckpointsAreClearErrors) {
+  try {
+    adapter("llama", TN_SHARED_DIR "/reference/qwen2-tiny");
+    FAIL();
+  } catch (const PluginError& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_NE(std::string(e.what()).find("model_type: the llama adapter reads \"llama\" "
+                                         "checkpoints (got \"qwen2\"; use adapter 'qwen')"),
+              std::string::npos);
+  }
+  try {
+    adapter("qwen", "/nonexistent");
+    FAIL();
+  } catch (const PluginError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent: no such checkpoint folder"),
+              std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tracenas
