@@ -3,6 +3,7 @@
 // Face modeling code run on the same checkpoints).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -11,6 +12,7 @@
 #include "tracenas/decoder.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/hf_checkpoint.hpp"
+#include "tracenas/llama2c.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/tokens.hpp"
@@ -130,6 +132,72 @@ TEST(ReferenceAdapters, WrongFamilyAndBadCheckpointsAreClearErrors) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent: no such checkpoint folder"),
               std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace tracenas
+
+namespace tracenas {
+namespace {
+
+// stories260K.bin (llama2.c, interleaved RoPE) converted to Hugging Face layout
+// must compute the reference logits of shared/reference/stories260K-llama2c.
+TEST(ReferenceLlama2c, ConvertedStories260KMatchesReferenceLogits) {
+  const std::string out = ::testing::TempDir() + "tn_stories260K_hf";
+  Llama2cResult r = convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", out);
+  EXPECT_EQ(r.params, 260032);  // shared/reference/stories260K-phi/README.md
+  EXPECT_EQ(checkpoint_numel(out), 260032);
+  auto a = adapter("llama", out);
+  ModelConfig cfg = a.get().read_config();
+  EXPECT_EQ(cfg.num_layers, 5);
+  EXPECT_EQ(cfg.num_kv_heads, 4);
+  EXPECT_TRUE(cfg.tie_word_embeddings);
+
+  const std::string ref = TN_SHARED_DIR "/reference/stories260K-llama2c";
+  auto ids = read_token_file(ref + "/tokens.txt");
+  at::Tensor tokens = at::tensor(std::vector<std::int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+  at::Tensor expected = read_f32(ref + "/logits.f32", tokens.size(1), 512);
+  LoadOptions f64;
+  f64.dtype = "float64";
+  double err64 =
+      (a.get().load(f64)->logits(tokens)[0].to(at::kFloat) - expected).abs().max().item<double>();
+  EXPECT_LT(err64, 1e-5);
+  double err32 = (a.get().load({})->logits(tokens)[0] - expected).abs().max().item<double>();
+  EXPECT_LT(err32, 3e-4);  // the reference's own float32 run differs by 7.3e-05
+  std::printf("stories260K: max |dlogit| float64 %.3g, float32 %.3g\n", err64, err32);
+}
+
+TEST(ReferenceLlama2c, MalformedFilesAreNamedErrors) {
+  const std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string& name, const std::vector<std::int32_t>& words) {
+    std::string p = dir + name;
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(words.data()),
+               static_cast<std::streamsize>(words.size() * 4));
+    return p;
+  };
+  auto message = [&](const std::string& path) {
+    try {
+      convert_llama2c(path, dir + "tn_l2c_out");
+    } catch (const ModelError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  std::string shortf = write("tn_short.bin", {64, 172});
+  EXPECT_EQ(message(shortf), shortf + ": 8 bytes is too short for a llama2.c header (28 bytes)");
+  std::string zero = write("tn_zero.bin", {64, 172, 0, 8, 4, 512, 512});
+  EXPECT_EQ(message(zero), zero + ": header field n_layers is 0 (expected a positive value)");
+  std::string div = write("tn_div.bin", {64, 172, 5, 8, 3, 512, 512});
+  EXPECT_EQ(message(div), div + ": header field n_kv_heads 3 does not divide n_heads 8");
+  std::string trunc = write("tn_trunc.bin", {64, 172, 5, 8, 4, 512, 512, 0, 0});
+  // Same header as stories260K.bin, so the expected size is that real file's size.
+  const auto real_size = std::filesystem::file_size(TN_SHARED_DIR "/models/stories260K.bin");
+  EXPECT_NE(message(trunc).find(trunc + ": size 36 bytes does not match the header's shapes "
+                                        "(expected " + std::to_string(real_size) + " bytes"),
+            std::string::npos);
+  EXPECT_EQ(message(dir + "tn_none.bin"),
+            dir + "tn_none.bin: cannot read the llama2.c checkpoint");
 }
 
 }  // namespace
