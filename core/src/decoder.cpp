@@ -36,8 +36,13 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, int64_t in_features,
 }
 
 // [B, S, d] -> attention block output [B, S, d]
+void accumulate_sq(at::Tensor* acc, const at::Tensor& x) {
+  at::Tensor sq = x.detach().to(at::kDouble).pow(2).reshape({-1, x.size(-1)}).sum(0);
+  *acc = acc->defined() ? *acc + sq : sq;
+}
+
 at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::Tensor& hidden,
-                     const at::Tensor& cos, const at::Tensor& sin) {
+                     const at::Tensor& cos, const at::Tensor& sin, at::Tensor* o_input_sq) {
   const int64_t B = hidden.size(0), S = hidden.size(1), d = hidden.size(2);
   const int64_t g = a.kv_heads(), n = a.heads_per_group(), h = c.head_dim;
   at::Tensor x = rms_norm(hidden, a.input_norm, c.rms_norm_eps);
@@ -66,6 +71,7 @@ at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::
                          .to(q.scalar_type());
   at::Tensor out = at::matmul(probs, v);                // [B, g*n, S, h]
   out = out.transpose(1, 2).reshape({B, S, g * n * h});  // [B, S, g*n*h]
+  if (o_input_sq != nullptr) accumulate_sq(o_input_sq, out);
   // o: [d, g, n, h] -> [d, g*n*h]
   at::Tensor o2 = a.o.reshape({d, g * n * h});
   at::Tensor y = at::matmul(out, o2.t());
@@ -73,12 +79,14 @@ at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::
   return y;
 }
 
-at::Tensor mlp(const ModelConfig& c, const MlpWeights& m, const at::Tensor& hidden) {
+at::Tensor mlp(const ModelConfig& c, const MlpWeights& m, const at::Tensor& hidden,
+               at::Tensor* down_input_sq) {
   const int64_t d = hidden.size(2);
   at::Tensor x = rms_norm(hidden, m.post_norm, c.rms_norm_eps);
   at::Tensor gate = linear(x, m.gate, d, m.gate_bias);  // [B, S, c]
   at::Tensor up = linear(x, m.up, d, m.up_bias);        // [B, S, c]
-  at::Tensor act = at::silu(gate) * up;
+  at::Tensor act = at::silu(gate) * up;  // [B, S, c]
+  if (down_input_sq != nullptr) accumulate_sq(down_input_sq, act);
   at::Tensor y = at::matmul(act, m.down.t());  // down: [d, c] (a column view is fine)
   if (m.down_bias.defined()) y = y + m.down_bias;
   return y;
@@ -109,7 +117,8 @@ at::Tensor rope_inv_freq(const ModelConfig& c) {
   return inv;
 }
 
-at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens) {
+at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
+                          ActivationStats* stats) {
   if (tokens.dim() != 2) {
     throw DataError("token batch must be [batch, seq] (got " + std::to_string(tokens.dim()) +
                     " dimensions)");
@@ -129,9 +138,19 @@ at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at:
   at::Tensor cos = emb.cos().to(dtype);
   at::Tensor sin = emb.sin().to(dtype);
 
-  for (const LayerWeights& layer : w.layers) {
-    if (layer.attn) hidden = hidden + attention(c, layer.attention, hidden, cos, sin);
-    if (layer.mlp) hidden = hidden + mlp(c, layer.ffn, hidden);
+  if (stats != nullptr) {
+    stats->o_input_sq.resize(w.layers.size());
+    stats->down_input_sq.resize(w.layers.size());
+  }
+  for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& layer = w.layers[i];
+    if (layer.attn) {
+      hidden = hidden + attention(c, layer.attention, hidden, cos, sin,
+                                  stats ? &stats->o_input_sq[i] : nullptr);
+    }
+    if (layer.mlp) {
+      hidden = hidden + mlp(c, layer.ffn, hidden, stats ? &stats->down_input_sq[i] : nullptr);
+    }
   }
   hidden = rms_norm(hidden, w.final_norm, c.rms_norm_eps);
   return at::matmul(hidden, w.lm_head.t());  // [B, S, vocab]

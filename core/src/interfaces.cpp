@@ -21,12 +21,6 @@ Proxy::~Proxy() = default;
 SearchSpace::~SearchSpace() = default;
 SearchStrategy::~SearchStrategy() = default;
 
-bool LayerArch::operator==(const LayerArch& o) const {
-  return attn == o.attn && heads == o.heads && kv_heads == o.kv_heads && mlp == o.mlp &&
-         mlp_channels == o.mlp_channels && head_index == o.head_index &&
-         channel_index == o.channel_index;
-}
-
 TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
   loss = loss || o.loss;
   weight_grads = weight_grads || o.weight_grads;

@@ -111,9 +111,9 @@ void rethrow_as_plugin_error(const Origin& origin, const char* action) {
   try {
     throw;
   } catch (const PluginError&) {
-    throw;
+    throw;  // already names the plugin (host checks, nested guards)
   } catch (const Error& e) {
-    throw PluginError(where + e.what(), e.exit_code());
+    throw PluginError(where + first_line(e.what()), e.exit_code());
   } catch (const std::exception& e) {
     throw PluginError(where + first_line(e.what()), 1);
   } catch (...) {
@@ -177,8 +177,9 @@ std::string Registry::installed_plugin_dir() {
   return dir.string();
 }
 
-std::vector<std::string> Registry::discovery_paths(const std::vector<std::string>& search_paths) {
-  std::vector<std::string> out = search_paths;
+namespace {
+std::vector<std::string> env_plugin_paths() {
+  std::vector<std::string> out;
   if (const char* env = std::getenv("TRACENAS_PLUGIN_PATH")) {
     std::stringstream ss(env);
     std::string item;
@@ -186,13 +187,24 @@ std::vector<std::string> Registry::discovery_paths(const std::vector<std::string
       if (!item.empty()) out.push_back(item);
     }
   }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> Registry::discovery_paths(const std::vector<std::string>& search_paths) {
+  std::vector<std::string> out = search_paths;
+  for (const auto& p : env_plugin_paths()) out.push_back(p);
   out.push_back(installed_plugin_dir());
   return out;
 }
 
 void Registry::discover(const std::vector<std::string>& search_paths) {
   const std::string installed = installed_plugin_dir();
-  for (const std::string& p : discovery_paths(search_paths)) {
+  const std::size_t n_search = search_paths.size();
+  const std::vector<std::string> paths = discovery_paths(search_paths);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const std::string& p = paths[i];
+    const char* from = i < n_search ? "plugins.search_paths" : "TRACENAS_PLUGIN_PATH";
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> files;
@@ -201,13 +213,16 @@ void Registry::discover(const std::vector<std::string>& search_paths) {
           files.push_back(de.path().string());
         }
       }
+      if (ec) {
+        throw PluginError("plugin folder '" + p + "' cannot be listed: " + ec.message(), 2);
+      }
       std::sort(files.begin(), files.end());
       log().debug("plugin folder {}: {} plugin file(s)", p, files.size());
       for (const auto& f : files) load_file(f);
     } else if (fs::is_regular_file(p, ec)) {
       load_file(p);
     } else if (p != installed) {
-      throw PluginError("plugin search path '" + p + "' does not exist", 2);
+      throw PluginError("plugin search path '" + p + "' (from " + from + ") does not exist", 2);
     }
   }
 }
@@ -226,13 +241,13 @@ void Registry::load_file(const std::string& file) {
   } catch (const std::exception& e) {
     throw PluginError(who + ": cannot be loaded: " + first_line(e.what()), 2);
   }
+  loaded_libraries().push_back(lib);  // never unloaded, even when refused below
   if (!lib.has(TN_PLUGIN_ENTRY_SYMBOL)) {
     throw PluginError(who + ": no entry point '" TN_PLUGIN_ENTRY_SYMBOL
                             "' (not a TraceNAS plugin, or not built with TN_PLUGIN)",
                       2);
   }
   auto entry = lib.get<const tn_plugin_info*()>(TN_PLUGIN_ENTRY_SYMBOL);
-  loaded_libraries().push_back(lib);  // never unloaded
   const tn_plugin_info* info = entry();
   if (info == nullptr) throw PluginError(who + ": entry point returned no plugin info", 2);
   if (info->struct_size < sizeof(tn_plugin_info)) {

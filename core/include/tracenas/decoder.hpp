@@ -83,9 +83,18 @@ std::int64_t count_parameters(const ModelConfig& config, const ModelWeights& w);
 // RoPE inverse frequencies [h/2] (float64) for the config's rope type.
 at::Tensor rope_inv_freq(const ModelConfig& config);
 
-// Logits [batch, seq, vocab] in the weights' dtype.
+// Running sums of squared activations at the inputs of o_proj and down_proj,
+// per layer, over every token seen (float64; SPEC.md section 3 `a_o`, `a_down`
+// are the square roots). Layers whose block is removed keep undefined tensors.
+struct ActivationStats {
+  std::vector<at::Tensor> o_input_sq;     // [g*n*h] per layer
+  std::vector<at::Tensor> down_input_sq;  // [c] per layer
+};
+
+// Logits [batch, seq, vocab] in the weights' dtype. When `stats` is given,
+// adds this batch's squared o_proj / down_proj inputs to it.
 at::Tensor decoder_logits(const ModelConfig& config, const ModelWeights& w,
-                          const at::Tensor& tokens);
+                          const at::Tensor& tokens, ActivationStats* stats = nullptr);
 
 // Mean over all sequences and positions t = 0..seq-2 of the cross-entropy of
 // token t+1 given logits at t (float32 accumulation). Returns a 0-dim float32
@@ -108,8 +117,8 @@ class DecoderModel {
   at::Device device() const;
   std::int64_t num_parameters() const { return count_parameters(config_, weights_); }
 
-  at::Tensor logits(const at::Tensor& tokens) const {
-    return decoder_logits(config_, weights_, tokens);
+  at::Tensor logits(const at::Tensor& tokens, ActivationStats* stats = nullptr) const {
+    return decoder_logits(config_, weights_, tokens, stats);
   }
 
  private:
