@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "commands.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/importance.hpp"
@@ -42,7 +43,18 @@ commands:
   run PIPELINE [--set path=value]... [--resume]   run a pipeline
   validate PIPELINE [--set path=value]...         check a pipeline, print the resolved config
   plugins [--json] [--plugin-path P]...           list plugins and their components
+  eval --model DIR --data SPEC [--arch ARCH] [--seq-len N] [--batch B]
+                                                   loss and perplexity over every window
+  importance (PIPELINE | --model DIR --data SPEC) [--seq-len N] [--batch B] [--batches K]
+                                                   unit orders per layer, most important first
+  prune --model DIR --arch ARCH --out DIR [--calib SPEC]
+                                                   cut out and export a sub-network
+  convert llama2c FILE.bin --out DIR               llama2.c checkpoint -> Hugging Face layout
   --version                                        print the version
+
+model options: --adapter NAME (default: from config.json), --dtype float32|bfloat16|float16,
+  --device auto|cpu|cuda, --threads N (0: every core), --calib SPEC, --criterion NAME (wanda)
+data SPEC: tokens:PATH with PATH ending in .u16, .u32 or .txt
 
 options:
   -v, --verbose     debug logging
@@ -52,11 +64,12 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 )";
 
 const std::vector<std::string>& command_names() {
-  static const std::vector<std::string> names = {"run", "validate", "plugins"};
+  static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
+                                                  "importance", "prune",    "convert"};
   return names;
 }
 
-void print_result(const json& j) { std::cout << j.dump() << std::endl; }
+using cli::print_result;
 
 // Arguments of one subcommand: positionals, repeated --set, flags.
 struct Args {
@@ -326,6 +339,10 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return cmd_run(filtered);
   if (command == "validate") return cmd_validate(filtered);
   if (command == "plugins") return cmd_plugins(filtered);
+  if (command == "eval") return cli::cmd_eval(filtered);
+  if (command == "importance") return cli::cmd_importance(filtered);
+  if (command == "prune") return cli::cmd_prune(filtered);
+  if (command == "convert") return cli::cmd_convert(filtered);
   throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));
 }
 
@@ -354,12 +371,12 @@ int main(int argc, char** argv) {
     std::cerr << (msg.find(": error: ") == std::string::npos ? "tracenas: error: " : "") << msg
               << std::endl;
     auto nl = msg.find('\n');
-    tracenas::print_result(
+    tracenas::cli::print_result(
         {{"error", nl == std::string::npos ? msg : msg.substr(0, nl)}, {"exit_code", e.exit_code()}});
     return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "tracenas: error: " << e.what() << std::endl;
-    tracenas::print_result({{"error", e.what()}, {"exit_code", 1}});
+    tracenas::cli::print_result({{"error", e.what()}, {"exit_code", 1}});
     return 1;
   }
 }

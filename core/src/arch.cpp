@@ -81,6 +81,10 @@ Arch full_arch(const ModelConfig& base) {
 }
 
 void validate_arch(const Arch& arch, const ModelConfig& base, const std::string& origin) {
+  if (!base.layer_widths.empty()) {
+    throw ArchError(origin + ": architectures apply to unpruned models; this model was already "
+                    "pruned to per-layer widths (config.json tracenas_layers)");
+  }
   if (static_cast<int>(arch.layers.size()) != base.num_layers) {
     fail(origin, "layers", "expected one entry per base layer, " +
                                std::to_string(base.num_layers) + " (got " +

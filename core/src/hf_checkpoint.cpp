@@ -1,8 +1,8 @@
 #include "tracenas/hf_checkpoint.hpp"
 
-#include <set>
-
 #include <ATen/ATen.h>
+
+#include <set>
 
 #include "tracenas/error.hpp"
 #include "tracenas/safetensors.hpp"
@@ -33,8 +33,10 @@ class Loader {
 
   at::Tensor take(const std::string& name, std::vector<int64_t> expected) {
     if (name.empty()) {
-      throw ModelError(dir_ + ": config.json asks for a tensor this architecture does not have "
-                       "(shape " + shape_str(expected) + ")");
+      throw ModelError(dir_ +
+                       ": config.json asks for a tensor this architecture does not have "
+                       "(shape " +
+                       shape_str(expected) + ")");
     }
     if (!ckpt_.has(name)) throw ModelError(dir_ + ": tensor '" + name + "' is missing");
     at::Tensor t = ckpt_.get(name);
@@ -72,8 +74,7 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
                                               const HfTensorNames& names,
                                               const LoadOptions& options) {
   Loader ld(dir, options);
-  const int64_t d = c.hidden_size, V = c.vocab_size, G = c.num_kv_heads, h = c.head_dim;
-  const int64_t n = c.num_heads / c.num_kv_heads, I = c.intermediate_size;
+  const int64_t d = c.hidden_size, V = c.vocab_size, h = c.head_dim;
   ModelWeights w;
   w.embed = ld.take(names.embed, {V, d});
   w.final_norm = ld.take(names.final_norm, {d});
@@ -93,31 +94,47 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
   for (int i = 0; i < c.num_layers; ++i) {
     auto nm = [&](const std::string& p) { return layer_name(p, i); };
     LayerWeights l;
-    AttentionWeights& a = l.attention;
-    a.input_norm = ld.take(nm(names.input_norm), {d});
-    a.q = ld.take(nm(names.q), {G * n * h, d}).view({G, n, h, d});
-    a.k = ld.take(nm(names.k), {G * h, d}).view({G, h, d});
-    a.v = ld.take(nm(names.v), {G * h, d}).view({G, h, d});
-    a.o = ld.take(nm(names.o), {d, G * n * h}).view({d, G, n, h});
-    if (c.attention_bias) {
-      a.q_bias = ld.take(nm(names.q_bias), {G * n * h}).view({G, n, h});
-      a.k_bias = ld.take(nm(names.k_bias), {G * h}).view({G, h});
-      a.v_bias = ld.take(nm(names.v_bias), {G * h}).view({G, h});
+    // Per-layer widths of a model pruned by TraceNAS (uniform otherwise).
+    int64_t G = c.num_kv_heads, n = c.num_heads / c.num_kv_heads, I = c.intermediate_size;
+    if (!c.layer_widths.empty()) {
+      const ModelConfig::LayerWidth& lw = c.layer_widths[static_cast<std::size_t>(i)];
+      l.attn = lw.attn;
+      l.mlp = lw.mlp;
+      if (lw.attn) {
+        G = lw.kv_heads;
+        n = lw.heads / lw.kv_heads;
+      }
+      if (lw.mlp) I = lw.mlp_channels;
     }
-    if (c.o_proj_bias) a.o_bias = ld.take(nm(names.o_bias), {d});
-    if (c.qk_norm) {
-      a.q_norm = ld.take(nm(names.q_norm), {h});
-      a.k_norm = ld.take(nm(names.k_norm), {h});
+    AttentionWeights& a = l.attention;
+    if (l.attn) {
+      a.input_norm = ld.take(nm(names.input_norm), {d});
+      a.q = ld.take(nm(names.q), {G * n * h, d}).view({G, n, h, d});
+      a.k = ld.take(nm(names.k), {G * h, d}).view({G, h, d});
+      a.v = ld.take(nm(names.v), {G * h, d}).view({G, h, d});
+      a.o = ld.take(nm(names.o), {d, G * n * h}).view({d, G, n, h});
+      if (c.attention_bias) {
+        a.q_bias = ld.take(nm(names.q_bias), {G * n * h}).view({G, n, h});
+        a.k_bias = ld.take(nm(names.k_bias), {G * h}).view({G, h});
+        a.v_bias = ld.take(nm(names.v_bias), {G * h}).view({G, h});
+      }
+      if (c.o_proj_bias) a.o_bias = ld.take(nm(names.o_bias), {d});
+      if (c.qk_norm) {
+        a.q_norm = ld.take(nm(names.q_norm), {h});
+        a.k_norm = ld.take(nm(names.k_norm), {h});
+      }
     }
     MlpWeights& m = l.ffn;
-    m.post_norm = ld.take(nm(names.post_norm), {d});
-    m.gate = ld.take(nm(names.gate), {I, d});
-    m.up = ld.take(nm(names.up), {I, d});
-    m.down = ld.take(nm(names.down), {d, I});
-    if (c.mlp_bias) {
-      m.gate_bias = ld.take(nm(names.gate_bias), {I});
-      m.up_bias = ld.take(nm(names.up_bias), {I});
-      m.down_bias = ld.take(nm(names.down_bias), {d});
+    if (l.mlp) {
+      m.post_norm = ld.take(nm(names.post_norm), {d});
+      m.gate = ld.take(nm(names.gate), {I, d});
+      m.up = ld.take(nm(names.up), {I, d});
+      m.down = ld.take(nm(names.down), {d, I});
+      if (c.mlp_bias) {
+        m.gate_bias = ld.take(nm(names.gate_bias), {I});
+        m.up_bias = ld.take(nm(names.up_bias), {I});
+        m.down_bias = ld.take(nm(names.down_bias), {d});
+      }
     }
     w.layers.push_back(std::move(l));
   }

@@ -122,6 +122,40 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
     c.qk_norm = true;
   }
 
+  if (f.has("tracenas_layers")) {
+    const json& tl = j.at("tracenas_layers");
+    if (!tl.is_array() || static_cast<int>(tl.size()) != c.num_layers) {
+      f.fail("tracenas_layers", "must be a list of num_hidden_layers = " +
+                                    std::to_string(c.num_layers) + " entries");
+    }
+    for (std::size_t i = 0; i < tl.size(); ++i) {
+      const std::string where = "tracenas_layers[" + std::to_string(i) + "]";
+      if (!tl[i].is_object()) f.fail(where, "must be an object (got " + tl[i].dump() + ")");
+      Fields lf(tl[i], origin);
+      ModelConfig::LayerWidth w;
+      w.attn = lf.bool_or("attn", true);
+      w.mlp = lf.bool_or("mlp", true);
+      if (w.attn) {
+        w.heads = lf.positive_int_or("heads", c.num_heads);
+        w.kv_heads = lf.positive_int_or("kv_heads", c.num_kv_heads);
+        if (w.kv_heads > c.num_kv_heads || w.heads % w.kv_heads != 0 ||
+            w.heads / w.kv_heads > c.num_heads / c.num_kv_heads) {
+          f.fail(where + ".heads", "heads " + std::to_string(w.heads) + " / kv_heads " +
+                                       std::to_string(w.kv_heads) +
+                                       " do not fit the base grouping");
+        }
+      }
+      if (w.mlp) {
+        w.mlp_channels = lf.positive_int_or("mlp_channels", c.intermediate_size);
+        if (w.mlp_channels > c.intermediate_size) {
+          f.fail(where + ".mlp_channels", "exceeds intermediate_size " +
+                                              std::to_string(c.intermediate_size));
+        }
+      }
+      c.layer_widths.push_back(w);
+    }
+  }
+
   if (f.has("rope_scaling")) {
     const json& rs = j.at("rope_scaling");
     if (!rs.is_object()) f.fail("rope_scaling", "must be an object (got " + rs.dump() + ")");

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tracenas/component.hpp"
 
@@ -37,6 +38,16 @@ struct ModelConfig {
   bool o_proj_bias = false;
   bool mlp_bias = false;
   bool qk_norm = false;  // Qwen3: RMSNorm of q and k per head before RoPE
+  // A model pruned by TraceNAS with widths that differ per layer (config.json
+  // "tracenas_layers"): one entry per layer; empty for a uniform model.
+  struct LayerWidth {
+    bool attn = true;
+    int heads = 0;
+    int kv_heads = 0;
+    bool mlp = true;
+    int mlp_channels = 0;
+  };
+  std::vector<LayerWidth> layer_widths;
 };
 
 // Where and how to load a model.

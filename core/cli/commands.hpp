@@ -1,0 +1,19 @@
+// The subcommands of `tracenas` implemented outside main.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tracenas::cli {
+
+// The one JSON object on the last line of stdout.
+void print_result(const nlohmann::json& j);
+
+int cmd_convert(const std::vector<std::string>& argv);
+int cmd_eval(const std::vector<std::string>& argv);
+int cmd_importance(const std::vector<std::string>& argv);
+int cmd_prune(const std::vector<std::string>& argv);
+
+}  // namespace tracenas::cli

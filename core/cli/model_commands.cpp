@@ -1,0 +1,238 @@
+// Model commands: convert, eval, importance, prune (SPEC.md section 6).
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "options.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/calibration.hpp"
+#include "tracenas/data.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/export.hpp"
+#include "tracenas/hf_config.hpp"
+#include "tracenas/importance.hpp"
+#include "tracenas/llama2c.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/pipeline.hpp"
+#include "tracenas/registry.hpp"
+#include "tracenas/runtime.hpp"
+#include "tracenas/subnet.hpp"
+#include "tracenas/tokens.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas::cli {
+namespace {
+
+const std::vector<OptionSpec> kModelOptions = {
+    {"--model"}, {"--adapter"}, {"--dtype"}, {"--device"}, {"--threads"}};
+
+std::vector<OptionSpec> with_model_options(std::vector<OptionSpec> more) {
+  more.insert(more.end(), kModelOptions.begin(), kModelOptions.end());
+  return more;
+}
+
+// The adapter for a checkpoint folder: --adapter, or by config.json model_type.
+std::string adapter_for(const std::string& dir, const Options& o) {
+  if (auto a = o.get("--adapter")) return *a;
+  const std::string type = read_hf_config(dir).model_type;
+  if (type == "llama") return "llama";
+  if (type == "qwen2" || type == "qwen3") return "qwen";
+  throw ModelError(dir + "/config.json: model_type: no adapter known for \"" + type + "\"");
+}
+
+struct ModelSession {
+  std::unique_ptr<Registry> registry = std::make_unique<Registry>();
+  std::string dir;
+  RunContext run;
+  Instance<ModelAdapter> adapter;
+  std::shared_ptr<DecoderModel> model;
+};
+
+void open_model(ModelSession& s, const Options& o) {
+  s.dir = o.require("--model");
+  s.registry->discover({});
+  s.run.threads = o.get_int("--threads", 0, 0, 4096);
+  if (s.run.threads == 0) s.run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s.run.device = o.get_or("--device", "auto");
+  s.run.dtype = o.get_or("--dtype", "float32");
+  parse_dtype(s.run.dtype);  // rejects an unknown dtype early
+  s.run = apply_runtime(s.run);
+  ParamValues p;
+  p.set("path", s.dir);
+  s.adapter = s.registry->create<ModelAdapter>(adapter_for(s.dir, o), p, s.run);
+  LoadOptions lo;
+  lo.device = s.run.device;
+  lo.dtype = s.run.dtype;
+  s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  log().info("model {}: {} layers, {} parameters, {} on {}", s.dir, s.model->config().num_layers,
+             s.model->num_parameters(), s.run.dtype, s.run.device);
+}
+
+// "tokens:PATH" -> the token stream.
+std::vector<std::int32_t> read_data_spec(const std::string& spec, const std::string& option) {
+  const std::string prefix = "tokens:";
+  if (spec.rfind(prefix, 0) != 0) {
+    throw UsageError(option + ": expected tokens:PATH with PATH ending in .u16, .u32 or .txt (got " +
+                     spec + ")");
+  }
+  return read_token_file(spec.substr(prefix.size()));
+}
+
+ImportanceOrder importance_on(ModelSession& s, const std::vector<at::Tensor>& batches,
+                              const std::string& criterion) {
+  auto crit = s.registry->create<ImportanceCriterion>(criterion, {}, s.run);
+  bool needs = crit.call("needs_activation_norms",
+                         [](ImportanceCriterion& c) { return c.needs_activation_norms(); });
+  return compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
+           return crit.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
+         }).order;
+}
+
+bool has_all_indices(const Arch& a) {
+  for (const auto& l : a.layers) {
+    if ((l.attn && l.head_index.empty()) || (l.mlp && l.channel_index.empty())) return false;
+  }
+  return true;
+}
+
+// The kept units of `arch`: explicit indices, or importance on --calib
+// (default: the first K batches of `default_calib`).
+std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, const Options& o,
+                                         const std::string& default_calib) {
+  if (has_all_indices(arch)) return select_units(s.model->config(), arch, nullptr);
+  std::string calib = o.get_or("--calib", default_calib);
+  if (calib.empty()) {
+    throw UsageError(o.command() + ": --arch names no units explicitly, so importance needs "
+                     "calibration data: give --calib tokens:PATH");
+  }
+  BatchSpec spec;
+  spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
+  spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
+  spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
+  auto batches = calibration_batches(read_data_spec(calib, "--calib"), spec, calib);
+  ImportanceOrder order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
+  return select_units(s.model->config(), arch, &order);
+}
+
+}  // namespace
+
+void print_result(const json& j) { std::cout << j.dump() << std::endl; }
+
+int cmd_convert(const std::vector<std::string>& argv) {
+  Options o("convert", argv, {{"--out"}});
+  const auto& pos = o.positional();
+  if (pos.size() != 2 || pos[0] != "llama2c") {
+    throw UsageError("convert: usage: tracenas convert llama2c FILE.bin --out DIR");
+  }
+  Llama2cResult r = convert_llama2c(pos[1], o.require("--out"));
+  log().info("converted {} -> {} ({} parameters)", pos[1], r.out_dir, r.params);
+  print_result({{"out", r.out_dir}, {"params", r.params}});
+  return 0;
+}
+
+int cmd_eval(const std::vector<std::string>& argv) {
+  Options o("eval", argv,
+            with_model_options({{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--calib"},
+                                {"--batches"}, {"--criterion"}}));
+  if (!o.positional().empty()) {
+    throw UsageError("eval: unexpected argument '" + o.positional()[0] + "'");
+  }
+  const std::string data = o.require("--data");
+  const int seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
+  const int batch = o.get_int("--batch", 8, 1, 1 << 20);
+  auto stream = read_data_spec(data, "--data");
+  ModelSession s;
+  open_model(s, o);
+  ModelWeights weights = s.model->weights();
+  if (auto arch_path = o.get("--arch")) {
+    Arch arch = read_arch(*arch_path, s.model->config());
+    auto sel = resolve_arch(s, arch, o, data);
+    weights = realize_weights(s.model->config(), s.model->weights(), sel);
+    log().info("architecture {}: {} parameters", *arch_path,
+               count_params(s.model->config(), arch));
+  }
+  EvalResult r = evaluate(s.model->config(), weights, eval_batches(stream, seq_len, batch, data));
+  print_result({{"tokens", r.tokens}, {"loss", r.loss}, {"ppl", r.ppl}});
+  return 0;
+}
+
+int cmd_importance(const std::vector<std::string>& argv) {
+  Options o("importance", argv,
+            with_model_options({{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"},
+                                {"--criterion"}, {"--set"}}));
+  ImportanceOrder order;
+  if (o.positional().size() == 1) {
+    // Pipeline form: model, data, batching and criterion from the pipeline.
+    std::vector<std::string> sets;
+    if (auto v = o.get("--set")) sets.push_back(*v);
+    PipelineSource source(o.positional()[0], sets);
+    ModelSession s;
+    s.registry->discover(source.plugin_search_paths());
+    Pipeline p = source.validate(*s.registry);
+    s.run = apply_runtime(p.run_context());
+    s.adapter = s.registry->create<ModelAdapter>(p.model.name, p.model.params, s.run);
+    LoadOptions lo;
+    lo.device = s.run.device;
+    lo.dtype = s.run.dtype;
+    s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+    auto src = s.registry->create<DataSource>(p.data.name, p.data.params, s.run);
+    auto stream = src.call("token_stream", [](DataSource& d) { return d.token_stream(); });
+    std::string fp = src.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
+    auto batches = calibration_batches(stream, p.batch_spec(), fp);
+    auto crit = s.registry->create<ImportanceCriterion>(p.importance.name, p.importance.params,
+                                                        s.run);
+    bool needs = crit.get().needs_activation_norms();
+    order = compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
+              return crit.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
+            }).order;
+  } else if (o.positional().empty()) {
+    ModelSession s;
+    open_model(s, o);
+    const std::string data = o.require("--data");
+    BatchSpec spec;
+    spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
+    spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
+    spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
+    auto batches = calibration_batches(read_data_spec(data, "--data"), spec, data);
+    order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
+  } else {
+    throw UsageError("importance: expected one pipeline file or --model/--data");
+  }
+  std::cout << importance_to_json(order) << std::endl;
+  return 0;
+}
+
+int cmd_prune(const std::vector<std::string>& argv) {
+  Options o("prune", argv,
+            with_model_options({{"--arch"}, {"--out"}, {"--calib"}, {"--seq-len"}, {"--batch"},
+                                {"--batches"}, {"--criterion"}, {"--shard-size-mb"}}));
+  if (!o.positional().empty()) {
+    throw UsageError("prune: unexpected argument '" + o.positional()[0] + "'");
+  }
+  const std::string out = o.require("--out");
+  const std::string arch_path = o.require("--arch");
+  const int shard_mb = o.get_int("--shard-size-mb", 4096, 1, 1 << 20);
+  ModelSession s;
+  open_model(s, o);
+  Arch arch = read_arch(arch_path, s.model->config());
+  auto sel = resolve_arch(s, arch, o, "");
+  if (fs::exists(out) && !fs::is_empty(out) && fs::equivalent(out, s.dir)) {
+    throw UsageError("prune: --out must differ from --model (got " + out + ")");
+  }
+  ExportResult r = export_pruned(s.dir, *s.model, arch, sel, out,
+                                 static_cast<std::uint64_t>(shard_mb) << 20);
+  log().info("pruned model written to {} ({} parameters, {} config)", r.out_dir, r.params,
+             r.uniform ? "plain Hugging Face" : "per-layer (tracenas_layers)");
+  print_result({{"params", r.params}, {"out", r.out_dir}});
+  return 0;
+}
+
+}  // namespace tracenas::cli

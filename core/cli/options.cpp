@@ -1,0 +1,81 @@
+#include "options.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "tracenas/error.hpp"
+#include "tracenas/util.hpp"
+
+namespace tracenas::cli {
+
+Options::Options(std::string command, const std::vector<std::string>& argv,
+                 const std::vector<OptionSpec>& specs)
+    : command_(std::move(command)) {
+  std::vector<std::string> known;
+  for (const auto& s : specs) known.push_back(s.name);
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a.size() < 2 || a[0] != '-') {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string name = a;
+    std::optional<std::string> inline_value;
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      name = a.substr(0, eq);
+      inline_value = a.substr(eq + 1);
+    }
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const OptionSpec& s) { return s.name == name; });
+    if (spec == specs.end()) {
+      throw UsageError(command_ + ": unknown option '" + name + "'" + suggest(name, known));
+    }
+    if (!spec->takes_value) {
+      if (inline_value) throw UsageError(command_ + ": " + name + " takes no value");
+      flags_[name] = true;
+      continue;
+    }
+    if (inline_value) {
+      values_[name] = *inline_value;
+    } else {
+      if (i + 1 >= argv.size()) throw UsageError(command_ + ": " + name + " needs a value");
+      values_[name] = argv[++i];
+    }
+  }
+}
+
+std::optional<std::string> Options::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Options::require(const std::string& name) const {
+  auto v = get(name);
+  if (!v) throw UsageError(command_ + ": " + name + " is required");
+  return *v;
+}
+
+std::string Options::get_or(const std::string& name, const std::string& def) const {
+  return get(name).value_or(def);
+}
+
+int Options::get_int(const std::string& name, int def, int min, int max) const {
+  auto v = get(name);
+  if (!v) return def;
+  errno = 0;
+  char* end = nullptr;
+  long long x = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || errno == ERANGE) {
+    throw UsageError(command_ + ": " + name + " expects an integer (got " + *v + ")");
+  }
+  if (x < min || x > max) {
+    throw UsageError(command_ + ": " + name + " must be in " + std::to_string(min) + ".." +
+                     std::to_string(max) + " (got " + *v + ")");
+  }
+  return static_cast<int>(x);
+}
+
+}  // namespace tracenas::cli

@@ -1,0 +1,39 @@
+// Command-line options of the model commands (eval, importance, prune,
+// convert, score): `--name value` or `--name=value`, flags, positionals.
+// Unknown options and bad values are UsageErrors naming the option.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tracenas::cli {
+
+struct OptionSpec {
+  std::string name;  // "--seq-len"
+  bool takes_value = true;
+};
+
+class Options {
+ public:
+  Options(std::string command, const std::vector<std::string>& argv,
+          const std::vector<OptionSpec>& specs);
+
+  std::optional<std::string> get(const std::string& name) const;
+  std::string require(const std::string& name) const;
+  std::string get_or(const std::string& name, const std::string& def) const;
+  // An integer option within [min, max].
+  int get_int(const std::string& name, int def, int min, int max) const;
+  bool flag(const std::string& name) const { return flags_.count(name) > 0; }
+  const std::vector<std::string>& positional() const { return positional_; }
+  const std::string& command() const { return command_; }
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, bool> flags_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace tracenas::cli
