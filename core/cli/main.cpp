@@ -251,7 +251,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     throw UsageError("plugins: unexpected argument '" + a.positional[0] + "'");
   }
   Registry registry;
-  registry.discover(a.plugin_paths);
+  registry.discover(a.plugin_paths, "--plugin-path");
   json plugins = json::array();
   for (const PluginRecord& r : registry.plugins()) {
     json comps = json::array();

@@ -366,9 +366,11 @@ struct PipelineSource::Impl {
   }
 
   // Validates the keys of `node` that `schema` declares; other keys must be in `extra`.
+  // `holder` is the map that holds `node` (for a position when `node` is absent).
   ParamValues validate_params(const YAML::Node& node, const ParamSchema& schema,
                               const std::string& path, const std::vector<std::string>& extra,
-                              const std::string& what) const {
+                              const std::string& what,
+                              const YAML::Node& holder = YAML::Node()) const {
     ParamValues out;
     const YAML::Node map = is_null(node) ? YAML::Node(YAML::NodeType::Map) : node;
     if (!is_null(node)) {
@@ -381,7 +383,10 @@ struct PipelineSource::Impl {
       std::string kp = path.empty() ? spec.name : path + "." + spec.name;
       const YAML::Node v = map[spec.name];
       if (!v.IsDefined() || is_null(v)) {
-        if (spec.required) fail(node, path, "missing required key '" + spec.name + "'");
+        if (spec.required) {
+          fail(node.IsDefined() || !holder.IsDefined() ? node : holder, path,
+               "missing required key '" + spec.name + "'");
+        }
         ParamValue def = spec.default_value;
         if (spec.type == ParamType::kPath) {
           if (auto* s = std::get_if<std::string>(&def)) *s = resolve_path(*s, kp);
@@ -423,7 +428,7 @@ struct PipelineSource::Impl {
                               suggest(ref.name, registry.names(kind)));
     }
     ref.params = validate_params(node["params"], entry->info.params, path + ".params", {},
-                                 "a map of parameters");
+                                 "a map of parameters", node);
     if (core_values != nullptr) {
       std::vector<std::string> skip = {role, "params"};
       for (const auto& k : more_keys) skip.push_back(k);
@@ -464,6 +469,7 @@ struct PipelineSource::Impl {
           throw UsageError("--set " + text + ": '" + walked + "' indexes a list; use a number");
         }
         std::size_t idx = std::stoul(p);
+        walked = walked.substr(0, walked.size() - p.size()) + std::to_string(idx);
         if (idx >= cur.size()) {
           throw UsageError("--set " + text + ": '" + walked + "' is past the end of the list (" +
                            std::to_string(cur.size()) + " items)");
@@ -490,7 +496,7 @@ struct PipelineSource::Impl {
                          "' is a value, not a section");
       }
     }
-    overrides[path] = "--set " + text;
+    overrides[walked] = "--set " + text;
   }
 };
 
@@ -498,8 +504,11 @@ PipelineSource::PipelineSource(const std::string& file, const std::vector<std::s
     : impl_(std::make_unique<Impl>()) {
   impl_->file = file;
   impl_->base_dir = fs::absolute(fs::path(file)).parent_path();
+  std::error_code ec;
   std::ifstream in(file);
-  if (!in) throw ConfigError(file + ": error: cannot read the pipeline file");
+  if (!in || !fs::is_regular_file(file, ec)) {
+    throw ConfigError(file + ": error: cannot read the pipeline file");
+  }
   std::stringstream buf;
   buf << in.rdbuf();
   try {
@@ -607,7 +616,9 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
     const YAML::Node list = require_section("proxies");
     if (!list.IsSequence() || list.size() == 0) {
       im.fail(list, "proxies", "expected a non-empty list of {proxy: <name>, params: {...}} (got " +
-                                   describe_node(list) + ")");
+                                   (list.IsSequence() ? std::string("an empty list")
+                                                      : describe_node(list)) +
+                                   ")");
     }
     std::map<std::string, std::size_t> labels;
     int objective = -1;
@@ -654,7 +665,9 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
                                    "strategy", registry, search_budget_schema(), &p.search_budget);
   if (p.search_budget.get_int("max_evaluations") == 0 &&
       p.search_budget.get_float("time_limit_s") == 0) {
-    im.fail(root["search"], "search.max_evaluations",
+    const YAML::Node sn = root["search"];
+    im.fail(sn.IsMap() && sn["max_evaluations"].IsDefined() ? sn["max_evaluations"] : sn,
+            "search.max_evaluations",
             "the search needs a budget: max_evaluations or time_limit_s must be > 0 (got 0 and 0)");
   }
 

@@ -198,13 +198,13 @@ std::vector<std::string> Registry::discovery_paths(const std::vector<std::string
   return out;
 }
 
-void Registry::discover(const std::vector<std::string>& search_paths) {
+void Registry::discover(const std::vector<std::string>& search_paths, const std::string& source) {
   const std::string installed = installed_plugin_dir();
   const std::size_t n_search = search_paths.size();
   const std::vector<std::string> paths = discovery_paths(search_paths);
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const std::string& p = paths[i];
-    const char* from = i < n_search ? "plugins.search_paths" : "TRACENAS_PLUGIN_PATH";
+    const std::string from = i < n_search ? source : "TRACENAS_PLUGIN_PATH";
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> files;

@@ -94,7 +94,9 @@ class Registry {
 
   // Loads every plugin found on the discovery paths. The same file reached
   // twice is loaded once; two files with the same plugin id are an error.
-  void discover(const std::vector<std::string>& search_paths);
+  // `source` names where search_paths came from, for messages.
+  void discover(const std::vector<std::string>& search_paths,
+                const std::string& source = "plugins.search_paths");
   // Loads one plugin file (checks identity, ABI and fingerprint, registers).
   void load_file(const std::string& file);
 
