@@ -375,8 +375,11 @@ int main(int argc, char** argv) {
         {{"error", nl == std::string::npos ? msg : msg.substr(0, nl)}, {"exit_code", e.exit_code()}});
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::cerr << "tracenas: error: " << e.what() << std::endl;
-    tracenas::cli::print_result({{"error", e.what()}, {"exit_code", 1}});
+    // LibTorch errors carry a backtrace after the first line.
+    std::string msg = e.what();
+    msg = msg.substr(0, msg.find('\n'));
+    std::cerr << "tracenas: error: " << msg << std::endl;
+    tracenas::cli::print_result({{"error", msg}, {"exit_code", 1}});
     return 1;
   }
 }

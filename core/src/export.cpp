@@ -48,8 +48,15 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
   std::ifstream in(fs::path(base_dir) / "config.json");
   if (!in) throw ModelError(base_dir + "/config.json: cannot read the model config");
   ordered_json cfg = ordered_json::parse(in);
+  // A plain config can only change the head count if head_dim stays expressible:
+  // Llama and Qwen3 configs define head_dim; a Qwen2 config only when it has one.
+  const bool head_dim_defined =
+      cfg.contains("head_dim") || c.model_type == "llama" || c.model_type == "qwen3";
+  if (uniform && first.heads != c.num_heads && !head_dim_defined &&
+      c.hidden_size / first.heads != c.head_dim) {
+    uniform = false;
+  }
   cfg["num_hidden_layers"] = kept.layers.size();
-  cfg["head_dim"] = c.head_dim;
   cfg.erase("tracenas_layers");
   if (cfg.contains("layer_types") && cfg["layer_types"].is_array() &&
       cfg["layer_types"].size() == arch.layers.size()) {
@@ -58,6 +65,7 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
     cfg["layer_types"] = types;
   }
   if (uniform) {
+    if (head_dim_defined) cfg["head_dim"] = c.head_dim;
     cfg["num_attention_heads"] = first.heads;
     cfg["num_key_value_heads"] = first.kv_heads;
     cfg["intermediate_size"] = first.mlp_channels;
@@ -87,7 +95,12 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
   for (const auto& [name, t] : tensors) params += t.numel();
 
   fs::create_directories(out_dir);
-  save_checkpoint(out_dir, tensors, {{"format", "pt"}, {"pruned_by", "tracenas"}},
+  const Arch named_arch = with_explicit_indices(arch, selection);
+  // The architecture with every kept unit (indices into the base model's layers).
+  save_checkpoint(out_dir, tensors,
+                  {{"format", "pt"},
+                   {"pruned_by", "tracenas"},
+                   {"tracenas_arch", ordered_json::parse(arch_to_json(named_arch, c)).dump()}},
                   max_shard_bytes);
   auto write_text = [](const fs::path& path, const std::string& text) {
     const fs::path tmp = path.string() + ".tmp";
@@ -99,7 +112,7 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
     fs::rename(tmp, path);
   };
   write_text(fs::path(out_dir) / "config.json", cfg.dump(2) + "\n");
-  write_text(fs::path(out_dir) / "arch.json", arch_to_json(with_explicit_indices(arch, selection), c));
+  write_text(fs::path(out_dir) / "arch.json", arch_to_json(named_arch, c));
   for (const char* extra : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
                             "tokenizer.model", "special_tokens_map.json"}) {
     const fs::path src = fs::path(base_dir) / extra;

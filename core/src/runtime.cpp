@@ -1,5 +1,6 @@
 #include "tracenas/runtime.hpp"
 
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
@@ -23,6 +24,16 @@ RunContext apply_runtime(RunContext run) {
   } else if (run.device.rfind("cuda", 0) == 0 && !cuda_available()) {
     throw ConfigError("run.device: cuda was asked for, but this LibTorch (" + torch_version() +
                       ") has no CUDA device (got cuda)");
+  }
+  if (run.device == "cpu" && run.dtype == "float16") {
+    // Some LibTorch builds (1.13 among them) have no float16 matmul on CPU.
+    try {
+      at::mm(at::ones({2, 2}, at::kHalf), at::ones({2, 2}, at::kHalf));
+    } catch (const std::exception&) {
+      throw ConfigError("dtype float16: this LibTorch (" + torch_version() +
+                        ") has no float16 matrix multiply on CPU; use bfloat16 or float32 on CPU, "
+                        "or float16 on CUDA (got float16)");
+    }
   }
   return run;
 }
