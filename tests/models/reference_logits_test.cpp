@@ -51,6 +51,8 @@ struct Case {
   // Max |logit error| accepted for a float32 run (the README of each folder
   // gives the float32-vs-float64 error of the reference itself).
   double f32_tol;
+  // bfloat16 (8-bit mantissa, every activation rounded): the accuracy reached.
+  double bf16_tol;
 };
 
 class ReferenceLogits : public ::testing::TestWithParam<Case> {};
@@ -84,15 +86,16 @@ TEST_P(ReferenceLogits, MatchInFloat64AndFloat32) {
   LoadOptions bf16;
   bf16.dtype = "bfloat16";
   at::Tensor lbf = a.get().load(bf16)->logits(tokens)[0].to(at::kFloat);
-  double scale = expected.abs().max().item<double>();
-  EXPECT_LT((lbf - expected).abs().max().item<double>(), 0.1 * scale) << c.folder << " bf16";
-  std::printf("%s: max |dlogit| float64 %.3g, float32 %.3g\n", c.folder, err64, err32);
+  double errbf = (lbf - expected).abs().max().item<double>();
+  EXPECT_LT(errbf, c.bf16_tol) << c.folder << " bf16";
+  std::printf("%s: max |dlogit| float64 %.3g, float32 %.3g, bfloat16 %.3g\n", c.folder, err64,
+              err32, errbf);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, ReferenceLogits,
-                         ::testing::Values(Case{"llama", "llama3-tiny", 2e-5},
-                                           Case{"qwen", "qwen2-tiny", 2e-5},
-                                           Case{"qwen", "qwen3-tiny", 2e-5}),
+                         ::testing::Values(Case{"llama", "llama3-tiny", 2e-5, 0.1},
+                                           Case{"qwen", "qwen2-tiny", 2e-5, 0.1},
+                                           Case{"qwen", "qwen3-tiny", 2e-5, 0.1}),
                          [](const auto& info) {
                            std::string n = info.param.folder;
                            for (auto& ch : n) {
@@ -164,7 +167,21 @@ TEST(ReferenceLlama2c, ConvertedStories260KMatchesReferenceLogits) {
   EXPECT_LT(err64, 1e-5);
   double err32 = (a.get().load({})->logits(tokens)[0] - expected).abs().max().item<double>();
   EXPECT_LT(err32, 3e-4);  // the reference's own float32 run differs by 7.3e-05
-  std::printf("stories260K: max |dlogit| float64 %.3g, float32 %.3g\n", err64, err32);
+  LoadOptions bf16;
+  bf16.dtype = "bfloat16";
+  // bfloat16 rounds the float32 weights and every activation to 8 mantissa bits:
+  // the error grows through the 5 layers (measured: max 1.98, mean 0.20 of logits
+  // that reach 17.5); the predicted next token must still agree almost always.
+  at::Tensor lbf = a.get().load(bf16)->logits(tokens)[0].to(at::kFloat);
+  double errbf = (lbf - expected).abs().max().item<double>();
+  double meanbf = (lbf - expected).abs().mean().item<double>();
+  double top1 = lbf.argmax(-1).eq(expected.argmax(-1)).to(at::kDouble).mean().item<double>();
+  EXPECT_LT(errbf, 2.5);
+  EXPECT_LT(meanbf, 0.4);
+  EXPECT_GE(top1, 0.85);  // measured 0.906 (58 of 64)
+  std::printf("stories260K: max |dlogit| float64 %.3g, float32 %.3g, bfloat16 %.3g (mean %.3g, "
+              "top-1 agreement %.3f)\n",
+              err64, err32, errbf, meanbf, top1);
 }
 
 TEST(ReferenceLlama2c, MalformedFilesAreNamedErrors) {
