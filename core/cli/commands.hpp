@@ -15,5 +15,6 @@ int cmd_convert(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_importance(const std::vector<std::string>& argv);
 int cmd_prune(const std::vector<std::string>& argv);
+int cmd_score(const std::vector<std::string>& argv);
 
 }  // namespace tracenas::cli

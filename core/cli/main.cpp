@@ -47,6 +47,8 @@ commands:
                                                    loss and perplexity over every window
   importance (PIPELINE | --model DIR --data SPEC) [--seq-len N] [--batch B] [--batches K]
                                                    unit orders per layer, most important first
+  score (PIPELINE | --model DIR --data SPEC) --arch ARCH [--seq-len N] [--batch B] [--batches K]
+                                                   every proxy of one architecture
   prune --model DIR --arch ARCH --out DIR [--calib SPEC]
                                                    cut out and export a sub-network
   convert llama2c FILE.bin --out DIR               llama2.c checkpoint -> Hugging Face layout
@@ -64,8 +66,8 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 )";
 
 const std::vector<std::string>& command_names() {
-  static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
-                                                  "importance", "prune",    "convert"};
+  static const std::vector<std::string> names = {
+      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert"};
   return names;
 }
 
@@ -342,6 +344,7 @@ int dispatch(int argc, char** argv) {
   if (command == "eval") return cli::cmd_eval(filtered);
   if (command == "importance") return cli::cmd_importance(filtered);
   if (command == "prune") return cli::cmd_prune(filtered);
+  if (command == "score") return cli::cmd_score(filtered);
   if (command == "convert") return cli::cmd_convert(filtered);
   throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));
 }

@@ -1,4 +1,5 @@
 // Model commands: convert, eval, importance, prune (SPEC.md section 6).
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,8 @@
 #include "tracenas/runtime.hpp"
 #include "tracenas/subnet.hpp"
 #include "tracenas/tokens.hpp"
+#include "tracenas/proxy.hpp"
+#include "tracenas/trace.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -122,9 +125,145 @@ std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, cons
   return select_units(s.model->config(), arch, &order);
 }
 
+// An order that puts the selected units first (ascending), then the rest in
+// `fallback` order, so that the selection is the prefix of every layer.
+ImportanceOrder selection_first(const ModelConfig& c, const std::vector<LayerSelection>& sel,
+                                const ImportanceOrder* fallback) {
+  ImportanceOrder out;
+  for (std::size_t l = 0; l < sel.size(); ++l) {
+    auto first = [](const std::vector<int>& chosen, int n, const std::vector<int>* rest) {
+      std::vector<int> order = chosen;
+      std::vector<bool> used(static_cast<std::size_t>(n), false);
+      for (int i : chosen) used[static_cast<std::size_t>(i)] = true;
+      std::vector<int> others;
+      if (rest != nullptr) {
+        others = *rest;
+      } else {
+        for (int i = 0; i < n; ++i) others.push_back(i);
+      }
+      for (int i : others) {
+        if (!used[static_cast<std::size_t>(i)]) order.push_back(i);
+      }
+      return order;
+    };
+    const LayerOrder* fb = fallback != nullptr ? &(*fallback)[l] : nullptr;
+    LayerOrder o;
+    o.kv_order = first(sel[l].kv_heads, c.num_kv_heads, fb ? &fb->kv_order : nullptr);
+    o.head_order = first(sel[l].heads, c.num_heads, fb ? &fb->head_order : nullptr);
+    o.channel_order =
+        first(sel[l].channels, c.intermediate_size, fb ? &fb->channel_order : nullptr);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+struct NamedProxy {
+  std::string label;
+  Instance<Proxy> proxy;
+};
+
+// Scores `arch` with every proxy on one pass (SPEC.md section 5).
+json score_arch(ModelSession& s, const Arch& arch, const std::vector<at::Tensor>& batches,
+                const std::string& criterion, const ParamValues& criterion_params,
+                const std::vector<NamedProxy>& proxies) {
+  const ModelConfig& c = s.model->config();
+  ImportanceOrder order;
+  const bool explicit_all = has_all_indices(arch);
+  if (!explicit_all) {
+    auto crit = s.registry->create<ImportanceCriterion>(criterion, criterion_params, s.run);
+    bool needs = crit.call("needs_activation_norms",
+                           [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
+    order = compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
+              return crit.call("score", [&](ImportanceCriterion& ic) { return ic.score(in); });
+            }).order;
+  }
+  auto sel = select_units(c, arch, explicit_all ? nullptr : &order);
+  PrefixWeights prefix(c, s.model->weights(),
+                       selection_first(c, sel, explicit_all ? nullptr : &order));
+  Arch widths = arch;
+  for (auto& l : widths.layers) {
+    l.head_index.clear();
+    l.channel_index.clear();
+  }
+  TraceNeeds needs;
+  needs.loss = true;
+  for (const auto& p : proxies) {
+    needs |= p.proxy.call("needs", [](Proxy& px) { return px.needs(); });
+  }
+  BaseTraces base = compute_base_traces(c, prefix, batches, needs);
+  Trace trace = run_candidate_pass(c, prefix, widths, base, batches, needs);
+  Candidate cand;
+  cand.arch = &arch;
+  cand.base = &c;
+  cand.params = count_params(c, arch);
+  cand.base_params = count_params(c, full_arch(c));
+  json values = json::object();
+  for (const auto& p : proxies) {
+    double v = p.proxy.call("score", [&](Proxy& px) { return px.score(cand, trace); });
+    values[p.label] = std::isfinite(v) ? json(v) : json(nullptr);
+    log().info("{} = {}", p.label, v);
+  }
+  return {{"params", cand.params}, {"proxies", values}};
+}
+
 }  // namespace
 
 void print_result(const json& j) { std::cout << j.dump() << std::endl; }
+
+int cmd_score(const std::vector<std::string>& argv) {
+  Options o("score", argv,
+            with_model_options({{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"},
+                                {"--set"}}));
+  const std::string arch_path = o.require("--arch");
+  ModelSession s;
+  std::vector<NamedProxy> proxies;
+  std::vector<at::Tensor> batches;
+  std::string criterion = "wanda";
+  ParamValues criterion_params;
+  if (o.positional().size() == 1) {
+    std::vector<std::string> sets;
+    if (auto v = o.get("--set")) sets.push_back(*v);
+    PipelineSource source(o.positional()[0], sets);
+    s.registry->discover(source.plugin_search_paths());
+    Pipeline p = source.validate(*s.registry);
+    s.run = apply_runtime(p.run_context());
+    s.dir = p.model.params.get_string("path");
+    s.adapter = s.registry->create<ModelAdapter>(p.model.name, p.model.params, s.run);
+    LoadOptions lo;
+    lo.device = s.run.device;
+    lo.dtype = s.run.dtype;
+    s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+    auto src = s.registry->create<DataSource>(p.data.name, p.data.params, s.run);
+    auto stream = src.call("token_stream", [](DataSource& d) { return d.token_stream(); });
+    std::string fp = src.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
+    batches = calibration_batches(stream, p.batch_spec(), fp);
+    for (const auto& pr : p.proxies) {
+      proxies.push_back({pr.label, s.registry->create<Proxy>(pr.name, pr.params, s.run)});
+    }
+    criterion = p.importance.name;
+    criterion_params = p.importance.params;
+  } else if (o.positional().empty()) {
+    open_model(s, o);
+    const std::string data = o.require("--data");
+    BatchSpec spec;
+    spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
+    spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
+    spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
+    batches = calibration_batches(read_data_spec(data, "--data"), spec, data);
+    for (const char* name : {"trace_correlation", "loss"}) {
+      ParamValues defaults;
+      for (const auto& spec_p : s.registry->require(ComponentKind::kProxy, name)->info.params) {
+        defaults.set(spec_p.name, spec_p.default_value);
+      }
+      proxies.push_back({name, s.registry->create<Proxy>(name, defaults, s.run)});
+    }
+  } else {
+    throw UsageError("score: expected one pipeline file or --model/--data");
+  }
+  Arch arch = read_arch(arch_path, s.model->config());
+  print_result(score_arch(s, arch, batches, criterion, criterion_params, proxies));
+  return 0;
+}
 
 int cmd_convert(const std::vector<std::string>& argv) {
   Options o("convert", argv, {{"--out"}});

@@ -209,6 +209,44 @@ PrefixWeights::PrefixWeights(const ModelConfig& c, const ModelWeights& base,
   }
 }
 
+LayerWeights narrow_layer(const LayerWeights& r, const LayerArch& la) {
+  LayerWeights l;
+  l.attn = la.attn;
+  l.mlp = la.mlp;
+  auto narrow_or_undef = [](const at::Tensor& t, int64_t dim, int64_t len) {
+    return t.defined() ? t.narrow(dim, 0, len) : t;
+  };
+  if (la.attn) {
+    const int64_t g = la.kv_heads, n = la.heads / la.kv_heads;
+    const AttentionWeights& a = r.attention;
+    AttentionWeights& v = l.attention;
+    v.input_norm = a.input_norm;
+    v.q = a.q.narrow(0, 0, g).narrow(1, 0, n);  // [g, n, h, d]
+    v.k = a.k.narrow(0, 0, g);                  // [g, h, d]
+    v.v = a.v.narrow(0, 0, g);
+    v.o = a.o.narrow(1, 0, g).narrow(2, 0, n);  // [d, g, n, h]
+    if (a.q_bias.defined()) v.q_bias = a.q_bias.narrow(0, 0, g).narrow(1, 0, n);
+    v.k_bias = narrow_or_undef(a.k_bias, 0, g);
+    v.v_bias = narrow_or_undef(a.v_bias, 0, g);
+    v.o_bias = a.o_bias;
+    v.q_norm = a.q_norm;
+    v.k_norm = a.k_norm;
+  }
+  if (la.mlp) {
+    const int64_t ch = la.mlp_channels;
+    const MlpWeights& m = r.ffn;
+    MlpWeights& v = l.ffn;
+    v.post_norm = m.post_norm;
+    v.gate = m.gate.narrow(0, 0, ch);  // [c, d]
+    v.up = m.up.narrow(0, 0, ch);
+    v.down = m.down.narrow(1, 0, ch);  // [d, c]
+    v.gate_bias = narrow_or_undef(m.gate_bias, 0, ch);
+    v.up_bias = narrow_or_undef(m.up_bias, 0, ch);
+    v.down_bias = m.down_bias;
+  }
+  return l;
+}
+
 ModelWeights PrefixWeights::view(const Arch& arch) const {
   validate_arch(arch, config_, "architecture");
   ModelWeights w;
@@ -221,39 +259,7 @@ ModelWeights PrefixWeights::view(const Arch& arch) const {
       throw ArchError("architecture: layers[" + std::to_string(i) +
                       "]: explicit unit indices cannot use the prefix fast path");
     }
-    const LayerWeights& r = reordered_.layers[i];
-    LayerWeights l;
-    l.attn = la.attn;
-    l.mlp = la.mlp;
-    if (la.attn) {
-      const int64_t g = la.kv_heads, n = la.heads / la.kv_heads;
-      const AttentionWeights& a = r.attention;
-      AttentionWeights& v = l.attention;
-      v.input_norm = a.input_norm;
-      v.q = a.q.narrow(0, 0, g).narrow(1, 0, n);  // [g, n, h, d]
-      v.k = a.k.narrow(0, 0, g);
-      v.v = a.v.narrow(0, 0, g);
-      v.o = a.o.narrow(1, 0, g).narrow(2, 0, n);  // [d, g, n, h]
-      if (a.q_bias.defined()) v.q_bias = a.q_bias.narrow(0, 0, g).narrow(1, 0, n);
-      if (a.k_bias.defined()) v.k_bias = a.k_bias.narrow(0, 0, g);
-      if (a.v_bias.defined()) v.v_bias = a.v_bias.narrow(0, 0, g);
-      v.o_bias = a.o_bias;
-      v.q_norm = a.q_norm;
-      v.k_norm = a.k_norm;
-    }
-    if (la.mlp) {
-      const int64_t ch = la.mlp_channels;
-      const MlpWeights& m = r.ffn;
-      MlpWeights& v = l.ffn;
-      v.post_norm = m.post_norm;
-      v.gate = m.gate.narrow(0, 0, ch);
-      v.up = m.up.narrow(0, 0, ch);
-      v.down = m.down.narrow(1, 0, ch);
-      if (m.gate_bias.defined()) v.gate_bias = m.gate_bias.narrow(0, 0, ch);
-      if (m.up_bias.defined()) v.up_bias = m.up_bias.narrow(0, 0, ch);
-      v.down_bias = m.down_bias;
-    }
-    w.layers.push_back(std::move(l));
+    w.layers.push_back(narrow_layer(reordered_.layers[i], la));
   }
   return w;
 }

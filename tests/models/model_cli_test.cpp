@@ -160,6 +160,61 @@ TEST(ModelCli, PruneExportsAModelThatEvaluatesLikeTheCandidate) {
   EXPECT_EQ(cfg2["tracenas_layers"].size(), 4u);
 }
 
+// SPEC.md section 5 against the independent reference (README tolerances:
+// relative 1e-5 for a float64 path, 1e-3 for float32; we reach ~1e-5 in float32).
+TEST(ModelCli, ScoreMatchesTheReferenceTraceCorrelationAndLoss) {
+  json expected = read_json(kRef + "expected.json");
+  for (const char* dtype : {"float64", "float32"}) {
+    const double tol = std::string(dtype) == "float64" ? 1e-9 : 1e-4;
+    for (const char* name : {"depth-width.json", "uniform-half.json", "extreme.json"}) {
+      Result r = run_cli("score --model " + setup().model + " --data tokens:" + setup().calib +
+                         " --arch " + kRef + name +
+                         " --seq-len 256 --batch 4 --batches 2 --dtype " + dtype);
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_EQ(r.last["params"], expected[name]["params"]);
+      const double phi = expected[name]["trace_correlation"].get<double>();
+      const double loss = expected[name]["loss"].get<double>();
+      EXPECT_NEAR(r.last["proxies"]["trace_correlation"].get<double>(), phi, tol * phi)
+          << name << " " << dtype;
+      EXPECT_NEAR(r.last["proxies"]["loss"].get<double>(), loss, tol * loss) << name << " " << dtype;
+    }
+  }
+}
+
+// Sanity facts of SPEC.md section 5: the unpruned model scores 2L; explicit unit
+// indices select the same sub-network as the importance order they came from.
+TEST(ModelCli, ScoreOfTheFullModelIsTwiceTheLayerCount) {
+  const std::string full = ::testing::TempDir() + "tn_full_arch.json";
+  std::ofstream(full) << R"({"format": "tracenas.arch/1", "layers": [)"
+                      << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
+                      << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
+                      << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
+                      << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
+                      << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172}]})";
+  Result r = run_cli("score --model " + setup().model + " --data tokens:" + setup().calib +
+                     " --arch " + full + " --seq-len 256 --batch 4 --batches 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(r.last["proxies"]["trace_correlation"].get<double>(), 10.0, 1e-9);
+  EXPECT_NEAR(r.last["proxies"]["loss"].get<double>(), 2.721470643755003, 1e-5 * 2.72);
+  EXPECT_EQ(r.last["params"], 260032);
+
+  // The exported arch.json of a prune names its units explicitly; scoring it
+  // gives the same values as scoring the width-only file.
+  const std::string out = ::testing::TempDir() + "tn_cli_pruned_for_score";
+  fs::remove_all(out);
+  ASSERT_EQ(run_cli("prune --model " + setup().model + " --arch " + kRef +
+                    "depth-width.json --out " + out + " --calib tokens:" + setup().calib +
+                    " --seq-len 256 --batch 4 --batches 2")
+                .code,
+            0);
+  Result a = run_cli("score --model " + setup().model + " --data tokens:" + setup().calib +
+                     " --arch " + out + "/arch.json --seq-len 256 --batch 4 --batches 2");
+  ASSERT_EQ(a.code, 0) << a.err;
+  json expected = read_json(kRef + "expected.json");
+  EXPECT_NEAR(a.last["proxies"]["trace_correlation"].get<double>(),
+              expected["depth-width.json"]["trace_correlation"].get<double>(), 1e-4 * 0.146);
+}
+
 void expect_input_error(const Result& r, const std::string& part) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find(part), std::string::npos) << r.err;

@@ -48,7 +48,8 @@ struct BlockTrace {
   std::vector<at::Tensor> grads;       // mean over batches of the candidate's gradient
   std::vector<at::Tensor> base_grads;  // sum over batches of the base gradient, same coordinates
   std::vector<at::Tensor> grad_abs_mean;  // grad_moments: mean over batches of |g|
-  std::vector<at::Tensor> grad_std;       // grad_moments: std over batches of g
+  std::vector<at::Tensor> grad_std;       // grad_moments: std over batches of g (population)
+  std::vector<at::Tensor> grad_sq_mean;   // grad_moments: mean over batches of g^2
 };
 
 struct Trace {

@@ -67,6 +67,10 @@ Arch with_explicit_indices(const Arch& arch, const std::vector<LayerSelection>& 
 ModelWeights realize_weights(const ModelConfig& base_config, const ModelWeights& base,
                              const std::vector<LayerSelection>& selection);
 
+// One layer of reordered weights (or of tensors in the same layout, such as
+// their gradients) narrowed to the widths of `arch`: views, no copies.
+LayerWeights narrow_layer(const LayerWeights& reordered, const LayerArch& arch);
+
 // The fast path: weights reordered once by importance; view(arch) is narrow()
 // views of them. The reordered copy holds as many elements as the base.
 class PrefixWeights {

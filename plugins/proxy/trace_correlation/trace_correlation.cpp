@@ -1,0 +1,96 @@
+// The TraceNAS proxy `trace_correlation` (SPEC.md section 5; "TraceNAS:
+// Zero-shot LLM Pruning via Gradient Trace Correlation", arXiv 2602.02891).
+//
+// For each kept block b of a candidate C, x = the block's kept-coordinate
+// weight (and bias) gradients of C (mean over the K calibration batches),
+// y = the same coordinates of the base model's gradient (sum over batches):
+//   rho_b = sim(x, y),  Phi(C) = sum_b rho_b  (aggregate: sum, the paper's code)
+//                              or mean_b rho_b (aggregate: mean).
+// sim: pearson (centred dot product over the product of centred norms: exact,
+// scale-invariant), cosine (uncentred), or dot (raw inner product). Computed
+// in float64 whatever the model's dtype, with a two-pass mean. Higher is
+// better; the unpruned model scores 2L with pearson. A non-finite value (e.g.
+// a block whose gradient is constant) is returned as is and never selected.
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "tracenas/error.hpp"
+#include "tracenas/plugin.hpp"
+#include "tracenas/proxy.hpp"
+
+namespace {
+
+using tracenas::ParamSpec;
+
+at::Tensor flat(const std::vector<at::Tensor>& parts) {
+  std::vector<at::Tensor> v;
+  for (const auto& p : parts) v.push_back(p.reshape({-1}).to(at::kDouble));
+  return at::cat(v);
+}
+
+class TraceCorrelation final : public tracenas::Proxy {
+ public:
+  TraceCorrelation(std::string similarity, std::string aggregate)
+      : similarity_(std::move(similarity)), aggregate_(std::move(aggregate)) {}
+
+  tracenas::Direction direction() const override {
+    return tracenas::Direction::kHigherIsBetter;
+  }
+  tracenas::TraceNeeds needs() const override {
+    tracenas::TraceNeeds n;
+    n.weight_grads = true;
+    n.base_weight_grads = true;
+    return n;
+  }
+  double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
+    double total = 0;
+    std::size_t blocks = 0;
+    for (const auto& b : t.blocks) {
+      if (b.grads.size() != b.base_grads.size() || b.grads.empty()) {
+        throw tracenas::Error("trace_correlation: block of layer " + std::to_string(b.layer) +
+                              " has no gradients to correlate");
+      }
+      at::Tensor x = flat(b.grads);
+      at::Tensor y = flat(b.base_grads);
+      double rho;
+      if (similarity_ == "pearson") {
+        at::Tensor xc = x - x.mean();
+        at::Tensor yc = y - y.mean();
+        rho = (xc.dot(yc) / (xc.norm() * yc.norm())).item<double>();
+      } else if (similarity_ == "cosine") {
+        rho = (x.dot(y) / (x.norm() * y.norm())).item<double>();
+      } else {
+        rho = x.dot(y).item<double>();
+      }
+      total += rho;
+      ++blocks;
+    }
+    if (aggregate_ == "mean") return blocks ? total / static_cast<double>(blocks) : std::nan("");
+    return total;
+  }
+
+ private:
+  std::string similarity_;
+  std::string aggregate_;
+};
+
+void register_components(tracenas::Registrar& r) {
+  r.add<tracenas::Proxy>(
+      "trace_correlation",
+      "sum over kept blocks of the correlation of candidate and base gradients (TraceNAS)",
+      {ParamSpec::choice("gradient", {"full"}, "full",
+                         "full: every kept weight gradient coordinate"),
+       ParamSpec::choice("similarity", {"pearson", "cosine", "dot"}, "pearson",
+                         "similarity of the candidate's and the base's block gradients"),
+       ParamSpec::choice("aggregate", {"sum", "mean"}, "sum", "how block values combine")},
+      [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
+        return std::make_unique<TraceCorrelation>(p.get_string("similarity"),
+                                                  p.get_string("aggregate"));
+      });
+}
+
+}  // namespace
+
+TN_PLUGIN_WITH_SUMMARY("org.tracenas.proxy.trace_correlation", "0.1.0", "Apache-2.0",
+                       "the TraceNAS gradient trace correlation proxy", register_components)
