@@ -1,17 +1,18 @@
 // tracenas prune's export: reload the pruned checkpoint and compare its logits
 // with the in-memory sub-network; plain configs for uniform results.
+#include "tracenas/export.hpp"
+
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
-
+#include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/export.hpp"
 #include "tracenas/hf_checkpoint.hpp"
 #include "tracenas/hf_config.hpp"
 #include "tracenas/llama2c.hpp"
@@ -61,7 +62,7 @@ json read_json(const std::string& path) {
 
 const std::string& stories_dir() {
   static std::string dir = [] {
-    std::string d = ::testing::TempDir() + "tn_export_stories260K";
+    std::string d = tracenas::testing::test_path("tn_export_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", d);
     return d;
   }();
@@ -78,7 +79,7 @@ json export_and_compare(const std::string& base_dir, const Arch& arch, const std
   auto base = load_dir(base_dir);
   auto sel = select_units(base->config(), arch, nullptr);
   ModelWeights cut = realize_weights(base->config(), base->weights(), sel);
-  const std::string out = ::testing::TempDir() + "tn_export_" + tag;
+  const std::string out = tracenas::testing::test_path("tn_export_" + tag);
   fs::remove_all(out);
   ExportResult r = export_pruned(base_dir, *base, arch, sel, out, shard_bytes);
   EXPECT_EQ(r.params, count_params(base->config(), arch)) << tag;
@@ -130,7 +131,7 @@ TEST(Export, NonUniformShardedExportReloadsToTheSameLogits) {
     if (a.layers[l].mlp) a.layers[l].channel_index = k["channels"].get<std::vector<int>>();
   }
   json cfg = export_and_compare(stories_dir(), a, "depth_width", 100000);
-  const std::string out = ::testing::TempDir() + "tn_export_depth_width";
+  const std::string out = tracenas::testing::test_path("tn_export_depth_width");
   EXPECT_TRUE(fs::exists(out + "/model.safetensors.index.json"));
   EXPECT_TRUE(fs::exists(out + "/model-00001-of-00006.safetensors"));
   EXPECT_EQ(cfg["num_hidden_layers"], 4);  // layer 1 had nothing left
@@ -193,7 +194,7 @@ TEST(Export, ArchitecturesOfAPrunedModelAreRejected) {
     for (int i = 0; i < 172; ++i) o.channel_order.push_back(i);
   }
   auto sel = select_units(c, a, &order);
-  const std::string out = ::testing::TempDir() + "tn_export_extreme";
+  const std::string out = tracenas::testing::test_path("tn_export_extreme");
   fs::remove_all(out);
   export_pruned(stories_dir(), *base, a, sel, out, 0);
   ModelConfig pruned = read_hf_config(out);

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "test_dir.hpp"
 #include "tracenas/tokens.hpp"
 
 namespace fs = std::filesystem;
@@ -30,7 +30,7 @@ struct Result {
 };
 
 Result run_cli(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "tn_model_cli_stderr.txt";
+  const std::string err_file = tracenas::testing::test_path("tn_model_cli_stderr.txt");
   const std::string cmd = std::string(TN_CLI) + " " + args + " 2>" + err_file;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -61,14 +61,14 @@ struct Setup {
 const Setup& setup() {
   static Setup* s = [] {
     auto* st = new Setup();
-    st->model = ::testing::TempDir() + "tn_cli_stories260K";
+    st->model = tracenas::testing::test_path("tn_cli_stories260K");
     fs::remove_all(st->model);
-    Result r = run_cli("convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " +
-                       st->model);
+    Result r =
+        run_cli("convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " + st->model);
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.last["params"], 260032);
     auto tokens = read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16");
-    st->calib = ::testing::TempDir() + "tn_cli_calib.txt";
+    st->calib = tracenas::testing::test_path("tn_cli_calib.txt");
     std::ofstream out(st->calib);
     for (std::size_t i = 0; i < 8 * 256; ++i) out << tokens[i] << (i % 256 == 255 ? '\n' : ' ');
     return st;
@@ -123,11 +123,11 @@ TEST(ModelCli, PruneExportsAModelThatEvaluatesLikeTheCandidate) {
   json expected = read_json(kRef + "expected.json");
   json blocks = read_json(kRef + "expected-blocks.json");
   for (const char* name : {"depth-width.json", "uniform-half.json"}) {
-    const std::string out = ::testing::TempDir() + "tn_cli_pruned_" + name;
+    const std::string out = tracenas::testing::test_path(std::string("tn_cli_pruned_") + name);
     fs::remove_all(out);
-    Result p = run_cli("prune --model " + setup().model + " --arch " + kRef + name + " --out " +
-                       out + " --calib tokens:" + setup().calib +
-                       " --seq-len 256 --batch 4 --batches 2");
+    Result p =
+        run_cli("prune --model " + setup().model + " --arch " + kRef + name + " --out " + out +
+                " --calib tokens:" + setup().calib + " --seq-len 256 --batch 4 --batches 2");
     ASSERT_EQ(p.code, 0) << p.err;
     EXPECT_EQ(p.last["params"], expected[name]["params"]);
     EXPECT_EQ(p.last["out"], out);
@@ -148,14 +148,14 @@ TEST(ModelCli, PruneExportsAModelThatEvaluatesLikeTheCandidate) {
     EXPECT_NEAR(e.last["loss"].get<double>(), want, 1e-5 * want) << name;
   }
   // uniform-half keeps every block at one width: a plain Hugging Face config.
-  json cfg = read_json(::testing::TempDir() + "tn_cli_pruned_uniform-half.json/config.json");
+  json cfg = read_json(tracenas::testing::test_path("tn_cli_pruned_uniform-half.json/config.json"));
   EXPECT_EQ(cfg["num_attention_heads"], 2);
   EXPECT_EQ(cfg["num_key_value_heads"], 2);
   EXPECT_EQ(cfg["intermediate_size"], 86);
   EXPECT_EQ(cfg["head_dim"], 8);
   EXPECT_FALSE(cfg.contains("tracenas_layers"));
   // depth-width drops layer 1 entirely and needs per-layer widths.
-  json cfg2 = read_json(::testing::TempDir() + "tn_cli_pruned_depth-width.json/config.json");
+  json cfg2 = read_json(tracenas::testing::test_path("tn_cli_pruned_depth-width.json/config.json"));
   EXPECT_EQ(cfg2["num_hidden_layers"], 4);
   EXPECT_EQ(cfg2["tracenas_layers"].size(), 4u);
 }
@@ -176,7 +176,8 @@ TEST(ModelCli, ScoreMatchesTheReferenceTraceCorrelationAndLoss) {
       const double loss = expected[name]["loss"].get<double>();
       EXPECT_NEAR(r.last["proxies"]["trace_correlation"].get<double>(), phi, tol * phi)
           << name << " " << dtype;
-      EXPECT_NEAR(r.last["proxies"]["loss"].get<double>(), loss, tol * loss) << name << " " << dtype;
+      EXPECT_NEAR(r.last["proxies"]["loss"].get<double>(), loss, tol * loss)
+          << name << " " << dtype;
     }
   }
 }
@@ -184,7 +185,7 @@ TEST(ModelCli, ScoreMatchesTheReferenceTraceCorrelationAndLoss) {
 // Sanity facts of SPEC.md section 5: the unpruned model scores 2L; explicit unit
 // indices select the same sub-network as the importance order they came from.
 TEST(ModelCli, ScoreOfTheFullModelIsTwiceTheLayerCount) {
-  const std::string full = ::testing::TempDir() + "tn_full_arch.json";
+  const std::string full = tracenas::testing::test_path("tn_full_arch.json");
   std::ofstream(full) << R"({"format": "tracenas.arch/1", "layers": [)"
                       << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
                       << R"({"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},)"
@@ -200,13 +201,13 @@ TEST(ModelCli, ScoreOfTheFullModelIsTwiceTheLayerCount) {
 
   // The exported arch.json of a prune names its units explicitly; scoring it
   // gives the same values as scoring the width-only file.
-  const std::string out = ::testing::TempDir() + "tn_cli_pruned_for_score";
+  const std::string out = tracenas::testing::test_path("tn_cli_pruned_for_score");
   fs::remove_all(out);
-  ASSERT_EQ(run_cli("prune --model " + setup().model + " --arch " + kRef +
-                    "depth-width.json --out " + out + " --calib tokens:" + setup().calib +
-                    " --seq-len 256 --batch 4 --batches 2")
-                .code,
-            0);
+  ASSERT_EQ(
+      run_cli("prune --model " + setup().model + " --arch " + kRef + "depth-width.json --out " +
+              out + " --calib tokens:" + setup().calib + " --seq-len 256 --batch 4 --batches 2")
+          .code,
+      0);
   Result a = run_cli("score --model " + setup().model + " --data tokens:" + setup().calib +
                      " --arch " + out + "/arch.json --seq-len 256 --batch 4 --batches 2");
   ASSERT_EQ(a.code, 0) << a.err;
@@ -228,15 +229,14 @@ TEST(ModelCli, BadInputIsAOneLineErrorWithExitCode2) {
   expect_input_error(run_cli("eval --data corpus.txt" + m),
                      "--data: expected tokens:PATH with PATH ending in .u16, .u32 or .txt (got "
                      "corpus.txt)");
-  expect_input_error(run_cli("eval --data tokens:" + setup().calib),
-                     "eval: --model is required");
+  expect_input_error(run_cli("eval --data tokens:" + setup().calib), "eval: --model is required");
   expect_input_error(run_cli("eval --model /nonexistent/m --data tokens:" + setup().calib),
                      "/nonexistent/m: no such checkpoint folder or config file");
   expect_input_error(run_cli("eval --data tokens:" + setup().calib + m + " --seq-lenn 4"),
                      "eval: unknown option '--seq-lenn' (did you mean '--seq-len'?");
   expect_input_error(run_cli("eval --data tokens:" + setup().calib + m + " --seq-len 1"),
                      "eval: --seq-len must be in 2..");
-  const std::string bad_arch = ::testing::TempDir() + "tn_bad_arch.json";
+  const std::string bad_arch = tracenas::testing::test_path("tn_bad_arch.json");
   std::ofstream(bad_arch) << R"({"format": "tracenas.arch/1", "layers": [
       {"attn": true, "heads": 3, "kv_heads": 2, "mlp": true, "mlp_channels": 10},
       {"attn": true, "heads": 8, "mlp": true, "mlp_channels": 172},
@@ -247,7 +247,7 @@ TEST(ModelCli, BadInputIsAOneLineErrorWithExitCode2) {
       run_cli("eval --data tokens:" + setup().calib + m + " --arch " + bad_arch),
       bad_arch + ": layers[0].heads: must be a positive multiple of kv_heads 2 (got 3)");
   expect_input_error(run_cli("prune" + m + " --arch " + kRef + "extreme.json --out " +
-                             ::testing::TempDir() + "tn_never"),
+                             tracenas::testing::test_path("tn_never")),
                      "prune: --arch names no units explicitly, so importance needs calibration "
                      "data: give --calib tokens:PATH");
   expect_input_error(run_cli("convert llama2c /nonexistent.bin --out /tmp/x"),

@@ -1,14 +1,14 @@
 // The decoder and the llama / qwen adapters against independent reference
 // logits (shared/reference/*: a float64 numpy implementation of the Hugging
 // Face modeling code run on the same checkpoints).
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
-#include <ATen/ATen.h>
-
+#include "test_dir.hpp"
 #include "tracenas/decoder.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/hf_checkpoint.hpp"
@@ -146,7 +146,7 @@ namespace {
 // stories260K.bin (llama2.c, interleaved RoPE) converted to Hugging Face layout
 // must compute the reference logits of shared/reference/stories260K-llama2c.
 TEST(ReferenceLlama2c, ConvertedStories260KMatchesReferenceLogits) {
-  const std::string out = ::testing::TempDir() + "tn_stories260K_hf";
+  const std::string out = tracenas::testing::test_path("tn_stories260K_hf");
   Llama2cResult r = convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", out);
   EXPECT_EQ(r.params, 260032);  // shared/reference/stories260K-phi/README.md
   EXPECT_EQ(checkpoint_numel(out), 260032);
@@ -179,13 +179,14 @@ TEST(ReferenceLlama2c, ConvertedStories260KMatchesReferenceLogits) {
   EXPECT_LT(errbf, 2.5);
   EXPECT_LT(meanbf, 0.4);
   EXPECT_GE(top1, 0.85);  // measured 0.906 (58 of 64)
-  std::printf("stories260K: max |dlogit| float64 %.3g, float32 %.3g, bfloat16 %.3g (mean %.3g, "
-              "top-1 agreement %.3f)\n",
-              err64, err32, errbf, meanbf, top1);
+  std::printf(
+      "stories260K: max |dlogit| float64 %.3g, float32 %.3g, bfloat16 %.3g (mean %.3g, "
+      "top-1 agreement %.3f)\n",
+      err64, err32, errbf, meanbf, top1);
 }
 
 TEST(ReferenceLlama2c, MalformedFilesAreNamedErrors) {
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = tracenas::testing::test_dir() + "/";
   auto write = [&](const std::string& name, const std::vector<std::int32_t>& words) {
     std::string p = dir + name;
     std::ofstream(p, std::ios::binary)
@@ -210,11 +211,12 @@ TEST(ReferenceLlama2c, MalformedFilesAreNamedErrors) {
   std::string trunc = write("tn_trunc.bin", {64, 172, 5, 8, 4, 512, 512, 0, 0});
   // Same header as stories260K.bin, so the expected size is that real file's size.
   const auto real_size = std::filesystem::file_size(TN_SHARED_DIR "/models/stories260K.bin");
-  EXPECT_NE(message(trunc).find(trunc + ": size 36 bytes does not match the header's shapes "
-                                        "(expected " + std::to_string(real_size) + " bytes"),
+  EXPECT_NE(message(trunc).find(trunc +
+                                ": size 36 bytes does not match the header's shapes "
+                                "(expected " +
+                                std::to_string(real_size) + " bytes"),
             std::string::npos);
-  EXPECT_EQ(message(dir + "tn_none.bin"),
-            dir + "tn_none.bin: cannot read the llama2.c checkpoint");
+  EXPECT_EQ(message(dir + "tn_none.bin"), dir + "tn_none.bin: cannot read the llama2.c checkpoint");
 }
 
 }  // namespace

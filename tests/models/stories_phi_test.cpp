@@ -1,14 +1,14 @@
 // Architectures, parameter counts, wanda importance and candidate losses on
 // the real stories260K model against shared/reference/stories260K-phi (an
 // independent float64 PyTorch implementation of SPEC.md sections 1-5).
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
-
+#include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/calibration.hpp"
 #include "tracenas/error.hpp"
@@ -38,15 +38,16 @@ struct Fixture {
 const Fixture& stories() {
   static Fixture* f = [] {
     auto* fx = new Fixture();
-    fx->dir = ::testing::TempDir() + "tn_phi_stories260K";
+    fx->dir = tracenas::testing::test_path("tn_phi_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", fx->dir);
     fx->config = read_hf_config(fx->dir);
     BatchSpec spec;  // the reference's settings.json
     spec.seq_len = 256;
     spec.batch_size = 4;
     spec.num_batches = 2;
-    fx->batches = calibration_batches(read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16"),
-                                      spec, "stories260K-samples");
+    fx->batches =
+        calibration_batches(read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16"), spec,
+                            "stories260K-samples");
     return fx;
   }();
   return *f;
