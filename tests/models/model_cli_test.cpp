@@ -250,6 +250,11 @@ TEST(ModelCli, BadInputIsAOneLineErrorWithExitCode2) {
                              tracenas::testing::test_path("tn_never")),
                      "prune: --arch names no units explicitly, so importance needs calibration "
                      "data: give --calib tokens:PATH");
+  EXPECT_FALSE(fs::exists(tracenas::testing::test_path("tn_never")));  // nothing written
+  expect_input_error(run_cli("prune" + m + " --arch " + bad_arch + " --calib tokens:" +
+                             setup().calib + " --out " + tracenas::testing::test_path("tn_never")),
+                     "layers[0].heads: must be a positive multiple of kv_heads 2 (got 3)");
+  EXPECT_FALSE(fs::exists(tracenas::testing::test_path("tn_never")));
   expect_input_error(run_cli("convert llama2c /nonexistent.bin --out /tmp/x"),
                      "/nonexistent.bin: cannot read the llama2.c checkpoint");
 }

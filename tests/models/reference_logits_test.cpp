@@ -15,6 +15,7 @@
 #include "tracenas/llama2c.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/registry.hpp"
+#include "tracenas/runtime.hpp"
 #include "tracenas/tokens.hpp"
 
 namespace tracenas {
@@ -217,6 +218,35 @@ TEST(ReferenceLlama2c, MalformedFilesAreNamedErrors) {
                                 std::to_string(real_size) + " bytes"),
             std::string::npos);
   EXPECT_EQ(message(dir + "tn_none.bin"), dir + "tn_none.bin: cannot read the llama2.c checkpoint");
+}
+
+}  // namespace
+}  // namespace tracenas
+
+namespace tracenas {
+namespace {
+
+// The same references on CUDA, when this LibTorch has a CUDA device.
+TEST(ReferenceCuda, TinyModelsMatchOnTheGpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device in this LibTorch";
+  for (const auto& [name, folder] : std::vector<std::pair<std::string, std::string>>{
+           {"llama", "llama3-tiny"}, {"qwen", "qwen2-tiny"}, {"qwen", "qwen3-tiny"}}) {
+    const std::string dir = std::string(TN_SHARED_DIR "/reference/") + folder;
+    auto ids = read_token_file(dir + "/tokens.txt");
+    at::Tensor tokens =
+        at::tensor(std::vector<std::int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+    auto a = adapter(name, dir);
+    at::Tensor expected = read_f32(dir + "/logits.f32", tokens.size(1),
+                                   a.get().read_config().vocab_size);
+    for (const char* dtype : {"float32", "bfloat16", "float16"}) {
+      LoadOptions o;
+      o.device = "cuda";
+      o.dtype = dtype;
+      at::Tensor got = a.get().load(o)->logits(tokens)[0].to(at::kCPU, at::kFloat);
+      double err = (got - expected).abs().max().item<double>();
+      EXPECT_LT(err, std::string(dtype) == "float32" ? 1e-4 : 0.1) << folder << " " << dtype;
+    }
+  }
 }
 
 }  // namespace
