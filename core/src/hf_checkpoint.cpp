@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <set>
 
 #include "tracenas/error.hpp"
+#include "tracenas/hf_config.hpp"
 #include "tracenas/safetensors.hpp"
 
 namespace tracenas {
@@ -144,6 +146,26 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
 
 std::int64_t checkpoint_numel(const std::string& dir) {
   return Checkpoint::open_dir(dir).numel_total();
+}
+
+HfDecoderAdapter::HfDecoderAdapter(std::string path, HfTensorNames names,
+                                   std::vector<std::string> model_types, std::string adapter_name,
+                                   std::string other_adapter)
+    : path_(std::move(path)), names_(std::move(names)), config_(read_hf_config(path_)) {
+  if (std::find(model_types.begin(), model_types.end(), config_.model_type) ==
+      model_types.end()) {
+    std::string accepted;
+    for (const auto& t : model_types) accepted += (accepted.empty() ? "\"" : " and \"") + t + "\"";
+    throw ModelError(path_ + "/config.json: model_type: the " + adapter_name + " adapter reads " +
+                     accepted + " checkpoints (got \"" + config_.model_type + "\"; use adapter '" +
+                     other_adapter + "')");
+  }
+}
+
+HfDecoderAdapter::~HfDecoderAdapter() = default;
+
+std::shared_ptr<DecoderModel> HfDecoderAdapter::load(const LoadOptions& options) const {
+  return load_hf_decoder(path_, config_, names_, options);
 }
 
 }  // namespace tracenas

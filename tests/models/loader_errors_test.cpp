@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/hf_checkpoint.hpp"
@@ -20,22 +21,7 @@ namespace {
 
 const std::string kTiny = TN_SHARED_DIR "/reference/llama3-tiny";
 
-HfTensorNames llama_names() {
-  HfTensorNames n;
-  n.embed = "model.embed_tokens.weight";
-  n.final_norm = "model.norm.weight";
-  n.lm_head = "lm_head.weight";
-  n.input_norm = "model.layers.{i}.input_layernorm.weight";
-  n.q = "model.layers.{i}.self_attn.q_proj.weight";
-  n.k = "model.layers.{i}.self_attn.k_proj.weight";
-  n.v = "model.layers.{i}.self_attn.v_proj.weight";
-  n.o = "model.layers.{i}.self_attn.o_proj.weight";
-  n.post_norm = "model.layers.{i}.post_attention_layernorm.weight";
-  n.gate = "model.layers.{i}.mlp.gate_proj.weight";
-  n.up = "model.layers.{i}.mlp.up_proj.weight";
-  n.down = "model.layers.{i}.mlp.down_proj.weight";
-  return n;
-}
+HfTensorNames llama_names() { return tracenas::testing::hf_names(false, false); }
 
 // A copy of llama3-tiny with `edit` applied to its tensors.
 std::string variant(const std::string& tag, const std::function<void(NamedTensors&)>& edit) {

@@ -233,11 +233,10 @@ TEST(ReferenceCuda, TinyModelsMatchOnTheGpu) {
            {"llama", "llama3-tiny"}, {"qwen", "qwen2-tiny"}, {"qwen", "qwen3-tiny"}}) {
     const std::string dir = std::string(TN_SHARED_DIR "/reference/") + folder;
     auto ids = read_token_file(dir + "/tokens.txt");
-    at::Tensor tokens =
-        at::tensor(std::vector<std::int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+    at::Tensor tokens = at::tensor(std::vector<std::int64_t>(ids.begin(), ids.end())).unsqueeze(0);
     auto a = adapter(name, dir);
-    at::Tensor expected = read_f32(dir + "/logits.f32", tokens.size(1),
-                                   a.get().read_config().vocab_size);
+    at::Tensor expected =
+        read_f32(dir + "/logits.f32", tokens.size(1), a.get().read_config().vocab_size);
     for (const char* dtype : {"float32", "bfloat16", "float16"}) {
       LoadOptions o;
       o.device = "cuda";

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/calibration.hpp"
@@ -54,19 +55,7 @@ const Fixture& stories() {
 }
 
 std::shared_ptr<DecoderModel> load(const std::string& dtype) {
-  HfTensorNames n;
-  n.embed = "model.embed_tokens.weight";
-  n.final_norm = "model.norm.weight";
-  n.lm_head = "lm_head.weight";
-  n.input_norm = "model.layers.{i}.input_layernorm.weight";
-  n.q = "model.layers.{i}.self_attn.q_proj.weight";
-  n.k = "model.layers.{i}.self_attn.k_proj.weight";
-  n.v = "model.layers.{i}.self_attn.v_proj.weight";
-  n.o = "model.layers.{i}.self_attn.o_proj.weight";
-  n.post_norm = "model.layers.{i}.post_attention_layernorm.weight";
-  n.gate = "model.layers.{i}.mlp.gate_proj.weight";
-  n.up = "model.layers.{i}.mlp.up_proj.weight";
-  n.down = "model.layers.{i}.mlp.down_proj.weight";
+  HfTensorNames n = tracenas::testing::hf_names(false, false);
   LoadOptions o;
   o.dtype = dtype;
   return load_hf_decoder(stories().dir, stories().config, n, o);

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tracenas/decoder.hpp"
 #include "tracenas/model.hpp"
@@ -50,5 +51,23 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
 
 // Number of elements stored in the checkpoint folder (every tensor).
 std::int64_t checkpoint_numel(const std::string& dir);
+
+// A model adapter for one Hugging Face family: reads and checks config.json
+// when created (its model_type must be one of `model_types`, else a
+// ModelError that points to `other_adapter`), loads with `names`.
+class HfDecoderAdapter : public ModelAdapter {
+ public:
+  HfDecoderAdapter(std::string path, HfTensorNames names, std::vector<std::string> model_types,
+                   std::string adapter_name, std::string other_adapter);
+  ~HfDecoderAdapter() override;
+  std::string path() const override { return path_; }
+  ModelConfig read_config() const override { return config_; }
+  std::shared_ptr<DecoderModel> load(const LoadOptions& options) const override;
+
+ private:
+  std::string path_;
+  HfTensorNames names_;
+  ModelConfig config_;
+};
 
 }  // namespace tracenas

@@ -3,9 +3,7 @@
 //
 // Config fields: see hf_config.hpp. Tensor names: the table below (one entry
 // per canonical role; "{i}" is the layer index).
-#include "tracenas/error.hpp"
 #include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/plugin.hpp"
 
@@ -37,35 +35,15 @@ tracenas::HfTensorNames llama_names() {
   return t;
 }
 
-class LlamaAdapter final : public tracenas::ModelAdapter {
- public:
-  explicit LlamaAdapter(std::string path) : path_(std::move(path)) {
-    config_ = tracenas::read_hf_config(path_);
-    if (config_.model_type != "llama") {
-      throw tracenas::ModelError(path_ + "/config.json: model_type: the llama adapter reads "
-                                 "\"llama\" checkpoints (got \"" + config_.model_type +
-                                 "\"; use adapter 'qwen')");
-    }
-  }
-  std::string path() const override { return path_; }
-  tracenas::ModelConfig read_config() const override { return config_; }
-  std::shared_ptr<tracenas::DecoderModel> load(
-      const tracenas::LoadOptions& options) const override {
-    return tracenas::load_hf_decoder(path_, config_, llama_names(), options);
-  }
-
- private:
-  std::string path_;
-  tracenas::ModelConfig config_;
-};
-
 void register_components(tracenas::Registrar& r) {
   r.add<tracenas::ModelAdapter>(
       "llama", "Hugging Face Llama checkpoints (Llama 2, 3, 3.1, 3.2)",
       {ParamSpec::path("path", "", "checkpoint folder (config.json + safetensors)")
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
-        return std::make_unique<LlamaAdapter>(p.get_string("path"));
+        return std::make_unique<tracenas::HfDecoderAdapter>(
+            p.get_string("path"), llama_names(), std::vector<std::string>{"llama"}, "llama",
+            "qwen");
       });
 }
 

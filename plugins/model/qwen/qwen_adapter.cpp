@@ -1,9 +1,7 @@
 // The `qwen` model adapter: Hugging Face Qwen2 / Qwen2.5 (model_type "qwen2",
 // q/k/v biases) and Qwen3 (model_type "qwen3", per-head q/k RMSNorm, explicit
 // head_dim) checkpoints onto the core decoder.
-#include "tracenas/error.hpp"
 #include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/plugin.hpp"
 
@@ -34,35 +32,15 @@ tracenas::HfTensorNames qwen_names() {
   return t;
 }
 
-class QwenAdapter final : public tracenas::ModelAdapter {
- public:
-  explicit QwenAdapter(std::string path) : path_(std::move(path)) {
-    config_ = tracenas::read_hf_config(path_);
-    if (config_.model_type != "qwen2" && config_.model_type != "qwen3") {
-      throw tracenas::ModelError(path_ + "/config.json: model_type: the qwen adapter reads "
-                                 "\"qwen2\" and \"qwen3\" checkpoints (got \"" +
-                                 config_.model_type + "\"; use adapter 'llama')");
-    }
-  }
-  std::string path() const override { return path_; }
-  tracenas::ModelConfig read_config() const override { return config_; }
-  std::shared_ptr<tracenas::DecoderModel> load(
-      const tracenas::LoadOptions& options) const override {
-    return tracenas::load_hf_decoder(path_, config_, qwen_names(), options);
-  }
-
- private:
-  std::string path_;
-  tracenas::ModelConfig config_;
-};
-
 void register_components(tracenas::Registrar& r) {
   r.add<tracenas::ModelAdapter>(
       "qwen", "Hugging Face Qwen2, Qwen2.5 and Qwen3 checkpoints",
       {ParamSpec::path("path", "", "checkpoint folder (config.json + safetensors)")
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
-        return std::make_unique<QwenAdapter>(p.get_string("path"));
+        return std::make_unique<tracenas::HfDecoderAdapter>(
+            p.get_string("path"), qwen_names(), std::vector<std::string>{"qwen2", "qwen3"},
+            "qwen", "llama");
       });
 }
 
