@@ -1,5 +1,7 @@
 #include "tracenas/runtime.hpp"
 
+#include <malloc.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -14,7 +16,15 @@ bool cuda_available() { return at::hasCUDA(); }
 
 std::string torch_version() { return TORCH_VERSION; }
 
+void tune_allocator() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);  // blocks below 256 MiB come from the heap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);    // and the heap is not trimmed below 1 GiB free
+#endif
+}
+
 RunContext apply_runtime(RunContext run) {
+  tune_allocator();
   if (run.threads > 0) {
     at::set_num_threads(run.threads);
     log().debug("LibTorch intra-op threads: {}", at::get_num_threads());

@@ -12,6 +12,12 @@ namespace tracenas {
 // without one is a ConfigError. Returns the context with the device resolved.
 RunContext apply_runtime(RunContext run);
 
+// Keeps large freed blocks in the process instead of returning them to the
+// kernel after every step (glibc only): re-faulting fresh pages for each
+// forward/backward's activations costs more than the step on small machines.
+// apply_runtime() calls it; benchmarks call it directly.
+void tune_allocator();
+
 bool cuda_available();
 std::string torch_version();
 
