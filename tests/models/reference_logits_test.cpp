@@ -167,7 +167,7 @@ TEST(ReferenceLlama2c, ConvertedStories260KMatchesReferenceLogits) {
       (a.get().load(f64)->logits(tokens)[0].to(at::kFloat) - expected).abs().max().item<double>();
   EXPECT_LT(err64, 1e-5);
   double err32 = (a.get().load({})->logits(tokens)[0] - expected).abs().max().item<double>();
-  EXPECT_LT(err32, 3e-4);  // the reference's own float32 run differs by 7.3e-05
+  EXPECT_LT(err32, 2e-4);  // the reference's own float32 run differs by 7.3e-05
   LoadOptions bf16;
   bf16.dtype = "bfloat16";
   // bfloat16 rounds the float32 weights and every activation to 8 mantissa bits:
