@@ -216,6 +216,44 @@ TEST(ModelCli, ScoreOfTheFullModelIsTwiceTheLayerCount) {
               expected["depth-width.json"]["trace_correlation"].get<double>(), 1e-4 * 0.146);
 }
 
+// The pipeline forms of score and importance: every proxy the pipeline lists,
+// under its label; batching and criterion from the pipeline.
+TEST(ModelCli, ScoreAndImportanceFromAPipeline) {
+  const std::string yaml = tracenas::testing::test_path("tn_score_pipeline.yaml");
+  std::ofstream(yaml) << "schema_version: 1\n"
+                      << "run: {name: score_test, output_dir: " << tracenas::testing::test_dir()
+                      << ", threads: 2, dtype: float32}\n"
+                      << "model: {adapter: llama, params: {path: " << setup().model << "}}\n"
+                      << "data: {source: tokens, seq_len: 256, batch_size: 4, num_batches: 2,\n"
+                      << "       params: {path: " << setup().calib << "}}\n"
+                      << "proxies:\n"
+                      << "  - {proxy: trace_correlation, objective: true}\n"
+                      << "  - {proxy: trace_correlation, label: tc_mean,\n"
+                      << "     params: {aggregate: mean}}\n"
+                      << "  - {proxy: loss}\n"
+                      << "  - {proxy: kl_to_parent}\n"
+                      << "  - {proxy: param_count}\n"
+                      << "search: {strategy: random}\n";
+  Result r = run_cli("score " + yaml + " --arch " + kRef + "depth-width.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json expected = read_json(kRef + "expected.json")["depth-width.json"];
+  const json& p = r.last["proxies"];
+  const double phi = expected["trace_correlation"].get<double>();
+  EXPECT_NEAR(p["trace_correlation"].get<double>(), phi, 1e-4 * phi);
+  // 6 kept blocks: layer 1 removed, layer 2 attention and layer 4 MLP removed.
+  EXPECT_NEAR(p["tc_mean"].get<double>(), phi / 6, 1e-4 * phi);
+  EXPECT_NEAR(p["loss"].get<double>(), expected["loss"].get<double>(), 1e-4 * 9.63);
+  EXPECT_GT(p["kl_to_parent"].get<double>(), 0.0);
+  EXPECT_EQ(p["param_count"].get<double>(), expected["params"].get<double>());
+  EXPECT_EQ(r.last["params"], expected["params"]);
+
+  Result imp = run_cli("importance " + yaml);
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  json ref = read_json(kRef + "importance.json");
+  EXPECT_EQ(imp.last["layers"][0]["head_order"], ref["layers"][0]["head_order"]);
+  EXPECT_EQ(imp.last["layers"][2]["kv_order"], ref["layers"][2]["kv_order"]);
+}
+
 void expect_input_error(const Result& r, const std::string& part) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find(part), std::string::npos) << r.err;
