@@ -134,8 +134,14 @@ grep -qF '"name":"param_count"' <<<"$plugins_json" || fail "built-in proxy param
 
 run_env=(env "TRACENAS_PLUGIN_PATH=$example_build:$fixture_dir")
 
+step "convert stories260K for the example pipeline's llama adapter"
+model=$tmp/stories260K
+"$tracenas" convert llama2c "$source_dir/../shared/models/stories260K.bin" --out "$model" | last_line
+[[ -f $model/config.json ]] || fail "convert wrote no config.json"
+set_model=(--set "model.params.path=$model")
+
 step "tracenas validate $pipeline"
-validate_json=$("${run_env[@]}" "$tracenas" validate "$pipeline" | last_line)
+validate_json=$("${run_env[@]}" "$tracenas" validate "$pipeline" "${set_model[@]}" | last_line)
 echo "$validate_json"
 grep -qF '"valid":true' <<<"$validate_json" || fail "validate did not report valid"
 grep -qF "\"proxy\":\"$component\"" <<<"$validate_json" || fail "validate does not list $component"
@@ -144,7 +150,8 @@ grep -qF '"objective":true,"proxy":"param_count"' <<<"$validate_json" ||
 
 step "the host checks the declared range of exponent"
 set +e
-bad_out=$("${run_env[@]}" "$tracenas" validate "$pipeline" --set proxies.1.params.exponent=20 2>&1)
+bad_out=$("${run_env[@]}" "$tracenas" validate "$pipeline" "${set_model[@]}" \
+  --set proxies.1.params.exponent=20 2>&1)
 bad_rc=$?
 set -e
 echo "$bad_out" | tail -n 2
@@ -154,7 +161,8 @@ grep -qF 'proxies.1.params.exponent: must be <= 10' <<<"$bad_out" ||
 
 step "tracenas run $pipeline"
 runs=$tmp/runs
-run_json=$("${run_env[@]}" "$tracenas" run "$pipeline" --set "run.output_dir=$runs" | last_line)
+run_json=$("${run_env[@]}" "$tracenas" run "$pipeline" "${set_model[@]}" \
+  --set "run.output_dir=$runs" | last_line)
 echo "$run_json"
 grep -qF "\"kind\":\"proxy\",\"name\":\"$component\",\"plugin\":\"$plugin_id\"" <<<"$run_json" ||
   fail "run did not create proxy $component of plugin $plugin_id"
