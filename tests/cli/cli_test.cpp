@@ -21,6 +21,7 @@
 #include "tracenas/pipeline.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/version.hpp"
+#include "test_dir.hpp"
 
 extern char** environ;
 
@@ -151,23 +152,7 @@ std::vector<CliResult> validate_all(const std::vector<std::string>& files) {
 }
 
 // A scratch folder removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tn_cli_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = tracenas::testing::ScratchDir;
 
 std::string valid_file(const std::string& name) { return corpus_dir("valid") + "/" + name; }
 std::string pipeline_file(const std::string& name) {

@@ -18,6 +18,7 @@
 #include "tracenas/error.hpp"
 #include "tracenas/pipeline.hpp"
 #include "tracenas/registry.hpp"
+#include "test_dir.hpp"
 
 namespace tracenas {
 namespace {
@@ -65,22 +66,7 @@ std::string config_error(const std::string& file, const std::vector<std::string>
 }
 
 // A scratch folder removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tn_corpus_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = tracenas::testing::ScratchDir;
 
 // ---------------------------------------------------------------------------
 // The corpus
