@@ -15,6 +15,7 @@
 
 #include "tracenas/error.hpp"
 #include "tracenas/registry.hpp"
+#include "plugin_test_util.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
@@ -26,25 +27,10 @@ namespace {
 
 constexpr const char* kEnv = "TRACENAS_PLUGIN_PATH";
 
-struct Thrown {
-  bool thrown = false;
-  std::string message;
-  int exit_code = -1;
-};
+using tracenas::testing::plugin_error_of;
+using tracenas::testing::Thrown;
 
-Thrown plugin_error_of(const std::function<void()>& fn) {
-  Thrown t;
-  try {
-    fn();
-  } catch (const PluginError& e) {
-    t.thrown = true;
-    t.message = e.what();
-    t.exit_code = e.exit_code();
-  }
-  return t;
-}
-
-std::string canon(const std::string& file) { return fs::canonical(file).string(); }
+using tracenas::testing::canon;
 std::string folder_of(const std::string& file) { return fs::path(file).parent_path().string(); }
 
 // The *.so files of a folder, canonical and sorted.

@@ -17,6 +17,7 @@
 #include "tracenas/proxy.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/tokenizer.hpp"
+#include "plugin_test_util.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
@@ -28,31 +29,15 @@ using tracenas::Registry;
 
 namespace {
 
-// What a failed call threw.
-struct Thrown {
-  bool thrown = false;
-  std::string message;
-  int exit_code = -1;
-};
-
-Thrown plugin_error_of(const std::function<void()>& fn) {
-  Thrown t;
-  try {
-    fn();
-  } catch (const PluginError& e) {
-    t.thrown = true;
-    t.message = e.what();
-    t.exit_code = e.exit_code();
-  }
-  return t;
-}
+using tracenas::testing::plugin_error_of;
+using tracenas::testing::Thrown;
 
 Thrown load_error(Registry& registry, const std::string& file) {
   return plugin_error_of([&] { registry.load_file(file); });
 }
 
 // The canonical path the loader reports.
-std::string canon(const std::string& file) { return fs::canonical(file).string(); }
+using tracenas::testing::canon;
 
 // "plugin file '<canonical path>'": how the loader names a file it refuses.
 std::string who(const std::string& file) { return "plugin file '" + canon(file) + "'"; }
