@@ -83,9 +83,48 @@ const ParamSchema& search_budget_schema() {
   return s;
 }
 
+const ParamSchema& space_schema() {
+  static const ParamSchema s = [] {
+    ParamSchema v;
+    v.push_back(ParamSpec::choice("depth", {"layer", "block", "none"}, "layer",
+                                  "layer: attention and MLP of a layer are removed together; "
+                                  "block: each block on its own; none: no depth search"));
+    v.push_back(ParamSpec::integer("min_layers", 1,
+                                   "fewest layers that keep at least one block")
+                    .min(0));
+    v.push_back(ParamSpec::int_list(
+        "protected_layers", {},
+        "layers never removed (negative counts from the end: -1 is the last layer)"));
+    v.push_back(ParamSpec::real("depth_from", 0,
+                                "depth edits only for layers at this index and above (a value "
+                                "in (0, 1) is a fraction of the layer count)")
+                    .min(0));
+    v.push_back(ParamSpec::boolean("width", true, "search head counts and MLP widths"));
+    v.push_back(ParamSpec::integer("heads_step", 1,
+                                   "query heads per KV group change in steps of this size")
+                    .min(1));
+    v.push_back(ParamSpec::integer("min_heads_per_group", 1,
+                                   "fewest query heads kept per kept KV group")
+                    .min(1));
+    v.push_back(ParamSpec::boolean("remove_kv_groups", false, "whole KV groups may be removed"));
+    v.push_back(ParamSpec::integer("min_kv_heads", 1,
+                                   "fewest KV groups kept when remove_kv_groups is on")
+                    .min(1));
+    v.push_back(ParamSpec::integer("mlp_align", 1, "MLP widths are multiples of this").min(1));
+    v.push_back(ParamSpec::real("mlp_min_fraction", 0,
+                                "fewest MLP channels kept, as a fraction of the base width")
+                    .range(0, 1));
+    return v;
+  }();
+  return s;
+}
+
 const ParamSchema& constraints_schema() {
   static const ParamSchema s = [] {
     ParamSchema v;
+    v.push_back(ParamSpec::choice("params_scope", {"total", "non_embedding"}, "total",
+                                  "what the parameter window counts: every parameter, or those "
+                                  "outside the embeddings and LM head"));
     const std::string count_doc =
         " (a value <= 1 is a fraction of the base model's parameters, above 1 a count)";
     v.push_back(
@@ -546,7 +585,7 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
 
   static const std::vector<std::string> kSections = {
       "schema_version", "run",     "plugins", "model",       "data",  "importance",
-      "proxies",        "search", "constraints", "output"};
+      "proxies",        "search", "space",   "constraints", "output"};
   im.check_known_keys(root, "", kSections);
 
   // schema_version
@@ -671,6 +710,7 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
             "the search needs a budget: max_evaluations or time_limit_s must be > 0 (got 0 and 0)");
   }
 
+  p.space = im.validate_params(root["space"], space_schema(), "space", {}, "a map");
   p.constraints =
       im.validate_params(root["constraints"], constraints_schema(), "constraints", {}, "a map");
   {
@@ -804,6 +844,9 @@ std::string Pipeline::resolved_yaml() const {
   out << YAML::EndSeq;
   out << YAML::Key << "search" << YAML::Value;
   emit_component(out, "strategy", search, &search_budget);
+  out << YAML::Key << "space" << YAML::Value << YAML::BeginMap;
+  emit_values(out, space);
+  out << YAML::EndMap;
   out << YAML::Key << "constraints" << YAML::Value << YAML::BeginMap;
   emit_values(out, constraints);
   out << YAML::EndMap;

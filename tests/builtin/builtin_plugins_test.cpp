@@ -144,6 +144,7 @@ class OneGeneSpace : public SearchSpace {
   int dims() const override { return 1; }
   const Genome& lower() const override { return lo_; }
   const Genome& upper() const override { return hi_; }
+  const std::vector<GeneInfo>& genes() const override { return genes_; }
   Genome sample(std::mt19937_64& rng) const override {
     return {static_cast<std::int64_t>(rng() % 10)};
   }
@@ -154,6 +155,7 @@ class OneGeneSpace : public SearchSpace {
 
  private:
   Genome lo_{0}, hi_{9};
+  std::vector<GeneInfo> genes_{GeneInfo{GeneKind::kMlp, 0}};
 };
 
 TEST(BuiltinSearch, RandomIsDeterministicForASeed) {

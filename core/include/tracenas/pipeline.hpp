@@ -9,6 +9,7 @@
 //   importance:  {criterion: wanda, params: {...}}
 //   proxies:     [{proxy: trace_correlation, objective: true, label: ..., params: {...}}, ...]
 //   search:      {strategy: evolutionary, max_evaluations, time_limit_s, params: {...}}
+//   space:       {depth, min_layers, protected_layers, depth_from, heads_step, ...}
 //   constraints: {min_params, max_params, target_params, tolerance, ...}
 //   output:      {top_k, export_best, shard_size_mb}
 //
@@ -53,6 +54,7 @@ struct Pipeline {
   int objective = 0;  // index into proxies
   ComponentRef search;
   ParamValues search_budget;  // max_evaluations, time_limit_s
+  ParamValues space;        // the architecture space (search_space.hpp)
   ParamValues constraints;
   ParamValues output;
 
@@ -87,6 +89,7 @@ const ParamSchema& run_schema();
 const ParamSchema& plugins_schema();
 const ParamSchema& data_batch_schema();
 const ParamSchema& search_budget_schema();
+const ParamSchema& space_schema();
 const ParamSchema& constraints_schema();
 const ParamSchema& output_schema();
 

@@ -19,6 +19,26 @@ namespace tracenas {
 // An architecture encoded as one integer per decision (implemented by the core).
 using Genome = std::vector<std::int64_t>;
 
+// What one gene decides. Depth genes are 0 (removed) or 1 (kept); width genes
+// are ordinal indices into a layer's allowed widths (0 = narrowest, upper =
+// the base width), so that blending two parents' genes blends their widths.
+enum class GeneKind {
+  kLayer,     // depth: the whole layer kept (1) or removed (0)
+  kAttn,      // depth: the attention block kept or removed
+  kMlpBlock,  // depth: the MLP block kept or removed
+  kKvHeads,   // width: KV groups kept
+  kHeads,     // width: query heads per kept KV group
+  kMlp,       // width: MLP channels kept
+};
+
+struct GeneInfo {
+  GeneKind kind = GeneKind::kLayer;
+  int layer = 0;
+  bool is_depth() const {
+    return kind == GeneKind::kLayer || kind == GeneKind::kAttn || kind == GeneKind::kMlpBlock;
+  }
+};
+
 class SearchSpace {
  public:
   virtual ~SearchSpace();
@@ -26,9 +46,12 @@ class SearchSpace {
   // Inclusive bounds of each gene.
   virtual const Genome& lower() const = 0;
   virtual const Genome& upper() const = 0;
+  // What each gene decides (dims() entries).
+  virtual const std::vector<GeneInfo>& genes() const = 0;
   // A uniform sample from the constrained space.
   virtual Genome sample(std::mt19937_64& rng) const = 0;
-  // The nearest legal genome (inside the space and the constraints).
+  // The nearest legal genome (inside the space and the constraints); may
+  // still be infeasible when no legal genome is reachable (check feasible()).
   virtual Genome repair(const Genome& genome) const = 0;
   virtual bool feasible(const Genome& genome) const = 0;
   virtual Arch decode(const Genome& genome) const = 0;

@@ -1,0 +1,1 @@
+#include "tracenas/search_space.hpp"
