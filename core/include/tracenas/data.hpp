@@ -14,6 +14,8 @@
 
 namespace tracenas {
 
+class Tokenizer;
+
 class DataSource : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kData;
@@ -24,6 +26,12 @@ class DataSource : public Component {
   virtual std::string fingerprint() const = 0;
   // The whole token stream, in order.
   virtual std::vector<std::int32_t> token_stream() = 0;
+
+  // Text sources: the host hands over the pipeline's tokenizer (or the model
+  // folder's) before fingerprint() and token_stream() are called. The
+  // tokenizer outlives the source.
+  virtual bool needs_tokenizer() const { return false; }
+  virtual void set_tokenizer(Tokenizer* /*tokenizer*/) {}
 };
 
 // Windowing and batching settings shared by every data source.
