@@ -16,6 +16,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  libsentencepiece-dev
 )
 
 missing=()

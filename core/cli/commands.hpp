@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tracenas/component.hpp"
+#include "tracenas/pipeline.hpp"
+#include "tracenas/registry.hpp"
+
 namespace tracenas::cli {
 
 // The one JSON object on the last line of stdout.
@@ -16,5 +20,10 @@ int cmd_eval(const std::vector<std::string>& argv);
 int cmd_importance(const std::vector<std::string>& argv);
 int cmd_prune(const std::vector<std::string>& argv);
 int cmd_score(const std::vector<std::string>& argv);
+int cmd_tokenize(const std::vector<std::string>& argv);
+
+// The search of `tracenas run`, after the run folder is set up.
+int run_search(const Pipeline& pipeline, const Registry& registry, const RunContext& run,
+               bool resume);
 
 }  // namespace tracenas::cli

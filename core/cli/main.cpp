@@ -52,6 +52,8 @@ commands:
   prune --model DIR --arch ARCH --out DIR [--calib SPEC]
                                                    cut out and export a sub-network
   convert llama2c FILE.bin --out DIR               llama2.c checkpoint -> Hugging Face layout
+  tokenize --tokenizer PATH (--text T | --text-file F) [--add-special-tokens] [--decode]
+                                                   text -> token ids, or ids -> text (--decode)
   --version                                        print the version
 
 model options: --adapter NAME (default: from config.json), --dtype float32|bfloat16|float16,
@@ -67,7 +69,7 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 
 const std::vector<std::string>& command_names() {
   static const std::vector<std::string> names = {
-      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert"};
+      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert", "tokenize"};
   return names;
 }
 
@@ -151,23 +153,6 @@ int cmd_validate(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// Instantiates every component the pipeline names (each through the guard).
-json instantiate_all(const Pipeline& p, const Registry& registry, const RunContext& run) {
-  json made = json::array();
-  auto note = [&](const Origin& o) {
-    made.push_back({{"kind", kind_key(o.kind)}, {"name", o.component}, {"plugin", o.plugin_id}});
-    log().info("{} '{}' ready (plugin {})", to_string(o.kind), o.component, o.plugin_id);
-  };
-  note(registry.create<ModelAdapter>(p.model.name, p.model.params, run).origin());
-  note(registry.create<DataSource>(p.data.name, p.data.params, run).origin());
-  note(registry.create<ImportanceCriterion>(p.importance.name, p.importance.params, run).origin());
-  for (const auto& pr : p.proxies) {
-    note(registry.create<Proxy>(pr.name, pr.params, run).origin());
-  }
-  note(registry.create<SearchStrategy>(p.search.name, p.search.params, run).origin());
-  return made;
-}
-
 int cmd_run(const std::vector<std::string>& argv) {
   Args a = parse_args("run", argv, {"--resume"}, true, false);
   std::string file = require_one_file("run", a);
@@ -208,15 +193,7 @@ int cmd_run(const std::vector<std::string>& argv) {
              resume ? " (resume)" : "");
   run = apply_runtime(run);
   log().info("device {}, dtype {}, {} thread(s)", run.device, run.dtype, run.threads);
-  json made = instantiate_all(p, registry, run);
-  log().warn("this build has no search engine yet: every component was created, nothing was "
-             "evaluated");
-  print_result({{"run_dir", dir.string()},
-                {"config", resolved.string()},
-                {"components", made},
-                {"evaluated", 0},
-                {"status", "components_ready"}});
-  return 0;
+  return tracenas::cli::run_search(p, registry, run, resume);
 }
 
 json params_json(const ParamSchema& schema) {
@@ -346,6 +323,7 @@ int dispatch(int argc, char** argv) {
   if (command == "prune") return cli::cmd_prune(filtered);
   if (command == "score") return cli::cmd_score(filtered);
   if (command == "convert") return cli::cmd_convert(filtered);
+  if (command == "tokenize") return cli::cmd_tokenize(filtered);
   throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));
 }
 

@@ -584,8 +584,8 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
   p.file = im.file;
 
   static const std::vector<std::string> kSections = {
-      "schema_version", "run",     "plugins", "model",       "data",  "importance",
-      "proxies",        "search", "space",   "constraints", "output"};
+      "schema_version", "run",    "plugins", "model",       "data",  "tokenizer",
+      "importance",     "proxies", "search", "space",       "constraints", "output"};
   im.check_known_keys(root, "", kSections);
 
   // schema_version
@@ -637,6 +637,14 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
                                   "adapter", registry, {}, nullptr);
   p.data = im.validate_component(require_section("data"), "data", ComponentKind::kData, "source",
                                  registry, data_batch_schema(), &p.data_batches);
+  {
+    // Optional: text data sources fall back to the model folder's tokenizer.
+    const YAML::Node tok = root["tokenizer"];
+    if (tok.IsDefined() && !is_null(tok)) {
+      p.tokenizer = im.validate_component(tok, "tokenizer", ComponentKind::kTokenizer, "type",
+                                          registry, {}, nullptr);
+    }
+  }
   {
     const YAML::Node imp = root["importance"];
     if (!imp.IsDefined() || is_null(imp)) {
@@ -837,6 +845,10 @@ std::string Pipeline::resolved_yaml() const {
   emit_component(out, "adapter", model, nullptr);
   out << YAML::Key << "data" << YAML::Value;
   emit_component(out, "source", data, &data_batches);
+  if (!tokenizer.name.empty()) {
+    out << YAML::Key << "tokenizer" << YAML::Value;
+    emit_component(out, "type", tokenizer, nullptr);
+  }
   out << YAML::Key << "importance" << YAML::Value;
   emit_component(out, "criterion", importance, nullptr);
   out << YAML::Key << "proxies" << YAML::Value << YAML::BeginSeq;

@@ -64,13 +64,17 @@ bool parse_dtype(const std::string& name, at::ScalarType* dtype) {
     *dtype = at::kHalf;
   } else if (name == "BF16") {
     *dtype = at::kBFloat16;
+  } else if (name == "F64") {
+    *dtype = at::kDouble;
   } else {
     return false;
   }
   return true;
 }
 
-std::size_t element_size(at::ScalarType dtype) { return dtype == at::kFloat ? 4 : 2; }
+std::size_t element_size(at::ScalarType dtype) {
+  return dtype == at::kDouble ? 8 : dtype == at::kFloat ? 4 : 2;
+}
 
 // Parses JSON, reporting the first duplicate object key (nlohmann keeps the
 // last one silently). `what` prefixes messages; `top_level_noun` names the
@@ -134,7 +138,7 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
   const std::string& dtype_name = dtype.get_ref<const std::string&>();
   if (!parse_dtype(dtype_name, &info.dtype)) {
     throw ModelError(where + ": unsupported dtype " + quote(dtype_name) +
-                     " (supported: F32, F16, BF16)");
+                     " (supported: F64, F32, F16, BF16)");
   }
 
   const json& shape = entry.at("shape");
@@ -264,9 +268,10 @@ std::vector<PreparedTensor> prepare(const std::string& path, const NamedTensors&
       throw ModelError(path + ": duplicate tensor name " + quote(name));
     if (!tensor.defined()) throw ModelError(where + ": undefined tensor");
     at::ScalarType dtype = tensor.scalar_type();
-    if (dtype != at::kFloat && dtype != at::kHalf && dtype != at::kBFloat16) {
+    if (dtype != at::kFloat && dtype != at::kHalf && dtype != at::kBFloat16 &&
+        dtype != at::kDouble) {
       throw ModelError(where + ": unsupported dtype " + std::string(c10::toString(dtype)) +
-                       " (supported: Float, Half, BFloat16)");
+                       " (supported: Double, Float, Half, BFloat16)");
     }
     at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
     out.push_back({name, t, static_cast<std::uint64_t>(t.numel()) * element_size(dtype)});
@@ -335,9 +340,11 @@ std::string safetensors_dtype_name(at::ScalarType dtype) {
       return "F16";
     case at::kBFloat16:
       return "BF16";
+    case at::kDouble:
+      return "F64";
     default:
       throw ModelError("safetensors: unsupported dtype " + std::string(c10::toString(dtype)) +
-                       " (supported: Float, Half, BFloat16)");
+                       " (supported: Double, Float, Half, BFloat16)");
   }
 }
 

@@ -440,7 +440,7 @@ TEST_F(SafeTensorsTest, RejectsEntryFieldsOfWrongType) {
 TEST_F(SafeTensorsTest, RejectsUnsupportedDtype) {
   EXPECT_THAT(open_error(R"({"ids": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}})", 8),
               HasSubstr("bad.safetensors: tensor \"ids\": unsupported dtype \"I64\" "
-                        "(supported: F32, F16, BF16)"));
+                        "(supported: F64, F32, F16, BF16)"));
 }
 
 TEST_F(SafeTensorsTest, RejectsNegativeDimension) {

@@ -138,6 +138,8 @@ TEST(GradientProxies, DirectionsAndNeeds) {
         p.set("gradient", std::string("full"));
         p.set("similarity", std::string("pearson"));
         p.set("aggregate", std::string("sum"));
+        p.set("sketch_rank", std::int64_t{64});
+        p.set("sketch_seed", std::int64_t{0});
         return p;
       }(),
       run);

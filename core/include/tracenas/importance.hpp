@@ -34,6 +34,8 @@ class ImportanceCriterion : public Component {
 
   // Whether the core must collect the input-channel activation norms.
   virtual bool needs_activation_norms() const = 0;
+  // Whether the scores depend on the run's seed (cache keys include it then).
+  virtual bool seeded() const { return false; }
   virtual LayerImportanceScores score(const LayerImportanceInput& input) = 0;
 };
 

@@ -6,6 +6,8 @@
 //   model:       {adapter: llama, params: {path: ...}}
 //   data:        {source: tokens, seq_len, batch_size, num_batches, shuffle, shuffle_seed,
 //                 params: {...}}
+//   tokenizer:   {type: sentencepiece, params: {path: ...}}   (optional; text data sources
+//                 otherwise use the model folder's tokenizer)
 //   importance:  {criterion: wanda, params: {...}}
 //   proxies:     [{proxy: trace_correlation, objective: true, label: ..., params: {...}}, ...]
 //   search:      {strategy: evolutionary, max_evaluations, time_limit_s, params: {...}}
@@ -39,6 +41,13 @@ struct ComponentRef {
   std::string label;  // proxies: the name results are recorded under (default: name)
   bool objective = false;
   ParamValues params;
+
+  // An empty reference of `kind` (no component named).
+  static ComponentRef of(ComponentKind kind) {
+    ComponentRef r;
+    r.kind = kind;
+    return r;
+  }
 };
 
 struct Pipeline {
@@ -49,6 +58,7 @@ struct Pipeline {
   ComponentRef model;
   ComponentRef data;
   ParamValues data_batches;  // seq_len, batch_size, num_batches, shuffle, shuffle_seed
+  ComponentRef tokenizer = ComponentRef::of(ComponentKind::kTokenizer);  // empty name: none
   ComponentRef importance;
   std::vector<ComponentRef> proxies;
   int objective = 0;  // index into proxies

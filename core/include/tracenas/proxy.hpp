@@ -50,6 +50,13 @@ struct BlockTrace {
   std::vector<at::Tensor> grad_abs_mean;  // grad_moments: mean over batches of |g|
   std::vector<at::Tensor> grad_std;       // grad_moments: std over batches of g (population)
   std::vector<at::Tensor> grad_sq_mean;   // grad_moments: mean over batches of g^2
+  // sketch_rank > 0 (SPEC.md section 5, `gradient: sketch`): per projection
+  // weight the pair (G A^T, B^T G) of its candidate gradient G (the mean over
+  // batches), per bias its gradient; base_sketch: the same of the base
+  // gradient, computed once on the full base and restricted to the kept
+  // rows (of G A^T) and columns (of B^T G). float64.
+  std::vector<at::Tensor> sketch;
+  std::vector<at::Tensor> base_sketch;
 };
 
 struct Trace {

@@ -61,6 +61,7 @@ class RandomImportance final : public tracenas::ImportanceCriterion {
  public:
   explicit RandomImportance(std::uint64_t seed) : seed_(seed) {}
   bool needs_activation_norms() const override { return false; }
+  bool seeded() const override { return true; }
   LayerImportanceScores score(const LayerImportanceInput& in) override {
     std::mt19937_64 rng(seed_ * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(in.layer));
     auto draw = [&](std::int64_t n) {

@@ -11,6 +11,13 @@
 // in float64 whatever the model's dtype, with a two-pass mean. Higher is
 // better; the unpruned model scores 2L with pearson. A non-finite value (e.g.
 // a block whose gradient is constant) is returned as is and never selected.
+//
+// gradient: sketch replaces each projection's x and y by their sketches
+// (G A^T, B^T G) with seeded Gaussian A [r x in], B [out x r] (SPEC.md
+// section 5; see trace.hpp): the base keeps r * (in + out) numbers per
+// projection instead of in * out, and the correlation is taken over the
+// concatenated sketches (biases enter unsketched). The unpruned model still
+// scores exactly 2L (its sketches equal the base's).
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -31,28 +38,41 @@ at::Tensor flat(const std::vector<at::Tensor>& parts) {
 
 class TraceCorrelation final : public tracenas::Proxy {
  public:
-  TraceCorrelation(std::string similarity, std::string aggregate)
-      : similarity_(std::move(similarity)), aggregate_(std::move(aggregate)) {}
+  TraceCorrelation(bool sketch, int rank, std::uint64_t seed, std::string similarity,
+                   std::string aggregate)
+      : sketch_(sketch),
+        rank_(rank),
+        seed_(seed),
+        similarity_(std::move(similarity)),
+        aggregate_(std::move(aggregate)) {}
 
   tracenas::Direction direction() const override {
     return tracenas::Direction::kHigherIsBetter;
   }
   tracenas::TraceNeeds needs() const override {
     tracenas::TraceNeeds n;
-    n.weight_grads = true;
-    n.base_weight_grads = true;
+    if (sketch_) {
+      n.sketch_rank = rank_;
+      n.sketch_seed = seed_;
+    } else {
+      n.weight_grads = true;
+      n.base_weight_grads = true;
+    }
     return n;
   }
   double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
     double total = 0;
     std::size_t blocks = 0;
     for (const auto& b : t.blocks) {
-      if (b.grads.size() != b.base_grads.size() || b.grads.empty()) {
+      const auto& xs = sketch_ ? b.sketch : b.grads;
+      const auto& ys = sketch_ ? b.base_sketch : b.base_grads;
+      if (xs.size() != ys.size() || xs.empty()) {
         throw tracenas::Error("trace_correlation: block of layer " + std::to_string(b.layer) +
-                              " has no gradients to correlate");
+                              " has no " + (sketch_ ? "sketches" : "gradients") +
+                              " to correlate");
       }
-      at::Tensor x = flat(b.grads);
-      at::Tensor y = flat(b.base_grads);
+      at::Tensor x = flat(xs);
+      at::Tensor y = flat(ys);
       double rho;
       if (similarity_ == "pearson") {
         at::Tensor xc = x - x.mean();
@@ -71,6 +91,9 @@ class TraceCorrelation final : public tracenas::Proxy {
   }
 
  private:
+  bool sketch_;
+  int rank_;
+  std::uint64_t seed_;
   std::string similarity_;
   std::string aggregate_;
 };
@@ -79,14 +102,19 @@ void register_components(tracenas::Registrar& r) {
   r.add<tracenas::Proxy>(
       "trace_correlation",
       "sum over kept blocks of the correlation of candidate and base gradients (TraceNAS)",
-      {ParamSpec::choice("gradient", {"full"}, "full",
-                         "full: every kept weight gradient coordinate"),
+      {ParamSpec::choice("gradient", {"full", "sketch"}, "full",
+                         "full: every kept weight gradient coordinate; sketch: the pair "
+                         "(G A^T, B^T G) of seeded random projections of rank sketch_rank"),
+       ParamSpec::integer("sketch_rank", 64, "rank r of the gradient sketch").range(1, 4096),
+       ParamSpec::integer("sketch_seed", 0, "seed of the sketch matrices A and B").min(0),
        ParamSpec::choice("similarity", {"pearson", "cosine", "dot"}, "pearson",
                          "similarity of the candidate's and the base's block gradients"),
        ParamSpec::choice("aggregate", {"sum", "mean"}, "sum", "how block values combine")},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
-        return std::make_unique<TraceCorrelation>(p.get_string("similarity"),
-                                                  p.get_string("aggregate"));
+        return std::make_unique<TraceCorrelation>(
+            p.get_string("gradient") == "sketch", static_cast<int>(p.get_int("sketch_rank")),
+            static_cast<std::uint64_t>(p.get_int("sketch_seed")), p.get_string("similarity"),
+            p.get_string("aggregate"));
       });
 }
 

@@ -1,0 +1,38 @@
+// A validated pipeline brought to life: its model loaded, its calibration
+// batches cut, and an Evaluator over its importance criterion and proxies.
+// Shared by `tracenas run`, `score` and `importance` (pipeline forms).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "tracenas/decoder.hpp"
+#include "tracenas/evaluator.hpp"
+#include "tracenas/pipeline.hpp"
+#include "tracenas/registry.hpp"
+
+namespace tracenas {
+
+struct PipelineSession {
+  const Registry* registry = nullptr;
+  const Pipeline* pipeline = nullptr;
+  RunContext run;
+  Instance<ModelAdapter> adapter;
+  std::shared_ptr<DecoderModel> model;
+  std::string model_dir;
+  std::vector<at::Tensor> batches;  // the K calibration batches
+  std::string data_fingerprint;     // source fingerprint + batching
+};
+
+// Loads the model and the calibration batches of `pipeline` (components
+// created through `registry`; `run` as apply_runtime() returned it).
+PipelineSession open_session(const Registry& registry, const Pipeline& pipeline,
+                             const RunContext& run);
+
+// An Evaluator over the pipeline's importance criterion and proxies.
+std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session);
+
+}  // namespace tracenas

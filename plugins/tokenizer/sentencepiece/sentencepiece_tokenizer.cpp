@@ -1,0 +1,129 @@
+// The `sentencepiece` tokenizer: a SentencePiece `tokenizer.model` (Llama 2 and
+// other SentencePiece models) read by the SentencePiece library itself.
+//
+// - encode(text, add_special_tokens) gives SentencePiece's own ids; with
+//   add_special_tokens it prepends BOS (the Llama 2 convention: `<s>` and
+//   nothing else, also for the empty text). Special-token text in the input
+//   (`<s>`, `</s>`, `<unk>`) is NOT matched: SentencePiece spells it out as
+//   characters (tokenizer.json matches it; see shared/reference/tokenizers).
+// - decode(ids) is SentencePiece's decoder (control ids such as BOS/EOS decode
+//   to nothing); an id outside [0, vocab size) is a DataError naming the id.
+// - bos_id()/eos_id() come from the model (-1 when it has none).
+// - fingerprint(): a hash of the model file's content plus the encode
+//   settings above, so that a cache keyed on it follows the vocabulary and
+//   not the file's name or location.
+//
+// The model file is read once into memory, hashed, and loaded from those
+// bytes, so the hash always describes exactly what was loaded.
+#include <sentencepiece_processor.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tracenas/cache.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/plugin.hpp"
+#include "tracenas/tokenizer.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using tracenas::ParamSpec;
+
+// Bump when encode/decode behaviour changes (invalidates cached token streams).
+constexpr const char* kSettings = "sentencepiece/1;bos=llama2";
+
+std::string read_model_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw tracenas::DataError("tokenizer.params.path: no such SentencePiece model file (got " +
+                              path + ")");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in || in.bad()) throw tracenas::DataError(path + ": cannot read the SentencePiece model");
+  return ss.str();
+}
+
+class SentencePieceTokenizer final : public tracenas::Tokenizer {
+ public:
+  explicit SentencePieceTokenizer(std::string path) : path_(std::move(path)) {
+    const std::string bytes = read_model_file(path_);
+    const auto status = sp_.LoadFromSerializedProto(bytes);
+    if (!status.ok()) {
+      throw tracenas::DataError(path_ + ": not a SentencePiece model: " + status.ToString());
+    }
+    vocab_size_ = sp_.GetPieceSize();
+    if (vocab_size_ <= 0) {
+      throw tracenas::DataError(path_ + ": not a SentencePiece model: it holds no pieces");
+    }
+    tracenas::Hasher h;
+    h.add(std::string_view(kSettings)).add(std::string_view(bytes));
+    fingerprint_ = std::string("sentencepiece:") + h.hex();
+  }
+
+  std::string fingerprint() const override { return fingerprint_; }
+
+  std::vector<std::int32_t> encode(const std::string& text, bool add_special_tokens) override {
+    std::vector<int> ids;
+    const auto status = sp_.Encode(text, &ids);
+    if (!status.ok()) {
+      throw tracenas::DataError(path_ +
+                                ": SentencePiece cannot encode the text: " + status.ToString());
+    }
+    std::vector<std::int32_t> out;
+    out.reserve(ids.size() + 1);
+    if (add_special_tokens && bos_id() >= 0) out.push_back(bos_id());
+    out.insert(out.end(), ids.begin(), ids.end());
+    return out;
+  }
+
+  std::string decode(const std::vector<std::int32_t>& ids) override {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= vocab_size_) {
+        throw tracenas::DataError("decode: id " + std::to_string(ids[i]) + " (position " +
+                                  std::to_string(i) + ") is out of range: " + path_ +
+                                  " has a vocabulary of " + std::to_string(vocab_size_) +
+                                  " (ids 0.." + std::to_string(vocab_size_ - 1) + ")");
+      }
+    }
+    std::string text;
+    const auto status = sp_.Decode(std::vector<int>(ids.begin(), ids.end()), &text);
+    if (!status.ok()) {
+      throw tracenas::DataError(path_ +
+                                ": SentencePiece cannot decode the ids: " + status.ToString());
+    }
+    return text;
+  }
+
+  std::int32_t bos_id() const override { return valid_or_none(sp_.bos_id()); }
+  std::int32_t eos_id() const override { return valid_or_none(sp_.eos_id()); }
+
+ private:
+  std::int32_t valid_or_none(int id) const { return id >= 0 && id < vocab_size_ ? id : -1; }
+
+  std::string path_;
+  sentencepiece::SentencePieceProcessor sp_;
+  int vocab_size_ = 0;
+  std::string fingerprint_;
+};
+
+void register_components(tracenas::Registrar& r) {
+  r.add<tracenas::Tokenizer>(
+      "sentencepiece",
+      "SentencePiece tokenizer.model (Llama 2 style: add_special_tokens prepends BOS)",
+      {ParamSpec::path("path", "", "the tokenizer.model file").make_required()},
+      [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
+        return std::make_unique<SentencePieceTokenizer>(p.get_string("path"));
+      });
+}
+
+}  // namespace
+
+TN_PLUGIN_WITH_SUMMARY("org.tracenas.tokenizer.sentencepiece", "0.1.0", "Apache-2.0",
+                       "SentencePiece tokenizer (libsentencepiece)", register_components)
