@@ -141,8 +141,7 @@ int run(int argc, char** argv) {
               space.dims(), threads, static_cast<long long>(params.get_int("pool_size")));
   // CPU seconds count every thread of the process: on a busy machine they show
   // the work a round does when the wall time also counts waiting for a core.
-  std::printf("%12s %10s %14s %18s\n", "observations", "rounds", "wall s / round",
-              "CPU s / round");
+  std::printf("%12s %10s %14s %18s\n", "observations", "rounds", "wall s / round", "CPU s / round");
   nlohmann::json figures = nlohmann::json::object();
   for (int target : {100, 500, 1000}) {
     std::vector<Observation> told;

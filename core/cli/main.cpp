@@ -163,7 +163,11 @@ int cmd_run(const std::vector<std::string>& argv) {
   const fs::path dir = run.run_dir;
   const fs::path resolved = dir / "config.resolved.yaml";
   const std::string text = p.resolved_yaml();
-  if (fs::exists(dir) && !fs::is_empty(dir)) {
+  // A folder holds a run once a candidate was recorded; one left by a run
+  // that failed before its first candidate is reused.
+  std::error_code ec;
+  const bool holds_run = fs::file_size(dir / "candidates.jsonl", ec) > 0 && !ec;
+  if (holds_run) {
     if (!resume) {
       throw ConfigError(p.file + ": error: run.name: run folder '" + dir.string() +
                         "' already holds a run; pass --resume to continue it or choose another "

@@ -56,11 +56,12 @@ int run_search(const Pipeline& p, const Registry& registry, const RunContext& ru
              space->constraints().min_params, space->constraints().max_params,
              space->constraints().non_embedding ? "non-embedding" : "total");
   auto strategy = registry.create<SearchStrategy>(p.search.name, p.search.params, run);
+  ScoringComponents scoring = create_scoring_components(registry, p, run);
 
   // Base work, once (or from the cache).
   const auto t_prep = std::chrono::steady_clock::now();
   PipelineSession session = open_session(registry, p, run);
-  std::unique_ptr<Evaluator> evaluator = make_evaluator(session);
+  std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
   evaluator->prepare();
   const double prepare_seconds = seconds_since(t_prep);
   log().info("base prepared in {:.2f} s (importance {}, base traces {})", prepare_seconds,

@@ -27,12 +27,24 @@ struct PipelineSession {
   std::string data_fingerprint;     // source fingerprint + batching
 };
 
-// Loads the model and the calibration batches of `pipeline` (components
+// Reads the calibration batches (the data source first, so that bad data
+// fails before a large model loads), then loads the model of `pipeline` (components
 // created through `registry`; `run` as apply_runtime() returned it).
 PipelineSession open_session(const Registry& registry, const Pipeline& pipeline,
                              const RunContext& run);
 
+// The pipeline's importance criterion and proxies, created (so that a
+// component that fails to build fails before any compute).
+struct ScoringComponents {
+  Instance<ImportanceCriterion> criterion;
+  std::vector<ScoredProxy> proxies;
+};
+ScoringComponents create_scoring_components(const Registry& registry, const Pipeline& pipeline,
+                                            const RunContext& run);
+
 // An Evaluator over the pipeline's importance criterion and proxies.
+std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session,
+                                          ScoringComponents components);
 std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session);
 
 }  // namespace tracenas

@@ -69,8 +69,8 @@ constexpr double kAdamLr = 0.05;  // on the log-parameters
 constexpr double kAdamBeta1 = 0.9;
 constexpr double kAdamBeta2 = 0.999;
 constexpr double kAdamEps = 1e-8;
-constexpr double kFitTolerance = 1e-5;  // of the loss per observation
-constexpr int kFitPatience = 10;
+constexpr double kFitTolerance = 1e-4;  // of the loss per observation
+constexpr int kFitPatience = 5;
 constexpr double kMinLogLengthscale = -6.9;  // l in [1e-3, 1e3]
 constexpr double kMaxLogLengthscale = 6.9;
 constexpr double kMinLogSignal = -4.6;  // s2 in [1e-2, 1e2] (targets standardized)
@@ -331,6 +331,7 @@ class BayesianSearch final : public tracenas::SearchStrategy {
     const auto& lo = space_->lower();
     const auto& hi = space_->upper();
     Genome g = base;
+    if (dims_ == 0) return g;
     const std::int64_t changes = uniform_int(rng_, 1, 2);
     for (std::int64_t c = 0; c < changes; ++c) {
       const auto j = static_cast<std::size_t>(uniform_int(rng_, 0, dims_ - 1));

@@ -15,7 +15,11 @@
 //
 // The model file is read once into memory, hashed, and loaded from those
 // bytes, so the hash always describes exactly what was loaded.
-#include <sentencepiece_processor.h>
+//
+// libsentencepiece is reached through a shim library loaded with RTLD_DEEPBIND
+// (sentencepiece_shim.hpp explains the protobuf clash that makes it necessary):
+// `<plugin folder>/sentencepiece/libtracenas_sentencepiece_shim.so`.
+#include <dlfcn.h>
 
 #include <filesystem>
 #include <fstream>
@@ -24,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "sentencepiece_shim.hpp"
 #include "tracenas/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
@@ -50,15 +55,39 @@ std::string read_model_file(const std::string& path) {
   return ss.str();
 }
 
+// The shim's load function (the shim is loaded on first use, once).
+tracenas::spm::LoadFn shim_loader() {
+  static const tracenas::spm::LoadFn fn = [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&shim_loader), &info) == 0 || info.dli_fname == nullptr) {
+      throw tracenas::Error("sentencepiece: cannot locate the plugin's own file");
+    }
+    const std::string shim =
+        (fs::path(info.dli_fname).parent_path() / TN_SPM_SHIM_FILE).lexically_normal().string();
+    void* handle = dlopen(shim.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      throw tracenas::Error(shim + ": cannot load the SentencePiece shim: " +
+                            (why != nullptr ? why : "unknown error"));
+    }
+    void* sym = dlsym(handle, TN_SPM_SHIM_LOAD_SYMBOL);
+    if (sym == nullptr) {
+      throw tracenas::Error(shim + ": no symbol " + TN_SPM_SHIM_LOAD_SYMBOL);
+    }
+    return reinterpret_cast<tracenas::spm::LoadFn>(sym);
+  }();
+  return fn;
+}
+
 class SentencePieceTokenizer final : public tracenas::Tokenizer {
  public:
   explicit SentencePieceTokenizer(std::string path) : path_(std::move(path)) {
     const std::string bytes = read_model_file(path_);
-    const auto status = sp_.LoadFromSerializedProto(bytes);
-    if (!status.ok()) {
-      throw tracenas::DataError(path_ + ": not a SentencePiece model: " + status.ToString());
-    }
-    vocab_size_ = sp_.GetPieceSize();
+    std::string error;
+    sp_.reset(shim_loader()(bytes, &error));
+    while (!error.empty() && (error.back() == ' ' || error.back() == '\n')) error.pop_back();
+    if (!sp_) throw tracenas::DataError(path_ + ": not a SentencePiece model: " + error);
+    vocab_size_ = sp_->vocab_size();
     if (vocab_size_ <= 0) {
       throw tracenas::DataError(path_ + ": not a SentencePiece model: it holds no pieces");
     }
@@ -71,10 +100,9 @@ class SentencePieceTokenizer final : public tracenas::Tokenizer {
 
   std::vector<std::int32_t> encode(const std::string& text, bool add_special_tokens) override {
     std::vector<int> ids;
-    const auto status = sp_.Encode(text, &ids);
-    if (!status.ok()) {
-      throw tracenas::DataError(path_ +
-                                ": SentencePiece cannot encode the text: " + status.ToString());
+    std::string error;
+    if (!sp_->encode(text, &ids, &error)) {
+      throw tracenas::DataError(path_ + ": SentencePiece cannot encode the text: " + error);
     }
     std::vector<std::int32_t> out;
     out.reserve(ids.size() + 1);
@@ -93,22 +121,21 @@ class SentencePieceTokenizer final : public tracenas::Tokenizer {
       }
     }
     std::string text;
-    const auto status = sp_.Decode(std::vector<int>(ids.begin(), ids.end()), &text);
-    if (!status.ok()) {
-      throw tracenas::DataError(path_ +
-                                ": SentencePiece cannot decode the ids: " + status.ToString());
+    std::string error;
+    if (!sp_->decode(std::vector<int>(ids.begin(), ids.end()), &text, &error)) {
+      throw tracenas::DataError(path_ + ": SentencePiece cannot decode the ids: " + error);
     }
     return text;
   }
 
-  std::int32_t bos_id() const override { return valid_or_none(sp_.bos_id()); }
-  std::int32_t eos_id() const override { return valid_or_none(sp_.eos_id()); }
+  std::int32_t bos_id() const override { return valid_or_none(sp_->bos_id()); }
+  std::int32_t eos_id() const override { return valid_or_none(sp_->eos_id()); }
 
  private:
   std::int32_t valid_or_none(int id) const { return id >= 0 && id < vocab_size_ ? id : -1; }
 
   std::string path_;
-  sentencepiece::SentencePieceProcessor sp_;
+  std::unique_ptr<tracenas::spm::Model> sp_;
   int vocab_size_ = 0;
   std::string fingerprint_;
 };
