@@ -317,11 +317,14 @@ TEST(TextSource, EmptyText) {
   int code = 0;
   EXPECT_HAS(stream_error(f, {}, &code), f + ": no text: the file holds no documents");
   EXPECT_EQ(code, 2);
-  write(dir.str() + "/blank.txt", "\n \n\r\n");
+  // Only empty lines (split line keeps a line of spaces; split blank_line does not).
+  write(dir.str() + "/blank.txt", "\n\r\n\n");
   EXPECT_HAS(stream_error(dir.str() + "/blank.txt", {{"split", "line"}}),
              "blank.txt: no text: the file holds no documents (format plain, split line)");
-  EXPECT_HAS(stream_error(dir.str() + "/blank.txt", {{"split", "blank_line"}}),
-             "no text: the file holds no documents");
+  write(dir.str() + "/spaces.txt", "\n \t\n\r\n");
+  EXPECT_HAS(stream_error(dir.str() + "/spaces.txt", {{"split", "blank_line"}}),
+             "spaces.txt: no text: the file holds no documents (format plain, split blank_line)");
+  EXPECT_EQ(stream_of(dir.str() + "/spaces.txt", {{"split", "line"}}), encode(" \t"));
   write(dir.str() + "/empty.jsonl", "\n\n");
   EXPECT_HAS(stream_error(dir.str() + "/empty.jsonl"),
              "empty.jsonl: no text: the file holds no documents (format jsonl, field text)");

@@ -164,10 +164,11 @@ runs=$tmp/runs
 run_json=$("${run_env[@]}" "$tracenas" run "$pipeline" "${set_model[@]}" \
   --set "run.output_dir=$runs" | last_line)
 echo "$run_json"
-grep -qF "\"kind\":\"proxy\",\"name\":\"$component\",\"plugin\":\"$plugin_id\"" <<<"$run_json" ||
-  fail "run did not create proxy $component of plugin $plugin_id"
-grep -qF '"name":"param_count","plugin":"org.tracenas.proxy.baselines"' <<<"$run_json" ||
-  fail "run did not create the built-in proxy param_count"
+grep -qF '"evaluated":8' <<<"$run_json" || fail "run did not evaluate its 8 candidates"
+candidates=$runs/pipeline/candidates.jsonl
+[[ $(grep -c "\"$component\":" "$candidates") -eq 8 ]] ||
+  fail "$candidates does not hold a $component value for every candidate"
+grep -qF "\"$component\":" <<<"$run_json" || fail "the run's best candidate has no $component value"
 resolved_yaml=$runs/pipeline/config.resolved.yaml
 [[ -f $resolved_yaml ]] || fail "run wrote no $resolved_yaml"
 grep -qF "$component" "$resolved_yaml" || fail "$resolved_yaml does not mention $component"
