@@ -31,9 +31,12 @@
 #include "tracenas/model.hpp"
 #include "tracenas/runtime.hpp"
 #include "tracenas/subnet.hpp"
+#include "bench_model.hpp"
 
 namespace tracenas {
 namespace {
+
+using namespace bench;  // NOLINT(build/namespaces)
 
 using nlohmann::json;
 
@@ -49,12 +52,6 @@ constexpr const char* kUsage =
     "                keep the others at full width (N = 4 halves this model)\n"
     "Run with OMP_WAIT_POLICY=PASSIVE in the environment (see bench/README.md).\n";
 
-constexpr int64_t kBatch = 4;
-constexpr int64_t kSeq = 256;
-constexpr double kInitStd = 0.02;
-constexpr uint64_t kSeed = 1234;
-constexpr int64_t kDenseN = 1024;
-constexpr double kDenseSeconds = 1.0;
 constexpr double kRatioGoal = 0.6;
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr double kPageMiB = 4096.0 / kMiB;  // one minor page fault maps a 4 KiB page
@@ -89,49 +86,6 @@ bool parse_options(int argc, char** argv, Options* o) {
   return true;
 }
 
-ModelConfig bench_config() {
-  ModelConfig c;
-  c.model_type = "llama";
-  c.num_layers = 8;
-  c.hidden_size = 512;
-  c.num_heads = 8;
-  c.num_kv_heads = 2;
-  c.head_dim = 64;
-  c.intermediate_size = 1408;
-  c.vocab_size = 8192;
-  c.max_position_embeddings = 2048;
-  c.rms_norm_eps = 1e-5;
-  c.rope_theta = 10000.0;
-  c.tie_word_embeddings = false;
-  return c;
-}
-
-// Seeded random weights in the decoder's grouped shapes; norms are ones.
-ModelWeights random_weights(const ModelConfig& c) {
-  at::manual_seed(kSeed);
-  const int64_t d = c.hidden_size, h = c.head_dim, G = c.num_kv_heads;
-  const int64_t n = c.num_heads / c.num_kv_heads, I = c.intermediate_size, V = c.vocab_size;
-  auto randn = [](at::IntArrayRef shape) { return at::randn(shape, at::kFloat).mul_(kInitStd); };
-  ModelWeights w;
-  w.embed = randn({V, d});
-  for (int i = 0; i < c.num_layers; ++i) {
-    LayerWeights l;
-    l.attention.input_norm = at::ones({d}, at::kFloat);
-    l.attention.q = randn({G, n, h, d});
-    l.attention.k = randn({G, h, d});
-    l.attention.v = randn({G, h, d});
-    l.attention.o = randn({d, G, n, h});
-    l.ffn.post_norm = at::ones({d}, at::kFloat);
-    l.ffn.gate = randn({I, d});
-    l.ffn.up = randn({I, d});
-    l.ffn.down = randn({d, I});
-    w.layers.push_back(std::move(l));
-  }
-  w.final_norm = at::ones({d}, at::kFloat);
-  w.lm_head = randn({V, d});
-  return w;
-}
-
 ImportanceOrder identity_order(const ModelConfig& c) {
   auto iota = [](int n) {
     std::vector<int> v(static_cast<std::size_t>(n));
@@ -140,38 +94,6 @@ ImportanceOrder identity_order(const ModelConfig& c) {
   };
   LayerOrder o{iota(c.num_kv_heads), iota(c.num_heads), iota(c.intermediate_size)};
   return ImportanceOrder(static_cast<std::size_t>(c.num_layers), o);
-}
-
-std::int64_t embedding_params(const ModelConfig& c) {
-  const std::int64_t table = static_cast<std::int64_t>(c.vocab_size) * c.hidden_size;
-  return c.tie_word_embeddings ? table : 2 * table;
-}
-
-std::int64_t non_embedding_params(const ModelConfig& c, const Arch& a) {
-  return count_params(c, a) - embedding_params(c);
-}
-
-// Every layer keeps attention with `heads` / `kv_heads` and its MLP, with the
-// MLP width whose non-embedding parameter count is closest to half the full's.
-Arch half_candidate(const ModelConfig& c, int heads, int kv_heads) {
-  const double target = 0.5 * static_cast<double>(non_embedding_params(c, full_arch(c)));
-  Arch best;
-  double best_gap = -1;
-  for (int ch = 1; ch <= c.intermediate_size; ++ch) {
-    Arch a = full_arch(c);
-    for (LayerArch& l : a.layers) {
-      l.heads = heads;
-      l.kv_heads = kv_heads;
-      l.mlp_channels = ch;
-    }
-    const double gap = std::abs(static_cast<double>(non_embedding_params(c, a)) - target);
-    if (best_gap < 0 || gap < best_gap) {
-      best = a;
-      best_gap = gap;
-    }
-  }
-  validate_arch(best, c, "candidate");
-  return best;
 }
 
 // Full-width layers, except that the last `drop` layers lose both blocks.
@@ -224,90 +146,6 @@ ModelWeights with_grad_leaves(const ModelWeights& w, std::vector<at::Tensor>* le
     }
   }
   return out;
-}
-
-// FLOPs of one forward and one backward pass, counted analytically over the
-// matmuls only (elementwise work - norms, RoPE, softmax, SiLU, cross-entropy -
-// is not counted). T = batch * seq tokens, d hidden, h head_dim, V vocab.
-//   Projection x[T, in] @ W^T[in, out]: forward 2*T*in*out. Backward: the
-//     weight gradient, 2*T*in*out (every projection is a gradient leaf), plus
-//     the input gradient, 2*T*in*out, when x requires a gradient - it does
-//     not for the q/k/v of the first kept block, whose input is the normalized
-//     embedding (embeddings and norms are not leaves).
-//   Per kept attention block with q query heads: q (d -> q*h), k and v
-//     (d -> kv*h), o (q*h -> d), and the two batched matmuls scores = Q K^T
-//     and out = P V, each 2*B*q*S*S*h forward (the full S x S: the causal mask
-//     is applied to the scores) and 2x that backward (both operands need a
-//     gradient).
-//   Per kept MLP block with c channels: gate and up (d -> c), down (c -> d).
-//   LM head: 2*T*d*V forward; backward the input gradient only (2*T*d*V),
-//     since the head is not a leaf.
-struct Flops {
-  double forward = 0;
-  double backward = 0;
-  double total() const { return forward + backward; }
-};
-
-Flops count_flops(const ModelConfig& c, const Arch& arch, int64_t B, int64_t S) {
-  const double T = static_cast<double>(B * S), d = c.hidden_size, h = c.head_dim;
-  Flops f;
-  bool stream_grad = false;  // does the residual stream require a gradient yet?
-  auto projection = [&](double in, double out, bool input_grad) {
-    const double mm = 2 * T * in * out;
-    f.forward += mm;
-    f.backward += mm * (input_grad ? 2 : 1);
-  };
-  for (const LayerArch& l : arch.layers) {
-    if (l.attn) {
-      const double q = static_cast<double>(l.heads) * h, kv = static_cast<double>(l.kv_heads) * h;
-      projection(d, q, stream_grad);
-      projection(d, kv, stream_grad);
-      projection(d, kv, stream_grad);
-      const double attn = 2.0 * static_cast<double>(B) * l.heads * static_cast<double>(S * S) * h;
-      f.forward += 2 * attn;
-      f.backward += 2 * 2 * attn;
-      projection(q, d, true);
-      stream_grad = true;
-    }
-    if (l.mlp) {
-      projection(d, l.mlp_channels, stream_grad);
-      projection(d, l.mlp_channels, stream_grad);
-      projection(l.mlp_channels, d, true);
-      stream_grad = true;
-    }
-  }
-  const double head = 2 * T * d * c.vocab_size;
-  f.forward += head;
-  if (stream_grad) f.backward += head;
-  return f;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
-// The dense-matmul rate of this process: fp32 kDenseN^3 at::mm for >= kDenseSeconds.
-double dense_matmul_gflops() {
-  at::Tensor a = at::randn({kDenseN, kDenseN}, at::kFloat);
-  at::Tensor b = at::randn({kDenseN, kDenseN}, at::kFloat);
-  at::Tensor out = at::empty({kDenseN, kDenseN}, at::kFloat);
-  for (int i = 0; i < 3; ++i) at::mm_out(out, a, b);  // warm-up
-  int64_t count = 0;
-  double elapsed = 0;
-  const auto start = std::chrono::steady_clock::now();
-  do {
-    at::mm_out(out, a, b);
-    ++count;
-    elapsed = seconds_since(start);
-  } while (elapsed < kDenseSeconds);
-  const double n = static_cast<double>(kDenseN);
-  return 2 * n * n * n * static_cast<double>(count) / elapsed / 1e9;
 }
 
 struct RunResult {

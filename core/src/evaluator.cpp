@@ -230,7 +230,9 @@ Evaluation Evaluator::evaluate(const Arch& arch) {
   cand.base_params = base_params_;
   ev.params = cand.params;
   for (const auto& p : in_.proxies) {
+    const auto t1 = std::chrono::steady_clock::now();
     ev.values.push_back(p.proxy.call("score", [&](Proxy& px) { return px.score(cand, trace); }));
+    ev.proxy_each_seconds.push_back(seconds_since(t1));
   }
   ev.proxy_seconds = seconds_since(t0);
   return ev;

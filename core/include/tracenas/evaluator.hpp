@@ -57,6 +57,7 @@ struct Evaluation {
   std::vector<double> values;  // one per proxy, in pipeline order (may be non-finite)
   double pass_seconds = 0;     // forward/backward of the candidate
   double proxy_seconds = 0;    // proxy arithmetic
+  std::vector<double> proxy_each_seconds;  // per proxy
 };
 
 class Evaluator {

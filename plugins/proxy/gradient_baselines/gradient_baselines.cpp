@@ -54,17 +54,33 @@ class KlToParent final : public tracenas::Proxy {
     if (t.logits.size() != t.base_logits.size() || t.logits.empty()) {
       throw tracenas::Error("kl_to_parent: candidate and base logits are missing");
     }
+    // The base's log-probabilities are the same for every candidate of a run:
+    // computed once per base-logits tensor. log_softmax in float32 (float64
+    // for a float64 model), the sum accumulated in float64.
+    if (base_log_probs_.size() != t.base_logits.size() ||
+        (!base_logits_.empty() && !base_logits_[0].is_same(t.base_logits[0]))) {
+      base_logits_ = t.base_logits;
+      base_log_probs_.clear();
+      for (const auto& b : t.base_logits) base_log_probs_.push_back(at::log_softmax(b.to(work(b)), -1));
+    }
     double total = 0;
     int64_t tokens = 0;
     for (std::size_t k = 0; k < t.logits.size(); ++k) {
-      at::Tensor lp = at::log_softmax(t.base_logits[k].to(at::kDouble), -1);
-      at::Tensor lq = at::log_softmax(t.logits[k].to(at::kDouble), -1);
-      at::Tensor kl = (lp.exp() * (lp - lq)).sum(-1);  // [batch, seq]
+      const at::Tensor& lp = base_log_probs_[k];
+      at::Tensor lq = at::log_softmax(t.logits[k].to(lp.scalar_type()), -1);
+      at::Tensor kl = (lp.exp() * (lp - lq)).sum(-1, false, at::kDouble);  // [batch, seq]
       total += kl.sum().item<double>();
       tokens += kl.numel();
     }
     return total / static_cast<double>(tokens);
   }
+
+ private:
+  static at::ScalarType work(const at::Tensor& t) {
+    return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  }
+  std::vector<at::Tensor> base_logits_;     // what base_log_probs_ was computed from
+  std::vector<at::Tensor> base_log_probs_;  // [batch, seq, vocab]
 };
 
 // Sums f over every kept block's projections.
