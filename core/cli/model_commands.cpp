@@ -13,6 +13,7 @@
 #include "tracenas/arch.hpp"
 #include "tracenas/calibration.hpp"
 #include "tracenas/data.hpp"
+#include "tracenas/data_loading.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/export.hpp"
 #include "tracenas/hf_config.hpp"
@@ -35,7 +36,7 @@ namespace tracenas::cli {
 namespace {
 
 const std::vector<OptionSpec> kModelOptions = {
-    {"--model"}, {"--adapter"}, {"--dtype"}, {"--device"}, {"--threads"}};
+    {"--model"}, {"--adapter"}, {"--dtype"}, {"--device"}, {"--threads"}, {"--tokenizer"}};
 
 std::vector<OptionSpec> with_model_options(std::vector<OptionSpec> more) {
   more.insert(more.end(), kModelOptions.begin(), kModelOptions.end());
@@ -79,14 +80,11 @@ void open_model(ModelSession& s, const Options& o) {
              s.model->num_parameters(), s.run.dtype, s.run.device);
 }
 
-// "tokens:PATH" -> the token stream.
-std::vector<std::int32_t> read_data_spec(const std::string& spec, const std::string& option) {
-  const std::string prefix = "tokens:";
-  if (spec.rfind(prefix, 0) != 0) {
-    throw UsageError(option + ": expected tokens:PATH with PATH ending in .u16, .u32 or .txt (got " +
-                     spec + ")");
-  }
-  return read_token_file(spec.substr(prefix.size()));
+// "tokens:PATH" or "text:PATH" -> the token stream (text through --tokenizer,
+// default: the model folder's tokenizer).
+std::vector<std::int32_t> read_data_spec(ModelSession& s, const Options& o, const std::string& spec,
+                                         const std::string& option) {
+  return load_spec_tokens(*s.registry, spec, option, o.get_or("--tokenizer", ""), s.dir, s.run).ids;
 }
 
 ImportanceOrder importance_on(ModelSession& s, const std::vector<at::Tensor>& batches,
@@ -120,7 +118,7 @@ std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, cons
   spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
   spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
   spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
-  auto batches = calibration_batches(read_data_spec(calib, "--calib"), spec, calib);
+  auto batches = calibration_batches(read_data_spec(s, o, calib, "--calib"), spec, calib);
   ImportanceOrder order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
   return select_units(s.model->config(), arch, &order);
 }
@@ -233,9 +231,9 @@ int cmd_score(const std::vector<std::string>& argv) {
     lo.device = s.run.device;
     lo.dtype = s.run.dtype;
     s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-    auto src = s.registry->create<DataSource>(p.data.name, p.data.params, s.run);
-    auto stream = src.call("token_stream", [](DataSource& d) { return d.token_stream(); });
-    std::string fp = src.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
+    TokenStream tokens = load_pipeline_tokens(*s.registry, p, s.run);
+    const auto& stream = tokens.ids;
+    const std::string& fp = tokens.fingerprint;
     batches = calibration_batches(stream, p.batch_spec(), fp);
     for (const auto& pr : p.proxies) {
       proxies.push_back({pr.label, s.registry->create<Proxy>(pr.name, pr.params, s.run)});
@@ -249,7 +247,7 @@ int cmd_score(const std::vector<std::string>& argv) {
     spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
-    batches = calibration_batches(read_data_spec(data, "--data"), spec, data);
+    batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
     for (const char* name : {"trace_correlation", "loss"}) {
       ParamValues defaults;
       for (const auto& spec_p : s.registry->require(ComponentKind::kProxy, name)->info.params) {
@@ -287,9 +285,9 @@ int cmd_eval(const std::vector<std::string>& argv) {
   const std::string data = o.require("--data");
   const int seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
   const int batch = o.get_int("--batch", 8, 1, 1 << 20);
-  auto stream = read_data_spec(data, "--data");
   ModelSession s;
   open_model(s, o);
+  auto stream = read_data_spec(s, o, data, "--data");
   ModelWeights weights = s.model->weights();
   if (auto arch_path = o.get("--arch")) {
     Arch arch = read_arch(*arch_path, s.model->config());
@@ -298,7 +296,9 @@ int cmd_eval(const std::vector<std::string>& argv) {
     log().info("architecture {}: {} parameters", *arch_path,
                count_params(s.model->config(), arch));
   }
-  EvalResult r = evaluate(s.model->config(), weights, eval_batches(stream, seq_len, batch, data));
+  auto batches = eval_batches(stream, seq_len, batch, data);
+  check_token_ids(batches, s.model->config().vocab_size, data);
+  EvalResult r = evaluate(s.model->config(), weights, batches);
   print_result({{"tokens", r.tokens}, {"loss", r.loss}, {"ppl", r.ppl}});
   return 0;
 }
@@ -322,9 +322,9 @@ int cmd_importance(const std::vector<std::string>& argv) {
     lo.device = s.run.device;
     lo.dtype = s.run.dtype;
     s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-    auto src = s.registry->create<DataSource>(p.data.name, p.data.params, s.run);
-    auto stream = src.call("token_stream", [](DataSource& d) { return d.token_stream(); });
-    std::string fp = src.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
+    TokenStream tokens = load_pipeline_tokens(*s.registry, p, s.run);
+    const auto& stream = tokens.ids;
+    const std::string& fp = tokens.fingerprint;
     auto batches = calibration_batches(stream, p.batch_spec(), fp);
     auto crit = s.registry->create<ImportanceCriterion>(p.importance.name, p.importance.params,
                                                         s.run);
@@ -340,7 +340,7 @@ int cmd_importance(const std::vector<std::string>& argv) {
     spec.seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
-    auto batches = calibration_batches(read_data_spec(data, "--data"), spec, data);
+    auto batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
     order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
   } else {
     throw UsageError("importance: expected one pipeline file or --model/--data");

@@ -81,6 +81,24 @@ ImportanceResult compute_importance(const DecoderModel& model,
   return r;
 }
 
+void check_token_ids(const std::vector<at::Tensor>& batches, int vocab, const std::string& source) {
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    const at::Tensor& b = batches[k];
+    const std::int64_t max_id = b.max().item<std::int64_t>();
+    const std::int64_t min_id = b.min().item<std::int64_t>();
+    if (max_id < vocab && min_id >= 0) continue;
+    at::Tensor bad = (b >= vocab).logical_or(b < 0).nonzero();  // [n, 2]
+    const std::int64_t row = bad[0][0].item<std::int64_t>();
+    const std::int64_t col = bad[0][1].item<std::int64_t>();
+    const std::int64_t id = b[row][col].item<std::int64_t>();
+    throw DataError(source + ": token id " + std::to_string(id) +
+                    " is not below the model's vocabulary size " + std::to_string(vocab) +
+                    " (batch " + std::to_string(k) + ", window " +
+                    std::to_string(row) + ", position " + std::to_string(col) + ")");
+  }
+}
+
+
 std::string importance_to_json(const ImportanceOrder& order) {
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
   for (const LayerOrder& o : order) {

@@ -44,23 +44,6 @@ void add_params(Hasher& h, const ParamValues& p) {
   }
 }
 
-void check_vocab(const std::vector<at::Tensor>& batches, int vocab, const std::string& source) {
-  for (std::size_t k = 0; k < batches.size(); ++k) {
-    const at::Tensor& b = batches[k];
-    const std::int64_t max_id = b.max().item<std::int64_t>();
-    const std::int64_t min_id = b.min().item<std::int64_t>();
-    if (max_id < vocab && min_id >= 0) continue;
-    at::Tensor bad = (b >= vocab).logical_or(b < 0).nonzero();  // [n, 2]
-    const std::int64_t row = bad[0][0].item<std::int64_t>();
-    const std::int64_t col = bad[0][1].item<std::int64_t>();
-    const std::int64_t id = b[row][col].item<std::int64_t>();
-    throw DataError(source + ": token id " + std::to_string(id) +
-                    " is not below the model's vocabulary size " + std::to_string(vocab) +
-                    " (calibration batch " + std::to_string(k) + ", window " +
-                    std::to_string(row) + ", position " + std::to_string(col) + ")");
-  }
-}
-
 }  // namespace
 
 std::string model_files_identity(const std::string& dir) {
@@ -112,7 +95,7 @@ std::optional<ImportanceOrder> importance_from_json(const std::string& text,
 
 Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
   const ModelConfig& c = in_.model->config();
-  check_vocab(in_.batches, c.vocab_size, in_.data_fingerprint);
+  check_token_ids(in_.batches, c.vocab_size, in_.data_fingerprint);
   needs_.loss = true;
   const ScoredProxy* sketch_owner = nullptr;
   for (const auto& p : in_.proxies) {

@@ -331,7 +331,7 @@ TEST(Evaluator, TokenIdsMustBeBelowTheVocabularySize) {
   } catch (const DataError& e) {
     EXPECT_STREQ(e.what(),
                  "samples#128x2x2: token id 512 is not below the model's vocabulary size 512 "
-                 "(calibration batch 1, window 1, position 5)");
+                 "(batch 1, window 1, position 5)");
   }
 }
 

@@ -265,8 +265,13 @@ TEST(ModelCli, BadInputIsAOneLineErrorWithExitCode2) {
   expect_input_error(run_cli("eval --data tokens:/nonexistent/x.u16" + m),
                      "/nonexistent/x.u16: no such token file");
   expect_input_error(run_cli("eval --data corpus.txt" + m),
-                     "--data: expected tokens:PATH with PATH ending in .u16, .u32 or .txt (got "
-                     "corpus.txt)");
+                     "--data: expected tokens:PATH (PATH ending in .u16, .u32 or .txt) or "
+                     "text:PATH (got corpus.txt)");
+  // Token ids from a tokenizer whose vocabulary is larger than the model's.
+  expect_input_error(run_cli("eval --data text:" TN_SHARED_DIR "/data/wikitext2-test.raw "
+                             "--tokenizer " TN_SHARED_DIR "/tokenizers/llama2-tokenizer.model "
+                             "--seq-len 64" + m),
+                     "is not below the model's vocabulary size 512");
   expect_input_error(run_cli("eval --data tokens:" + setup().calib), "eval: --model is required");
   expect_input_error(run_cli("eval --model /nonexistent/m --data tokens:" + setup().calib),
                      "/nonexistent/m: no such checkpoint folder or config file");

@@ -33,6 +33,11 @@ std::vector<at::Tensor> calibration_batches(const std::vector<std::int32_t>& str
 std::vector<at::Tensor> eval_batches(const std::vector<std::int32_t>& stream, int seq_len,
                                      int batch_size, const std::string& source_name);
 
+// DataError naming `source`, the batch, window, position and id when a token
+// id of `batches` is negative or not below `vocab_size`.
+void check_token_ids(const std::vector<at::Tensor>& batches, int vocab_size,
+                     const std::string& source);
+
 struct ImportanceResult {
   ImportanceOrder order;
   std::vector<LayerScores> scores;
