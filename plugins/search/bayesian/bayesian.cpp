@@ -56,6 +56,7 @@
 
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/random.hpp"
 #include "tracenas/search.hpp"
 
 namespace {
@@ -80,20 +81,8 @@ constexpr double kMaxLogNoise = 0.0;
 constexpr double kPriorVariance = 3.0;  // of log l
 constexpr int kSampleTries = 100;       // uniform samples drawn to find one not seen yet
 
-// Uniform in [0, 1) with 53 random bits (portable, unlike std distributions).
-double uniform01(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-// Uniform integer in [lo, hi] (unbiased, by rejection).
-std::int64_t uniform_int(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
-  const std::uint64_t span = static_cast<std::uint64_t>(hi - lo) + 1;
-  if (span == 0) return static_cast<std::int64_t>(rng());
-  const std::uint64_t threshold = (0 - span) % span;  // 2^64 mod span
-  std::uint64_t x = rng();
-  while (x < threshold) x = rng();
-  return lo + static_cast<std::int64_t>(x % span);
-}
+using tracenas::uniform01;
+using tracenas::uniform_int;
 
 enum class Nu { kHalf, kThreeHalves, kFiveHalves };
 
