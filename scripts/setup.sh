@@ -16,7 +16,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  libsentencepiece-dev
+  libsentencepiece-dev libpcre2-dev libutf8proc-dev
 )
 
 missing=()

@@ -21,6 +21,7 @@ int cmd_importance(const std::vector<std::string>& argv);
 int cmd_prune(const std::vector<std::string>& argv);
 int cmd_score(const std::vector<std::string>& argv);
 int cmd_tokenize(const std::vector<std::string>& argv);
+int cmd_train(const std::vector<std::string>& argv);
 
 // The search of `tracenas run`, after the run folder is set up.
 int run_search(const Pipeline& pipeline, const Registry& registry, const RunContext& run,

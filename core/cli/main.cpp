@@ -52,6 +52,9 @@ commands:
   prune --model DIR --arch ARCH --out DIR [--calib SPEC]
                                                    cut out and export a sub-network
   convert llama2c FILE.bin --out DIR               llama2.c checkpoint -> Hugging Face layout
+  train --model DIR --data SPEC --out DIR [--steps N] [--lr X] [--schedule constant|cosine|wsd]
+        [--eval-data SPEC] [--checkpoint-every N] [--resume PATH] ...
+                                                   recovery training (AdamW), export in HF layout
   tokenize --tokenizer PATH (--text T | --text-file F) [--add-special-tokens] [--decode]
                                                    text -> token ids, or ids -> text (--decode)
   --version                                        print the version
@@ -69,7 +72,8 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 
 const std::vector<std::string>& command_names() {
   static const std::vector<std::string> names = {
-      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert", "tokenize"};
+      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert", "tokenize",
+      "train"};
   return names;
 }
 
@@ -328,6 +332,7 @@ int dispatch(int argc, char** argv) {
   if (command == "score") return cli::cmd_score(filtered);
   if (command == "convert") return cli::cmd_convert(filtered);
   if (command == "tokenize") return cli::cmd_tokenize(filtered);
+  if (command == "train") return cli::cmd_train(filtered);
   throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));
 }
 

@@ -207,7 +207,8 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
         for_each_projection(w.layers[i], [&](const char*, BlockKind, at::Tensor& t) {
           at::Tensor g = t.grad().to(at::kDouble);
           if (sum[i].size() <= k) {
-            sum[i].push_back(g.clone());
+            // .to() already copied unless the model runs in float64.
+            sum[i].push_back(g.is_same(t.grad()) ? g.clone() : g);
             if (needs.grad_moments) {
               sum_abs[i].push_back(g.abs());
               sum_sq[i].push_back(g.pow(2));

@@ -30,10 +30,43 @@ namespace {
 
 using tracenas::ParamSpec;
 
-at::Tensor flat(const std::vector<at::Tensor>& parts) {
-  std::vector<at::Tensor> v;
-  for (const auto& p : parts) v.push_back(p.reshape({-1}).to(at::kDouble));
-  return at::cat(v);
+// The similarity of x and y, each given as parts (one per projection) that
+// are concatenated in thought only: sums over the parts, no copy of the whole.
+// Pearson takes two passes (means first, then centred products), in float64.
+struct Moments {
+  double n = 0, sx = 0, sy = 0;
+};
+
+double similarity(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ys,
+                  const std::string& kind) {
+  std::vector<at::Tensor> x, y;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    x.push_back(xs[i].reshape({-1}).to(at::kDouble));
+    y.push_back(ys[i].reshape({-1}).to(at::kDouble));
+  }
+  double mx = 0, my = 0;
+  if (kind == "pearson") {
+    Moments m;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      m.n += static_cast<double>(x[i].numel());
+      m.sx += x[i].sum().item<double>();
+      m.sy += y[i].sum().item<double>();
+    }
+    mx = m.sx / m.n;
+    my = m.sy / m.n;
+  }
+  double xy = 0, xx = 0, yy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    at::Tensor xc = kind == "pearson" ? x[i] - mx : x[i];
+    at::Tensor yc = kind == "pearson" ? y[i] - my : y[i];
+    xy += xc.dot(yc).item<double>();
+    if (kind != "dot") {
+      xx += xc.dot(xc).item<double>();
+      yy += yc.dot(yc).item<double>();
+    }
+  }
+  if (kind == "dot") return xy;
+  return xy / (std::sqrt(xx) * std::sqrt(yy));
 }
 
 class TraceCorrelation final : public tracenas::Proxy {
@@ -71,18 +104,7 @@ class TraceCorrelation final : public tracenas::Proxy {
                               " has no " + (sketch_ ? "sketches" : "gradients") +
                               " to correlate");
       }
-      at::Tensor x = flat(xs);
-      at::Tensor y = flat(ys);
-      double rho;
-      if (similarity_ == "pearson") {
-        at::Tensor xc = x - x.mean();
-        at::Tensor yc = y - y.mean();
-        rho = (xc.dot(yc) / (xc.norm() * yc.norm())).item<double>();
-      } else if (similarity_ == "cosine") {
-        rho = (x.dot(y) / (x.norm() * y.norm())).item<double>();
-      } else {
-        rho = x.dot(y).item<double>();
-      }
+      const double rho = similarity(xs, ys, similarity_);
       total += rho;
       ++blocks;
     }

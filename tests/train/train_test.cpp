@@ -1,0 +1,417 @@
+// Recovery training (core/include/tracenas/train.hpp): schedules, clipping and
+// AdamW against hand-computed values; on the real stories260K model, that the
+// training loss falls, that a resumed run continues exactly, that the trained
+// model (also a pruned one with per-layer widths) is exported and reloads; and
+// the CLI's messages for bad input.
+#include "tracenas/train.hpp"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "models/hf_names.hpp"
+#include "test_dir.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/calibration.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/export.hpp"
+#include "tracenas/hf_checkpoint.hpp"
+#include "tracenas/hf_config.hpp"
+#include "tracenas/llama2c.hpp"
+#include "tracenas/subnet.hpp"
+#include "tracenas/tokens.hpp"
+
+namespace tracenas {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---- schedules ----
+
+TEST(TrainSchedule, ConstantWithWarmup) {
+  ScheduleOptions s;
+  s.kind = "constant";
+  s.lr = 1e-3;
+  s.warmup_steps = 4;
+  s.total_steps = 10;
+  EXPECT_DOUBLE_EQ(scheduled_lr(s, 0), 2.5e-4);  // 1e-3 * 1/4
+  EXPECT_DOUBLE_EQ(scheduled_lr(s, 1), 5e-4);    // 1e-3 * 2/4
+  EXPECT_DOUBLE_EQ(scheduled_lr(s, 3), 1e-3);
+  EXPECT_DOUBLE_EQ(scheduled_lr(s, 9), 1e-3);
+  s.warmup_steps = 0;
+  EXPECT_DOUBLE_EQ(scheduled_lr(s, 0), 1e-3);
+}
+
+TEST(TrainSchedule, CosineWarmupThenDecayToFloor) {
+  ScheduleOptions s;
+  s.kind = "cosine";
+  s.lr = 1e-3;
+  s.min_lr = 1e-4;
+  s.warmup_steps = 2;
+  s.total_steps = 12;  // 10 decay steps: p = (step - 2) / 9
+  EXPECT_NEAR(scheduled_lr(s, 0), 5e-4, 1e-15);
+  EXPECT_NEAR(scheduled_lr(s, 1), 1e-3, 1e-15);
+  EXPECT_NEAR(scheduled_lr(s, 2), 1e-3, 1e-15);  // p = 0
+  // p = 3/9: cos(pi/3) = 1/2 -> 1e-4 + 9e-4 * 0.75
+  EXPECT_NEAR(scheduled_lr(s, 5), 7.75e-4, 1e-15);
+  // p = 6/9: cos(2pi/3) = -1/2 -> 1e-4 + 9e-4 * 0.25
+  EXPECT_NEAR(scheduled_lr(s, 8), 3.25e-4, 1e-15);
+  EXPECT_NEAR(scheduled_lr(s, 11), 1e-4, 1e-15);  // p = 1: the floor
+}
+
+TEST(TrainSchedule, WsdPlateauWarmupStableDecay) {
+  ScheduleOptions s;
+  s.kind = "wsd";
+  s.lr = 1e-3;
+  s.min_lr = 1e-4;
+  s.plateau_lr = 1e-5;
+  s.plateau_steps = 3;
+  s.warmup_steps = 4;
+  s.stable_steps = 2;
+  s.total_steps = 14;  // 5 decay steps: p = (step - 9) / 4
+  for (int step : {0, 1, 2}) EXPECT_DOUBLE_EQ(scheduled_lr(s, step), 1e-5);
+  EXPECT_NEAR(scheduled_lr(s, 3), 1e-5 + 9.9e-4 * 0.25, 1e-15);  // 2.575e-4
+  EXPECT_NEAR(scheduled_lr(s, 4), 1e-5 + 9.9e-4 * 0.5, 1e-15);
+  EXPECT_NEAR(scheduled_lr(s, 6), 1e-3, 1e-15);  // end of warm-up: the peak
+  EXPECT_NEAR(scheduled_lr(s, 7), 1e-3, 1e-15);  // stable
+  EXPECT_NEAR(scheduled_lr(s, 8), 1e-3, 1e-15);
+  EXPECT_NEAR(scheduled_lr(s, 9), 1e-3, 1e-15);     // p = 0
+  EXPECT_NEAR(scheduled_lr(s, 11), 5.5e-4, 1e-15);  // p = 1/2: 1e-4 + 9e-4 * 0.5
+  EXPECT_NEAR(scheduled_lr(s, 13), 1e-4, 1e-15);    // p = 1
+}
+
+TEST(TrainSchedule, BadSchedulesNameTheOption) {
+  ScheduleOptions s;
+  s.kind = "linear";
+  try {
+    validate_schedule(s);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--schedule"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("linear"), std::string::npos) << e.what();
+  }
+  s.kind = "wsd";
+  s.total_steps = 5;
+  s.plateau_steps = 3;
+  s.warmup_steps = 3;
+  EXPECT_THROW(validate_schedule(s), UsageError);
+}
+
+// ---- clipping ----
+
+TEST(TrainClip, ScalesGradientsExactlyToMaxNorm) {
+  at::Tensor a = at::zeros({2}, at::kDouble).requires_grad_(true);
+  at::Tensor b = at::zeros({1}, at::kDouble).requires_grad_(true);
+  at::Tensor none = at::zeros({3}, at::kDouble).requires_grad_(true);  // no gradient: skipped
+  a.mutable_grad() = at::tensor({3.0, 4.0}, at::kDouble);
+  b.mutable_grad() = at::tensor({12.0}, at::kDouble);
+  // Global norm sqrt(9 + 16 + 144) = 13; clip to 6.5 scales by 1/2.
+  EXPECT_DOUBLE_EQ(clip_grad_norm({a, b, none}, 6.5), 13.0);
+  EXPECT_DOUBLE_EQ(a.grad()[0].item<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(a.grad()[1].item<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(b.grad()[0].item<double>(), 6.0);
+  // Now at norm 6.5: a larger limit or none leaves them alone.
+  EXPECT_DOUBLE_EQ(clip_grad_norm({a, b}, 100.0), 6.5);
+  EXPECT_DOUBLE_EQ(clip_grad_norm({a, b}, 0.0), 6.5);
+  EXPECT_DOUBLE_EQ(b.grad()[0].item<double>(), 6.0);
+}
+
+// ---- AdamW ----
+
+TEST(TrainAdamW, TwoStepsEqualHandComputedUpdates) {
+  const double lr = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+  at::Tensor w = at::tensor({1.0, -2.0}, at::kDouble).requires_grad_(true);  // decays
+  at::Tensor n = at::tensor({2.0}, at::kDouble).requires_grad_(true);        // a norm: no decay
+  AdamWOptions o;
+  o.beta1 = b1;
+  o.beta2 = b2;
+  o.eps = eps;
+  o.weight_decay = wd;
+  AdamW opt({{"w", w, true}, {"n", n, false}}, o);
+
+  const double g1[3] = {0.5, 0.1, -0.4};  // step 1 gradients of w[0], w[1], n[0]
+  const double g2[3] = {-0.2, 0.3, 0.1};  // step 2
+  double p[3] = {1.0, -2.0, 2.0};
+  double m[3] = {0, 0, 0}, v[3] = {0, 0, 0};
+  const bool decay[3] = {true, true, false};
+  for (int t = 1; t <= 2; ++t) {
+    const double* g = t == 1 ? g1 : g2;
+    w.mutable_grad() = at::tensor({g[0], g[1]}, at::kDouble);
+    n.mutable_grad() = at::tensor({g[2]}, at::kDouble);
+    opt.step(lr);
+    for (int i = 0; i < 3; ++i) {
+      if (decay[i]) p[i] *= 1 - lr * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const double mhat = m[i] / (1 - std::pow(b1, t));
+      const double vhat = v[i] / (1 - std::pow(b2, t));
+      p[i] -= lr * mhat / (std::sqrt(vhat) + eps);
+    }
+    EXPECT_NEAR(w[0].item<double>(), p[0], 1e-14) << "step " << t;
+    EXPECT_NEAR(w[1].item<double>(), p[1], 1e-14) << "step " << t;
+    EXPECT_NEAR(n[0].item<double>(), p[2], 1e-14) << "step " << t;
+  }
+  // Step 1 by hand: w[0] = 1 * 0.99 - 0.1 * 0.5 / (0.5 + 1e-8).
+  EXPECT_EQ(opt.steps(), 2);
+}
+
+// ---- on stories260K ----
+
+struct Stories {
+  std::string dir;
+  ModelConfig config;
+  std::vector<std::int32_t> tokens;
+};
+
+const Stories& stories() {
+  static Stories* s = [] {
+    auto* st = new Stories();
+    st->dir = tracenas::testing::test_path("tn_train_stories260K");
+    convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", st->dir);
+    st->config = read_hf_config(st->dir);
+    st->tokens = read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16");
+    return st;
+  }();
+  return *s;
+}
+
+std::shared_ptr<DecoderModel> load_model(const std::string& dir) {
+  return load_hf_decoder(dir, read_hf_config(dir), tracenas::testing::hf_names(false, false),
+                         LoadOptions{});
+}
+
+std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::size_t from,
+                                std::size_t n) {
+  return {v.begin() + static_cast<std::ptrdiff_t>(from),
+          v.begin() + static_cast<std::ptrdiff_t>(from + n)};
+}
+
+TrainOptions small_options(std::int64_t steps) {
+  TrainOptions o;
+  o.seq_len = 64;
+  o.batch = 4;
+  o.steps = steps;
+  o.schedule.kind = "cosine";
+  o.schedule.lr = 3e-3;
+  o.schedule.min_lr = 3e-4;
+  o.schedule.warmup_steps = 2;
+  o.adamw.weight_decay = 0.01;
+  o.clip = 1.0;
+  return o;
+}
+
+std::vector<double> losses(const TrainResult& r) {
+  std::vector<double> out;
+  for (const StepLog& l : r.log) out.push_back(l.loss);
+  return out;
+}
+
+TEST(TrainStories, LossFallsOverTwentySteps) {
+  auto model = load_model(stories().dir);
+  // 16 windows of 64 tokens: 4 batches of 4 per epoch, 5 epochs in 20 steps.
+  const auto train = slice(stories().tokens, 0, 16 * 64);
+  const auto held_out = slice(stories().tokens, 100000, 8 * 64);
+  TrainOptions o = small_options(20);
+  o.shuffle = true;
+  o.seed = 7;
+  o.eval_every = 10;
+  TrainResult r = train_model(*model, train, &held_out, o);
+  ASSERT_EQ(r.log.size(), 20u);
+  const auto l = losses(r);
+  std::ostringstream curve;
+  for (double x : l) curve << x << " ";
+  std::cerr << "loss curve: " << curve.str() << "\n";
+  std::cerr << "eval loss at 10: " << *r.log[9].eval_loss << ", at 20: " << *r.eval_loss << "\n";
+  const double first = (l[0] + l[1] + l[2] + l[3]) / 4, last = (l[16] + l[17] + l[18] + l[19]) / 4;
+  EXPECT_LT(last, first - 0.1) << curve.str();
+  for (double x : l) EXPECT_TRUE(std::isfinite(x));
+  ASSERT_TRUE(r.log[9].eval_loss.has_value());
+  EXPECT_FALSE(r.log[10].eval_loss.has_value());
+  EXPECT_TRUE(r.eval_loss.has_value());
+
+  // The trained model reloads from its export with the same loss.
+  tracenas::testing::ScratchDir out;
+  ExportResult e = export_trained(stories().dir, *model, out.str(), 0);
+  EXPECT_TRUE(e.uniform);
+  EXPECT_EQ(e.params, model->num_parameters());
+  auto back = load_model(out.str());
+  auto batches = eval_batches(held_out, 64, 4, "held-out");
+  EXPECT_DOUBLE_EQ(evaluate(back->config(), back->weights(), batches).loss, *r.eval_loss);
+}
+
+TEST(TrainStories, ResumeContinuesExactly) {
+  const auto train = slice(stories().tokens, 0, 40 * 64);
+  tracenas::testing::ScratchDir scratch;
+  TrainOptions o = small_options(6);
+  o.accumulate = 2;
+  o.shuffle = true;
+  o.seed = 3;
+  o.checkpoint_every = 3;
+  o.checkpoint_dir = scratch.str() + "/checkpoints";
+  auto full = load_model(stories().dir);
+  TrainResult a = train_model(*full, train, nullptr, o);
+  ASSERT_EQ(a.log.size(), 6u);
+  ASSERT_EQ(a.checkpoints.size(), 2u);
+  EXPECT_TRUE(fs::exists(scratch.path() / "checkpoints" / "step-00000003" / "state.safetensors"));
+  EXPECT_TRUE(resolve_checkpoint(scratch.str()).find("step-00000006") != std::string::npos);
+
+  TrainOptions ro = o;
+  ro.checkpoint_every = 0;
+  ro.resume = a.checkpoints[0];  // step 3
+  auto resumed = load_model(stories().dir);
+  TrainResult b = train_model(*resumed, train, nullptr, ro);
+  EXPECT_EQ(b.first_step, 4);
+  ASSERT_EQ(b.log.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(b.log[i].step, a.log[i + 3].step);
+    EXPECT_EQ(b.log[i].loss, a.log[i + 3].loss) << "step " << b.log[i].step;
+    EXPECT_EQ(b.log[i].lr, a.log[i + 3].lr);
+  }
+  EXPECT_TRUE(at::equal(resumed->weights().embed, full->weights().embed));
+  EXPECT_TRUE(at::equal(resumed->weights().layers[2].ffn.down, full->weights().layers[2].ffn.down));
+
+  // A resume with other batching is refused: it could not continue exactly.
+  TrainOptions bad = ro;
+  bad.seq_len = 32;
+  auto other = load_model(stories().dir);
+  EXPECT_THROW(train_model(*other, train, nullptr, bad), UsageError);
+}
+
+TEST(TrainStories, PrunedModelKeepsPerLayerWidths) {
+  const ModelConfig& c = stories().config;
+  Arch arch = full_arch(c);
+  auto iota = [](int n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+  };
+  for (LayerArch& l : arch.layers) {
+    l.head_index = iota(l.heads);
+    l.channel_index = iota(l.mlp_channels);
+  }
+  arch.layers[0].heads = 4;  // KV groups 0 and 1, both of their query heads
+  arch.layers[0].kv_heads = 2;
+  arch.layers[0].head_index = iota(4);
+  arch.layers[0].mlp_channels = 96;
+  arch.layers[0].channel_index = iota(96);
+  arch.layers[1].attn = false;
+  arch.layers[1].head_index.clear();
+  tracenas::testing::ScratchDir scratch;
+  auto base = load_model(stories().dir);
+  const std::string pruned = scratch.str() + "/pruned";
+  export_pruned(stories().dir, *base, arch, select_units(c, arch, nullptr), pruned, 0);
+
+  auto model = load_model(pruned);
+  ASSERT_FALSE(model->config().layer_widths.empty());
+  const auto train = slice(stories().tokens, 0, 8 * 64);
+  TrainResult r = train_model(*model, train, &train, small_options(2));
+  const std::string out = scratch.str() + "/trained";
+  ExportResult e = export_trained(pruned, *model, out, 0);
+  EXPECT_FALSE(e.uniform);
+  std::ifstream in(out + "/config.json");
+  json cfg = json::parse(in);
+  ASSERT_TRUE(cfg.contains("tracenas_layers"));
+  EXPECT_EQ(cfg["tracenas_layers"][0]["heads"], 4);
+  EXPECT_EQ(cfg["tracenas_layers"][0]["mlp_channels"], 96);
+  EXPECT_EQ(cfg["tracenas_layers"][1]["attn"], false);
+  auto back = load_model(out);
+  EXPECT_EQ(back->num_parameters(), model->num_parameters());
+  auto batches = eval_batches(train, 64, 4, "train");
+  EXPECT_DOUBLE_EQ(evaluate(back->config(), back->weights(), batches).loss, *r.eval_loss);
+}
+
+// ---- the command line ----
+
+struct CliResult {
+  int code = -1;
+  std::string err;
+  json last;
+};
+
+CliResult run_train(const std::string& args) {
+  const std::string err_file = tracenas::testing::test_path("tn_train_cli_stderr.txt");
+  const std::string cmd = std::string(TN_CLI) + " train " + args + " 2>" + err_file;
+  CliResult r;
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  std::string line, last;
+  std::istringstream lines(out);
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  r.last = json::parse(last, nullptr, false);
+  return r;
+}
+
+TEST(TrainCli, BadInputIsAUsageErrorNamingTheOption) {
+  const std::string data = " --data tokens:" TN_SHARED_DIR "/data/stories260K-samples.u16";
+  const std::string model = " --model " + stories().dir;
+  tracenas::testing::ScratchDir out;
+  CliResult r = run_train(model + data);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--out is required"), std::string::npos) << r.err;
+
+  r = run_train(model + data + " --out " + out.str() + " --schedule linear");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--schedule: unknown schedule 'linear'"), std::string::npos) << r.err;
+
+  r = run_train(model + data + " --out " + out.str() + " --steps 0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--steps must be in 1.."), std::string::npos) << r.err;
+
+  r = run_train(model + data + " --out " + out.str() + " --lr fast");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--lr expects a number (got fast)"), std::string::npos) << r.err;
+}
+
+TEST(TrainCli, TrainsCheckpointsAndPrintsTheResult) {
+  const std::string tokens = tracenas::testing::test_path("tn_train_cli_tokens.txt");
+  {
+    std::ofstream f(tokens);
+    for (std::int32_t id : slice(stories().tokens, 0, 8 * 32)) f << id << " ";
+  }
+  tracenas::testing::ScratchDir out;
+  CliResult r = run_train("--model " + stories().dir + " --data tokens:" + tokens + " --out " +
+                          out.str() + " --seq-len 32 --batch 2 --steps 3 --lr 1e-3 --schedule wsd" +
+                          " --plateau-steps 1 --plateau-lr 1e-4 --warmup-steps 1 --eval-data" +
+                          " tokens:" + tokens + " --checkpoint-every 2 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(r.last.is_object()) << r.err;
+  EXPECT_EQ(r.last["out"], out.str());
+  EXPECT_EQ(r.last["steps"], 3);
+  EXPECT_TRUE(r.last["loss"].is_number());
+  EXPECT_TRUE(r.last["eval_loss"].is_number());
+  EXPECT_TRUE(fs::exists(out.path() / "config.json"));
+  EXPECT_TRUE(fs::exists(out.path() / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(out.path() / "checkpoints" / "step-00000002" / "trainer_state.json"));
+
+  // --resume from the output folder (its latest checkpoint, step 2) runs step 3 again.
+  tracenas::testing::ScratchDir out2;
+  CliResult r2 = run_train("--model " + stories().dir + " --data tokens:" + tokens + " --out " +
+                           out2.str() + " --seq-len 32 --batch 2 --steps 3 --lr 1e-3" +
+                           " --schedule wsd --plateau-steps 1 --plateau-lr 1e-4 --warmup-steps 1" +
+                           " --threads 1 --resume " + out.str());
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  EXPECT_EQ(r2.last["loss"], r.last["loss"]);
+}
+
+}  // namespace
+}  // namespace tracenas
