@@ -71,9 +71,9 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 )";
 
 const std::vector<std::string>& command_names() {
-  static const std::vector<std::string> names = {
-      "run", "validate", "plugins", "eval", "importance", "score", "prune", "convert", "tokenize",
-      "train"};
+  static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
+                                                 "importance", "score",    "prune",   "convert",
+                                                 "tokenize",   "train"};
   return names;
 }
 

@@ -370,6 +370,17 @@ at::Tensor TrainBatches::get(std::int64_t index) const {
 
 // ---- the loop ----
 
+at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
+                             double temperature) {
+  const int64_t S = student_logits.size(1), V = student_logits.size(2);
+  auto positions = [&](const at::Tensor& l) {
+    return l.narrow(1, 0, S - 1).reshape({-1, V}).to(at::kFloat) / temperature;
+  };
+  at::Tensor log_p = at::log_softmax(positions(student_logits), -1);
+  at::Tensor log_q = at::log_softmax(positions(teacher_logits.detach()), -1);
+  return (log_q.exp() * (log_q - log_p)).sum(-1).mean();
+}
+
 std::string resolve_checkpoint(const std::string& path) {
   const fs::path p(path);
   if (fs::exists(p / "trainer_state.json")) return p.string();
@@ -394,6 +405,21 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
   if (o.batch < 1) throw UsageError("train: --batch must be at least 1");
   if (o.accumulate < 1) throw UsageError("train: --accumulate must be at least 1");
   if (o.clip < 0) throw UsageError("train: --clip must not be negative");
+  if (o.teacher != nullptr) {
+    if (o.teacher->config().vocab_size != model.config().vocab_size) {
+      throw UsageError("train: --teacher has a vocabulary of " +
+                       std::to_string(o.teacher->config().vocab_size) + " tokens, the model " +
+                       std::to_string(model.config().vocab_size));
+    }
+    if (!(o.kd_alpha >= 0 && o.kd_alpha <= 1)) {
+      throw UsageError("train: --kd-alpha must be in 0..1 (got " + std::to_string(o.kd_alpha) +
+                       ")");
+    }
+    if (!(o.kd_temperature > 0)) {
+      throw UsageError("train: --kd-temperature must be positive (got " +
+                       std::to_string(o.kd_temperature) + ")");
+    }
+  }
   if (o.checkpoint_every > 0 && o.checkpoint_dir.empty()) {
     throw UsageError("train: checkpoints need a folder");
   }
@@ -440,14 +466,28 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     l.step = s + 1;
     l.lr = scheduled_lr(schedule, s);
     opt.zero_grad();
-    double loss_sum = 0;
+    double loss_sum = 0, kd_sum = 0;
     for (int a = 0; a < o.accumulate; ++a) {
       at::Tensor b = batches.get(s * o.accumulate + a);
-      at::Tensor loss = causal_lm_loss(decoder_logits(c, w, b), b);
+      at::Tensor logits = decoder_logits(c, w, b);
+      at::Tensor loss = causal_lm_loss(logits, b);
       loss_sum += loss.item<double>();
-      (loss / static_cast<double>(o.accumulate)).backward();
+      at::Tensor objective = loss;
+      if (o.teacher != nullptr) {
+        at::Tensor teacher_logits;
+        {
+          at::NoGradGuard no_grad;
+          teacher_logits = o.teacher->logits(b);
+        }
+        at::Tensor kd = distillation_loss(logits, teacher_logits, o.kd_temperature);
+        kd_sum += kd.item<double>();
+        objective =
+            loss * (1.0 - o.kd_alpha) + kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
+      }
+      (objective / static_cast<double>(o.accumulate)).backward();
     }
     l.loss = loss_sum / o.accumulate;
+    l.kd_loss = kd_sum / o.accumulate;
     l.grad_norm = clip_grad_norm(values, o.clip);
     opt.step(l.lr);
     evaluated_last = false;
@@ -457,7 +497,8 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
       evaluated_last = true;
       log().info("step {}: eval loss {:.6f} ppl {:.4f}", l.step, e.loss, e.ppl);
     }
-    log().info("step {}/{}: loss {:.6f} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss, l.lr,
+    log().info("step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
+               o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
                l.grad_norm);
     if (o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
       r.checkpoints.push_back(write_checkpoint(o, opt, l.step, l.loss));

@@ -172,13 +172,33 @@ TEST(CliTokenize, Errors) {
       "decode: id 32000 (position 1) is out of range");
   expect_usage_error(run_cli({"tokenize", "--tokenizer", "/nonexistent.model", "--text", "x"}),
                      "--tokenizer: no such tokenizer file or folder (got /nonexistent.model)");
-  // tokenizer.json (a file, or a folder holding one) needs hf_tokenizer, not written yet.
-  expect_usage_error(run_cli({"tokenize", "--tokenizer",
-                              TN_SHARED_DIR "/tokenizers/llama3/tokenizer.json", "--text", "x"}),
-                     "tokenizer.json needs the tokenizer component 'hf_tokenizer'");
-  expect_usage_error(
-      run_cli({"tokenize", "--tokenizer", TN_SHARED_DIR "/tokenizers/qwen3", "--text", "x"}),
-      "needs the tokenizer component 'hf_tokenizer'");
+  // A tokenizer.json the hf_tokenizer plugin cannot read: its error, naming the file.
+  ScratchDir dir;
+  {
+    std::ofstream out(dir.str() + "/tokenizer.json", std::ios::binary);
+    out << "{not json";
+  }
+  Result r = run_cli({"tokenize", "--tokenizer", dir.str(), "--text", "x"});
+  EXPECT_NE(r.status, 0) << r.describe();
+  EXPECT_NE(r.last_err_line().find(dir.str() + "/tokenizer.json: not valid JSON"),
+            std::string::npos)
+      << r.describe();
+}
+
+// tokenizer.json (a file, or a folder holding one) goes to the hf_tokenizer plugin.
+TEST(CliTokenize, HfTokenizerJson) {
+  Result r = run_cli({"tokenize", "--tokenizer", TN_SHARED_DIR "/tokenizers/llama3/tokenizer.json",
+                      "--text", "Hello world"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.result(), json::parse(R"({"ids": [9906, 1917]})")) << r.describe();
+  r = run_cli(
+      {"tokenize", "--tokenizer", TN_SHARED_DIR "/tokenizers/qwen3", "--text", "Hello world"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.result(), json::parse(R"({"ids": [9707, 1879]})")) << r.describe();
+  r = run_cli({"tokenize", "--tokenizer", TN_SHARED_DIR "/tokenizers/qwen3", "--decode", "--text",
+               "9707 1879"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.result(), json::parse(R"({"text": "Hello world"})")) << r.describe();
 }
 
 }  // namespace

@@ -27,6 +27,14 @@
 //     v = beta2 * v + (1 - beta2) * g^2
 //     p = p - lr_s * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 //
+// Knowledge distillation (optional, a teacher model with the same vocabulary):
+// with alpha = kd_alpha and temperature tau, each micro-batch's objective is
+//   (1 - alpha) * CE + alpha * tau^2 * KD,
+//   KD = mean over sequences and positions t = 0..seq-2 of
+//        sum_v q_v * (log q_v - log p_v),  q = softmax(teacher logits / tau),
+//                                          p = softmax(student logits / tau)
+// (float32; the teacher runs without gradients). The reported loss stays the CE.
+//
 // Schedules (lr_s for 0-based step s of T steps, peak lr, floor min_lr):
 //   constant: lr_s = lr * (s + 1) / W for s < W (linear warm-up over W =
 //             warmup_steps steps, none when W = 0), lr after.
@@ -155,6 +163,11 @@ class TrainBatches {
 
 // ---- the training loop ----
 
+// KD of the header comment: student / teacher logits [batch, seq, vocab] ->
+// a 0-dim float32 tensor (differentiable through the student's logits).
+at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
+                             double temperature);
+
 struct TrainOptions {
   int seq_len = 256;
   int batch = 8;
@@ -169,13 +182,17 @@ struct TrainOptions {
   std::int64_t checkpoint_every = 0;  // 0: none
   std::string checkpoint_dir;         // where checkpoints go (needed when checkpoint_every > 0)
   std::string resume;                 // a checkpoint folder, or a folder holding checkpoints/latest
-  std::string data_name = "data";     // names for messages
+  const DecoderModel* teacher = nullptr;  // knowledge distillation when set
+  double kd_alpha = 0.5;
+  double kd_temperature = 1.0;
+  std::string data_name = "data";  // names for messages
   std::string eval_name = "eval data";
 };
 
 struct StepLog {
   std::int64_t step = 0;  // 1-based: the number of optimizer steps done
-  double loss = 0;
+  double loss = 0;        // causal-LM cross-entropy (mean over the micro-batches)
+  double kd_loss = 0;     // distillation term KD (0 without a teacher)
   double lr = 0;
   double grad_norm = 0;  // before clipping
   std::optional<double> eval_loss;

@@ -104,27 +104,47 @@ bool is_white_space(char32_t cp) {
          cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
-std::string nfc(std::string_view s) {
-  // A code point below U+0300 is NFC-stable and composes with nothing before it; every one at
-  // or above U+0300 has a lead byte >= 0xCC.
-  bool needs = false;
-  for (const char ch : s) {
-    if (static_cast<unsigned char>(ch) >= 0xCC) {
-      needs = true;
-      break;
-    }
-  }
-  if (!needs) return std::string(s);
+namespace {
+
+void append_nfc(std::string_view s, std::string* out) {
   utf8proc_uint8_t* dst = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &dst,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &dst, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) {
     throw std::runtime_error(std::string("NFC normalization failed: ") + utf8proc_errmsg(n));
   }
-  std::string out(reinterpret_cast<const char*>(dst), static_cast<std::size_t>(n));
+  out->append(reinterpret_cast<const char*>(dst), static_cast<std::size_t>(n));
   std::free(dst);
+}
+
+}  // namespace
+
+std::string nfc(std::string_view s) {
+  // A code point below U+0300 is NFC-stable, and one at or above it has a lead byte >= 0xCC.
+  // Only the stretches around such code points go through utf8proc: each runs from the ASCII
+  // character before it (a starter it may compose with) to an ASCII character that no
+  // combining character follows (nothing after that can change what is before it).
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::string out;
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i;
+    while (j < n && p[j] < 0xCC) ++j;
+    if (j == n) {
+      out.append(s.substr(i));
+      break;
+    }
+    std::size_t b = j;
+    while (b > i && p[b - 1] >= 0x80) --b;
+    if (b > i) --b;
+    out.append(s.substr(i, b - i));
+    std::size_t e = j;
+    while (e < n && !(p[e] < 0x80 && (e + 1 == n || p[e + 1] < 0xCC))) ++e;
+    append_nfc(s.substr(b, e - b), &out);
+    i = e;
+  }
   return out;
 }
 
@@ -180,8 +200,7 @@ std::string rewrite_white_space(const std::string& pattern) {
     if (c == '\\' && i + 1 < pattern.size()) {
       const char e = pattern[i + 1];
       if (e == 's') {
-        out += in_class ? std::string(kWhiteSpaceItems)
-                        : std::string("[") + kWhiteSpaceItems + "]";
+        out += in_class ? std::string(kWhiteSpaceItems) : std::string("[") + kWhiteSpaceItems + "]";
       } else if (e == 'S' && !in_class) {
         out += std::string("[^") + kWhiteSpaceItems + "]";
       } else {
@@ -247,16 +266,15 @@ void Regex::find_all(std::string_view s,
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
   std::size_t start = 0;
   while (start <= s.size()) {
-    const int rc = jit_ ? pcre2_jit_match(code_, subject, s.size(), start, 0, scratch.data,
-                                          scratch.context)
-                        : pcre2_match(code_, subject, s.size(), start, PCRE2_NO_UTF_CHECK,
-                                      scratch.data, scratch.context);
+    const int rc =
+        jit_ ? pcre2_jit_match(code_, subject, s.size(), start, 0, scratch.data, scratch.context)
+             : pcre2_match(code_, subject, s.size(), start, PCRE2_NO_UTF_CHECK, scratch.data,
+                           scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       PCRE2_UCHAR buf[256];
       pcre2_get_error_message(rc, buf, sizeof(buf));
-      throw std::runtime_error("regex match failed: " +
-                               std::string(reinterpret_cast<char*>(buf)));
+      throw std::runtime_error("regex match failed: " + std::string(reinterpret_cast<char*>(buf)));
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
     const std::size_t b = ov[0];

@@ -21,6 +21,8 @@
 //
 // Unicode: PCRE2 (UTF + UCP, JIT) for the Split regexes, libutf8proc for NFC (hf_text.hpp).
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -80,8 +82,8 @@ class Reader {
   }
   [[noreturn]] void unsupported(const std::string& field, const std::string& type,
                                 const char* supported) const {
-    fail(field + ".type", "'" + type + "' is not supported by hf_tokenizer (supported: " +
-                              supported + ")");
+    fail(field + ".type",
+         "'" + type + "' is not supported by hf_tokenizer (supported: " + supported + ")");
   }
   const json& member(const json& j, const std::string& field, const char* key) const {
     if (!j.is_object() || !j.contains(key)) fail(field + "." + key, "missing");
@@ -209,7 +211,8 @@ std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j,
     if (!list.is_array()) r.fail(field + ".normalizers", "expected a list");
     std::vector<std::unique_ptr<Normalizer>> parts;
     for (std::size_t i = 0; i < list.size(); ++i) {
-      parts.push_back(make_normalizer(r, list[i], field + ".normalizers[" + std::to_string(i) + "]"));
+      parts.push_back(
+          make_normalizer(r, list[i], field + ".normalizers[" + std::to_string(i) + "]"));
     }
     return std::make_unique<SequenceNormalizer>(std::move(parts));
   }
@@ -218,12 +221,32 @@ std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j,
 
 // ---- pre-tokenizers: each turns the list of pieces into a finer one ----
 
-using Pieces = std::vector<std::string>;
+// Pieces of text as [begin, end) spans of one buffer (no string per piece).
+struct Pieces {
+  std::string buf;
+  Ranges spans;
+  std::string_view at(std::size_t i) const {
+    return std::string_view(buf).substr(spans[i].first, spans[i].second - spans[i].first);
+  }
+};
+
+// Buffers reused from one encode call to the next (fresh pages are costly).
+struct Part {
+  std::size_t b, e;
+  bool delim;
+};
+struct Scratch {
+  Pieces spare;
+  Ranges matches;
+  std::vector<Part> parts;
+  std::string prefixed;
+};
 
 class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
-  virtual void split(Pieces* pieces) const = 0;
+  // Replaces `pieces` by finer ones (the old buffers go to scratch->spare).
+  virtual void split(Pieces* pieces, Scratch* scratch) const = 0;
 };
 
 enum class Behavior { kIsolated, kRemoved, kMergedWithPrevious, kMergedWithNext, kContiguous };
@@ -233,75 +256,77 @@ class SplitPreTokenizer final : public PreTokenizer {
   SplitPreTokenizer(std::unique_ptr<Regex> regex, Behavior behavior, bool invert)
       : regex_(std::move(regex)), behavior_(behavior), invert_(invert) {}
 
-  void split(Pieces* pieces) const override {
-    Pieces out;
-    out.reserve(pieces->size() * 2);
-    Ranges matches;
-    for (const std::string& piece : *pieces) {
-      matches.clear();
-      regex_->find_all(piece, &matches);
-      split_one(piece, matches, &out);
+  void split(Pieces* pieces, Scratch* scratch) const override {
+    Ranges& out = scratch->spare.spans;
+    out.clear();
+    for (std::size_t i = 0; i < pieces->spans.size(); ++i) {
+      scratch->matches.clear();
+      regex_->find_all(pieces->at(i), &scratch->matches);
+      split_one(pieces->spans[i].first, pieces->spans[i].second, scratch->matches, &scratch->parts,
+                &out);
     }
-    *pieces = std::move(out);
+    pieces->spans.swap(out);
   }
 
  private:
-  void split_one(const std::string& s, const Ranges& matches, Pieces* out) const {
-    // (begin, end, is a delimiter) over the whole of s.
-    struct Part {
-      std::size_t b, e;
-      bool delim;
-    };
-    std::vector<Part> parts;
-    std::size_t at = 0;
-    for (const auto& [b, e] : matches) {
+  // Splits [begin, end) of the buffer; `matches` are relative to begin.
+  void split_one(std::size_t begin, std::size_t end, const Ranges& matches,
+                 std::vector<Part>* parts_buf, Ranges* out) const {
+    std::vector<Part>& parts = *parts_buf;
+    parts.clear();
+    std::size_t at = begin;
+    for (const auto& [mb, me] : matches) {
+      const std::size_t b = begin + mb;
+      const std::size_t e = begin + me;
       if (b > at) parts.push_back({at, b, invert_});
       parts.push_back({b, e, !invert_});
       at = e;
     }
-    if (at < s.size()) parts.push_back({at, s.size(), invert_});
-    std::size_t start = std::string::npos;  // pending piece start (merge behaviours)
+    if (at < end) parts.push_back({at, end, invert_});
+    bool open = false;  // MergedWithPrevious: the last output piece takes a delimiter
     for (std::size_t i = 0; i < parts.size(); ++i) {
       const Part& p = parts[i];
       switch (behavior_) {
         case Behavior::kIsolated:
-          out->emplace_back(s, p.b, p.e - p.b);
+          out->emplace_back(p.b, p.e);
           break;
         case Behavior::kRemoved:
-          if (!p.delim) out->emplace_back(s, p.b, p.e - p.b);
+          if (!p.delim) out->emplace_back(p.b, p.e);
           break;
         case Behavior::kMergedWithPrevious:
-          // A delimiter joins the piece before it.
-          if (p.delim && !out->empty() && start != std::string::npos) {
-            out->back().append(s, p.b, p.e - p.b);
-            start = std::string::npos;
+          if (p.delim && open) {
+            out->back().second = p.e;
+            open = false;
           } else {
-            out->emplace_back(s, p.b, p.e - p.b);
-            start = p.delim ? std::string::npos : p.b;
+            out->emplace_back(p.b, p.e);
+            open = !p.delim;
           }
           break;
         case Behavior::kMergedWithNext:
-          // A delimiter joins the piece after it.
-          if (start != std::string::npos) {
-            out->emplace_back(s, start, p.e - start);
-            start = std::string::npos;
-          } else if (p.delim) {
-            start = p.b;
-          } else {
-            out->emplace_back(s, p.b, p.e - p.b);
-          }
-          break;
+          break;  // below
         case Behavior::kContiguous:
           if (p.delim && i > 0 && parts[i - 1].delim) {
-            out->back().append(s, p.b, p.e - p.b);
+            out->back().second = p.e;
           } else {
-            out->emplace_back(s, p.b, p.e - p.b);
+            out->emplace_back(p.b, p.e);
           }
           break;
       }
     }
-    if (behavior_ == Behavior::kMergedWithNext && start != std::string::npos) {
-      out->emplace_back(s, start, s.size() - start);
+    if (behavior_ == Behavior::kMergedWithNext) {
+      // From the right: a delimiter joins the piece after it unless that one is a delimiter.
+      const std::size_t first = out->size();
+      bool next_delim = true;
+      for (std::size_t i = parts.size(); i-- > 0;) {
+        const Part& p = parts[i];
+        if (p.delim && !next_delim && out->size() > first) {
+          out->back().first = p.b;
+        } else {
+          out->emplace_back(p.b, p.e);
+        }
+        next_delim = p.delim;
+      }
+      std::reverse(out->begin() + static_cast<std::ptrdiff_t>(first), out->end());
     }
   }
 
@@ -316,38 +341,40 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       : add_prefix_space_(add_prefix_space),
         regex_(use_regex ? std::make_unique<Regex>(kGpt2Pattern) : nullptr) {}
 
-  void split(Pieces* pieces) const override {
+  void split(Pieces* pieces, Scratch* scratch) const override {
     const ByteLevelTable& table = ByteLevelTable::get();
-    Pieces out;
-    out.reserve(pieces->size());
-    Ranges matches;
-    std::string prefixed;
-    for (const std::string& piece : *pieces) {
-      const std::string* s = &piece;
-      if (add_prefix_space_ && (piece.empty() || piece[0] != ' ')) {
-        prefixed = " " + piece;
-        s = &prefixed;
+    Pieces& out = scratch->spare;
+    out.buf.clear();
+    out.spans.clear();
+    Ranges& matches = scratch->matches;
+    std::string& prefixed = scratch->prefixed;
+    auto emit = [&](std::string_view piece) {
+      const std::size_t b = out.buf.size();
+      table.encode(piece, &out.buf);
+      out.spans.emplace_back(b, out.buf.size());
+    };
+    for (std::size_t i = 0; i < pieces->spans.size(); ++i) {
+      std::string_view s = pieces->at(i);
+      if (add_prefix_space_ && (s.empty() || s[0] != ' ')) {
+        prefixed.assign(" ");
+        prefixed.append(s);
+        s = prefixed;
       }
       if (regex_ == nullptr) {
-        out.emplace_back();
-        table.encode(*s, &out.back());
+        emit(s);
         continue;
       }
       matches.clear();
-      regex_->find_all(*s, &matches);
+      regex_->find_all(s, &matches);
       std::size_t at = 0;
-      auto emit = [&](std::size_t b, std::size_t e) {
-        out.emplace_back();
-        table.encode(std::string_view(*s).substr(b, e - b), &out.back());
-      };
       for (const auto& [b, e] : matches) {
-        if (b > at) emit(at, b);
-        emit(b, e);
+        if (b > at) emit(s.substr(at, b - at));
+        emit(s.substr(b, e - b));
         at = e;
       }
-      if (at < s->size()) emit(at, s->size());
+      if (at < s.size()) emit(s.substr(at));
     }
-    *pieces = std::move(out);
+    std::swap(*pieces, out);
   }
 
  private:
@@ -359,8 +386,8 @@ class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
       : parts_(std::move(parts)) {}
-  void split(Pieces* pieces) const override {
-    for (const auto& p : parts_) p->split(pieces);
+  void split(Pieces* pieces, Scratch* scratch) const override {
+    for (const auto& p : parts_) p->split(pieces, scratch);
   }
 
  private:
@@ -693,57 +720,63 @@ class Bpe {
     std::int32_t id;  // -1 once merged into the symbol before it
     bool unk;
   };
-  struct Candidate {
-    std::uint32_t rank;
-    std::uint32_t pos;
-    std::int32_t left, right, merged;
-    bool operator>(const Candidate& o) const {
-      return rank != o.rank ? rank > o.rank : pos > o.pos;
-    }
-  };
-
   static std::uint64_t key(std::int32_t a, std::int32_t b) {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) |
            static_cast<std::uint32_t>(b);
   }
 
-  // Applies merges lowest rank first (leftmost among equals) until none applies.
+  // Applies merges lowest rank first (leftmost among equals) until none applies. The heap
+  // holds rank << 32 | position; a rank names one pair, so an entry is current exactly when
+  // the pair now at its position still has that rank.
   void merge(std::vector<Symbol>* syms) const {
     const std::size_t n = syms->size();
     if (n < 2) return;
+    Symbol* sy = syms->data();
     std::vector<std::int32_t> prev(n), next(n);
     for (std::size_t i = 0; i < n; ++i) {
       prev[i] = static_cast<std::int32_t>(i) - 1;
       next[i] = i + 1 < n ? static_cast<std::int32_t>(i + 1) : -1;
     }
-    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
-    auto consider = [&](std::int32_t l) {
-      if (l < 0) return;
-      const std::int32_t rgt = next[static_cast<std::size_t>(l)];
-      if (rgt < 0) return;
-      const std::int32_t a = (*syms)[static_cast<std::size_t>(l)].id;
-      const std::int32_t b = (*syms)[static_cast<std::size_t>(rgt)].id;
-      auto it = merges_.find(key(a, b));
-      if (it == merges_.end()) return;
-      heap.push({it->second.first, static_cast<std::uint32_t>(l), a, b, it->second.second});
+    // The merge of the pair starting at l (nullptr when none).
+    auto lookup = [&](std::int32_t l) -> const std::pair<std::uint32_t, std::int32_t>* {
+      if (l < 0) return nullptr;
+      const std::int32_t r = next[static_cast<std::size_t>(l)];
+      if (r < 0) return nullptr;
+      auto it = merges_.find(key(sy[l].id, sy[r].id));
+      return it == merges_.end() ? nullptr : &it->second;
     };
-    for (std::size_t i = 0; i + 1 < n; ++i) consider(static_cast<std::int32_t>(i));
-    while (!heap.empty()) {
-      const Candidate c = heap.top();
-      heap.pop();
-      Symbol& left = (*syms)[c.pos];
-      const std::int32_t r = next[c.pos];
-      if (left.id != c.left || r < 0 || (*syms)[static_cast<std::size_t>(r)].id != c.right) {
-        continue;
+    std::vector<std::uint64_t> heap;
+    heap.reserve(n);
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      if (const auto* m = lookup(static_cast<std::int32_t>(i))) {
+        heap.push_back(static_cast<std::uint64_t>(m->first) << 32 | i);
       }
-      left.id = c.merged;
-      left.unk = false;
-      (*syms)[static_cast<std::size_t>(r)].id = -1;
+    }
+    const std::greater<std::uint64_t> cmp;
+    std::make_heap(heap.begin(), heap.end(), cmp);
+    auto push = [&](std::int32_t l) {
+      if (const auto* m = lookup(l)) {
+        heap.push_back(static_cast<std::uint64_t>(m->first) << 32 | static_cast<std::uint32_t>(l));
+        std::push_heap(heap.begin(), heap.end(), cmp);
+      }
+    };
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), cmp);
+      const std::uint64_t top = heap.back();
+      heap.pop_back();
+      const auto pos = static_cast<std::int32_t>(top & 0xFFFFFFFFu);
+      if (sy[pos].id < 0) continue;
+      const auto* m = lookup(pos);
+      if (m == nullptr || m->first != static_cast<std::uint32_t>(top >> 32)) continue;
+      const std::int32_t r = next[static_cast<std::size_t>(pos)];
+      sy[pos].id = m->second;
+      sy[pos].unk = false;
+      sy[r].id = -1;
       const std::int32_t rn = next[static_cast<std::size_t>(r)];
-      next[c.pos] = rn;
-      if (rn >= 0) prev[static_cast<std::size_t>(rn)] = static_cast<std::int32_t>(c.pos);
-      consider(prev[c.pos]);
-      consider(static_cast<std::int32_t>(c.pos));
+      next[static_cast<std::size_t>(pos)] = rn;
+      if (rn >= 0) prev[static_cast<std::size_t>(rn)] = pos;
+      push(prev[static_cast<std::size_t>(pos)]);
+      push(pos);
     }
   }
 
@@ -755,6 +788,74 @@ class Bpe {
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+};
+
+// ---- the word cache: pre-tokenized word -> ids, open addressing over two arenas ----
+
+class WordCache {
+ public:
+  WordCache() { slots_.resize(1 << 16); }
+
+  // The ids of `word` (nullptr when absent); valid until the next insert.
+  const std::int32_t* find(std::string_view word, std::uint64_t h, std::size_t* n) const {
+    for (std::size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return nullptr;
+      if (s.hash == h && s.key_len == word.size() &&
+          std::memcmp(keys_.data() + s.key_off, word.data(), word.size()) == 0) {
+        *n = s.ids_len;
+        return ids_.data() + s.ids_off;
+      }
+    }
+  }
+
+  void insert(std::string_view word, std::uint64_t h, const std::int32_t* ids, std::size_t n) {
+    if (count_ >= kCacheMax) clear();
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    place({h, static_cast<std::uint32_t>(keys_.size()), static_cast<std::uint32_t>(word.size()),
+           static_cast<std::uint32_t>(ids_.size()), static_cast<std::uint32_t>(n)});
+    keys_.append(word);
+    ids_.insert(ids_.end(), ids, ids + n);
+    ++count_;
+  }
+
+  static std::uint64_t hash(std::string_view s) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, then a final mix; never 0
+    for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h == 0 ? 1 : h;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash;  // 0: empty
+    std::uint32_t key_off, key_len, ids_off, ids_len;
+  };
+  void place(const Slot& slot) {
+    std::size_t i = slot.hash & (slots_.size() - 1);
+    while (slots_[i].hash != 0) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = slot;
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.hash != 0) place(s);
+    }
+  }
+  void clear() {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    keys_.clear();
+    ids_.clear();
+    count_ = 0;
+  }
+
+  std::vector<Slot> slots_;
+  std::string keys_;
+  std::vector<std::int32_t> ids_;
+  std::size_t count_ = 0;
 };
 
 // ---- added tokens ----
@@ -921,12 +1022,21 @@ class HfTokenizer final : public tracenas::Tokenizer {
     }
     Ids ids;
     ids.reserve(text.size() / 3 + 4);
-    split_added(text, raw_matcher_, [&](std::string_view segment) {
-      std::string normalized(segment);
-      if (normalizer_) normalizer_->normalize(&normalized);
-      split_added(normalized, normalized_matcher_,
-                  [&](std::string_view part) { encode_segment(part, &ids); }, &ids);
-    }, &ids);
+    std::lock_guard<std::mutex> lock(mutex_);
+    split_added(
+        text, raw_matcher_,
+        [&](std::string_view segment) {
+          if (!normalizer_) {
+            encode_segment(segment, &ids);
+            return;
+          }
+          normalized_.assign(segment);
+          normalizer_->normalize(&normalized_);
+          split_added(
+              normalized_, normalized_matcher_,
+              [&](std::string_view part) { encode_segment(part, &ids); }, &ids);
+        },
+        &ids);
     if (add_special_tokens) ids = post_process(std::move(ids));
     return ids;
   }
@@ -977,25 +1087,26 @@ class HfTokenizer final : public tracenas::Tokenizer {
 
   void encode_segment(std::string_view segment, Ids* ids) {
     if (segment.empty()) return;
-    Pieces pieces{std::string(segment)};
-    if (pre_tokenizer_) pre_tokenizer_->split(&pieces);
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    for (const std::string& p : pieces) {
+    Pieces& pieces = pieces_;
+    pieces.buf.assign(segment);
+    pieces.spans.assign(1, {0, segment.size()});
+    if (pre_tokenizer_) pre_tokenizer_->split(&pieces, &scratch_);
+    for (std::size_t i = 0; i < pieces.spans.size(); ++i) {
+      const std::string_view p = pieces.at(i);
       if (p.empty()) continue;
       if (p.size() > kCacheWordMax) {
         bpe_->encode_word(p, ids);
         continue;
       }
-      auto it = cache_.find(p);
-      if (it != cache_.end()) {
-        ids->insert(ids->end(), it->second.begin(), it->second.end());
+      const std::uint64_t h = WordCache::hash(p);
+      std::size_t n = 0;
+      if (const std::int32_t* hit = cache_.find(p, h, &n)) {
+        ids->insert(ids->end(), hit, hit + n);
         continue;
       }
-      Ids word;
-      bpe_->encode_word(p, &word);
-      ids->insert(ids->end(), word.begin(), word.end());
-      if (cache_.size() >= kCacheMax) cache_.clear();
-      cache_.emplace(p, std::move(word));
+      const std::size_t before = ids->size();
+      bpe_->encode_word(p, ids);
+      cache_.insert(p, h, ids->data() + before, ids->size() - before);
     }
   }
 
@@ -1151,8 +1262,11 @@ class HfTokenizer final : public tracenas::Tokenizer {
   std::int32_t eos_id_ = -1;
   bool add_bos_ = false;
   bool add_eos_ = false;
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, Ids> cache_;
+  std::mutex mutex_;  // encode: the buffers and the cache below
+  std::string normalized_;
+  Pieces pieces_;
+  Scratch scratch_;
+  WordCache cache_;
 };
 
 void register_components(tracenas::Registrar& r) {
