@@ -61,7 +61,8 @@ commands:
 
 model options: --adapter NAME (default: from config.json), --dtype float32|bfloat16|float16,
   --device auto|cpu|cuda, --threads N (0: every core), --calib SPEC, --criterion NAME (wanda)
-data SPEC: tokens:PATH with PATH ending in .u16, .u32 or .txt
+data SPEC: tokens:PATH with PATH ending in .u16, .u32 or .txt, or text:PATH (plain text or
+  JSONL) tokenized by --tokenizer PATH (default: the model folder's tokenizer)
 
 options:
   -v, --verbose     debug logging
@@ -138,9 +139,11 @@ json components_json(const Pipeline& p) {
   for (const auto& pr : p.proxies) {
     proxies.push_back({{"proxy", pr.name}, {"label", pr.label}, {"objective", pr.objective}});
   }
-  return {{"model", p.model.name},        {"data", p.data.name},
-          {"importance", p.importance.name}, {"proxies", proxies},
-          {"search", p.search.name}};
+  json out = {{"model", p.model.name},        {"data", p.data.name},
+              {"importance", p.importance.name}, {"proxies", proxies},
+              {"search", p.search.name}};
+  if (!p.tokenizer.name.empty()) out["tokenizer"] = p.tokenizer.name;
+  return out;
 }
 
 int cmd_validate(const std::vector<std::string>& argv) {

@@ -6,6 +6,7 @@
 //     [--plateau-steps N] [--plateau-lr X] [--stable-steps N] [--clip X]
 //     [--eval-data SPEC] [--eval-every N] [--checkpoint-every N] [--seed N]
 //     [--shuffle] [--resume PATH] [--threads N] [--dtype float32]
+//     [--teacher DIR [--kd-alpha X] [--kd-temperature X]]
 //
 // Writes the trained model to --out in Hugging Face layout (through the export
 // code of `tracenas prune`, so per-layer widths stay in tracenas_layers) and
@@ -68,21 +69,23 @@ std::string adapter_for(const std::string& dir) {
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
-  Options o("train", argv, {{"--model"},        {"--data"},
-                            {"--out"},          {"--seq-len"},
-                            {"--batch"},        {"--accumulate"},
-                            {"--steps"},        {"--lr"},
-                            {"--min-lr"},       {"--beta1"},
-                            {"--beta2"},        {"--eps"},
-                            {"--weight-decay"}, {"--schedule"},
-                            {"--warmup-steps"}, {"--plateau-steps"},
-                            {"--plateau-lr"},   {"--stable-steps"},
-                            {"--clip"},         {"--eval-data"},
-                            {"--eval-every"},   {"--checkpoint-every"},
-                            {"--seed"},         {"--shuffle", false},
-                            {"--resume"},       {"--threads"},
-                            {"--dtype"},        {"--adapter"},
-                            {"--tokenizer"},    {"--shard-size-mb"}});
+  Options o("train", argv, {{"--model"},         {"--data"},
+                            {"--out"},           {"--seq-len"},
+                            {"--batch"},         {"--accumulate"},
+                            {"--steps"},         {"--lr"},
+                            {"--min-lr"},        {"--beta1"},
+                            {"--beta2"},         {"--eps"},
+                            {"--weight-decay"},  {"--schedule"},
+                            {"--warmup-steps"},  {"--plateau-steps"},
+                            {"--plateau-lr"},    {"--stable-steps"},
+                            {"--clip"},          {"--eval-data"},
+                            {"--eval-every"},    {"--checkpoint-every"},
+                            {"--seed"},          {"--shuffle", false},
+                            {"--resume"},        {"--threads"},
+                            {"--dtype"},         {"--adapter"},
+                            {"--tokenizer"},     {"--shard-size-mb"},
+                            {"--teacher"},       {"--kd-alpha"},
+                            {"--kd-temperature"}});
   if (!o.positional().empty()) {
     throw UsageError("train: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -160,6 +163,18 @@ int cmd_train(const std::vector<std::string>& argv) {
     eval_stream = std::make_unique<TokenStream>(
         load_spec_tokens(registry, *eval, "--eval-data", tokenizer, model_dir, run));
     t.eval_name = *eval;
+  }
+
+  std::shared_ptr<DecoderModel> teacher;
+  if (auto teacher_dir = o.get("--teacher")) {
+    ParamValues tp;
+    tp.set("path", *teacher_dir);
+    auto teacher_adapter = registry.create<ModelAdapter>(adapter_for(*teacher_dir), tp, run);
+    teacher = teacher_adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+    t.teacher = teacher.get();
+    t.kd_alpha = get_double_in(o, "--kd-alpha", 0.5, 0, 1);
+    t.kd_temperature = get_double_in(o, "--kd-temperature", 1.0, 1e-6, 1e6);
+    log().info("teacher {}: {} parameters", *teacher_dir, teacher->num_parameters());
   }
 
   TrainResult r =
