@@ -21,6 +21,8 @@
 #include "tracenas/llama2c.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
+#include "tracenas/multiple_choice.hpp"
+#include "tracenas/tokenizer.hpp"
 #include "tracenas/pipeline.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/runtime.hpp"
@@ -275,13 +277,45 @@ int cmd_convert(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// `eval --tasks FILE`: zero-shot multiple-choice accuracy (multiple_choice.hpp).
+static int eval_tasks(const Options& o, const std::string& tasks) {
+  if (o.get("--data")) throw UsageError("eval: give --data (perplexity) or --tasks, not both");
+  ModelSession s;
+  open_model(s, o);
+  // Text examples go through --tokenizer, else the model folder's tokenizer when it has one.
+  std::string tok = o.get_or("--tokenizer", "");
+  if (tok.empty() && (fs::exists(fs::path(s.dir) / "tokenizer.model") ||
+                      fs::exists(fs::path(s.dir) / "tokenizer.json"))) {
+    tok = s.dir;
+  }
+  Instance<Tokenizer> tokenizer;
+  EncodeFn encode;
+  if (!tok.empty()) {
+    tokenizer = create_tokenizer_for_path(*s.registry, tok, s.run, "--tokenizer");
+    encode = [&tokenizer](const std::string& text, bool special) {
+      return tokenizer.call("encode", [&](Tokenizer& t) { return t.encode(text, special); });
+    };
+  }
+  auto examples = read_choice_tasks(tasks, encode);
+  ModelWeights weights = s.model->weights();
+  if (auto arch_path = o.get("--arch")) {
+    Arch arch = read_arch(*arch_path, s.model->config());
+    weights = realize_weights(s.model->config(), s.model->weights(),
+                              resolve_arch(s, arch, o, o.get_or("--calib", "")));
+  }
+  MultipleChoiceResult r = score_multiple_choice(s.model->config(), weights, examples);
+  print_result({{"examples", r.examples}, {"acc", r.acc}, {"acc_norm", r.acc_norm}});
+  return 0;
+}
+
 int cmd_eval(const std::vector<std::string>& argv) {
   Options o("eval", argv,
             with_model_options({{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--calib"},
-                                {"--batches"}, {"--criterion"}}));
+                                {"--batches"}, {"--criterion"}, {"--tasks"}}));
   if (!o.positional().empty()) {
     throw UsageError("eval: unexpected argument '" + o.positional()[0] + "'");
   }
+  if (auto tasks = o.get("--tasks")) return eval_tasks(o, *tasks);
   const std::string data = o.require("--data");
   const int seq_len = o.get_int("--seq-len", 256, 2, 1 << 20);
   const int batch = o.get_int("--batch", 8, 1, 1 << 20);

@@ -20,6 +20,9 @@
 //   settings version below.
 //
 // Unicode: PCRE2 (UTF + UCP, JIT) for the Split regexes, libutf8proc for NFC (hf_text.hpp).
+// Speed: pieces are spans of one buffer, buffers are reused between calls, and a word cache
+// (pre-tokenized word -> ids, up to 1M words of at most 96 bytes) skips BPE for words seen
+// before; encode() holds a mutex for all of that, so calls on one instance are serialized.
 #include <algorithm>
 #include <array>
 #include <cstring>
