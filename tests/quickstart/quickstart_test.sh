@@ -20,8 +20,19 @@ for f in config.resolved.yaml tracenas.log candidates.jsonl best.json summary.js
 done
 lines=$(grep -c . "$run/candidates.jsonl")
 [ "$lines" -ge 50 ] || { echo "quickstart_test: only $lines candidates" >&2; exit 1; }
-# The last three JSON lines: the run, the base model's eval, the pruned model's eval.
-tail -3 "$out" | head -1 | grep -q '"best_json"' || { echo "quickstart_test: no run result" >&2; cat "$out" >&2; exit 1; }
-tail -2 "$out" | head -1 | grep -q '"loss":2.89197' || { echo "quickstart_test: base eval" >&2; cat "$out" >&2; exit 1; }
-tail -1 "$out" | grep -q '"tokens":130560' || { echo "quickstart_test: pruned eval" >&2; cat "$out" >&2; exit 1; }
+[ -s "$run/recovered/model.safetensors" ] || { echo "quickstart_test: no recovered model" >&2; exit 1; }
+# The last five JSON lines: the run, the recovery training, the evals of the
+# base, pruned and recovered models.
+line() { tail -"$1" "$out" | head -1; }
+fail() { echo "quickstart_test: $1" >&2; cat "$out" >&2; exit 1; }
+line 5 | grep -q '"best_json"' || fail "no run result"
+line 4 | grep -q '"steps":60' || fail "no training result"
+line 3 | grep -q '"loss":2.89197' || fail "base eval"
+line 2 | grep -q '"tokens":130560' || fail "pruned eval"
+line 1 | grep -q '"tokens":130560' || fail "recovered eval"
+# Recovery lowers the pruned model's loss.
+pruned=$(line 2 | sed -E 's/.*"loss":([0-9.eE+-]+).*/\1/')
+recovered=$(line 1 | sed -E 's/.*"loss":([0-9.eE+-]+).*/\1/')
+awk -v a="$recovered" -v b="$pruned" 'BEGIN { exit !(a < b) }' ||
+  fail "recovered loss $recovered is not below the pruned model's $pruned"
 echo "quickstart_test: ok ($lines candidates)"
