@@ -70,10 +70,6 @@ Instance<Tokenizer> create_for_file(const Registry& registry, const std::string&
   if (entry == nullptr) {
     throw ConfigError(what + ": " + file + " needs the tokenizer component '" + name +
                       "', which no loaded plugin provides" +
-                      (name == "hf_tokenizer"
-                           ? std::string(" (tokenizer.json is not supported yet; give a "
-                                         "SentencePiece tokenizer.model)")
-                           : std::string()) +
                       suggest("", registry.names(ComponentKind::kTokenizer)));
   }
   ParamValues params;

@@ -9,7 +9,7 @@
 // A tokenizer PATH names a tokenizer.model / *.model file (sentencepiece), a
 // tokenizer.json / *.json file (hf_tokenizer) or a folder holding one of them
 // (tokenizer.model preferred, as for model folders). When the component a file
-// needs is not registered (hf_tokenizer is not written yet) the error names it.
+// needs is not registered (no plugin loaded provides it) the error names it.
 //
 // Every call into plugin code goes through Instance<T>::call. The tokenizer
 // handed to a data source is a core-side wrapper whose methods call the real
