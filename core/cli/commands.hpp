@@ -1,6 +1,7 @@
 // The subcommands of `tracenas` implemented outside main.cpp.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "tracenas/component.hpp"
 #include "tracenas/pipeline.hpp"
 #include "tracenas/registry.hpp"
+#include "tracenas/search_space.hpp"
 
 namespace tracenas::cli {
 
@@ -23,8 +25,20 @@ int cmd_score(const std::vector<std::string>& argv);
 int cmd_tokenize(const std::vector<std::string>& argv);
 int cmd_train(const std::vector<std::string>& argv);
 
+// The search space and constraints of `p` over `base` (ConfigError prefixed
+// with the pipeline file); `dtype` sizes the KV cache.
+std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
+                                      const std::string& dtype);
+
 // The search of `tracenas run`, after the run folder is set up.
 int run_search(const Pipeline& pipeline, const Registry& registry, const RunContext& run,
                bool resume);
+
+// `tracenas study` (study.hpp): check_study validates the study section
+// against the search space before anything is written or loaded (ConfigError
+// naming the field); run_study runs it in the prepared run folder.
+void check_study(const Pipeline& pipeline, const Registry& registry);
+int run_study(const Pipeline& pipeline, const Registry& registry, const RunContext& run,
+              bool resume);
 
 }  // namespace tracenas::cli

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "tracenas/cache.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/importance.hpp"
@@ -41,6 +42,8 @@ constexpr const char* kUsage = R"(usage: tracenas [-v] <command> [args]
 
 commands:
   run PIPELINE [--set path=value]... [--resume]   run a pipeline
+  study PIPELINE [--set path=value]... [--resume] proxy validation: N architectures, every
+                                                   proxy, recovery training, rank correlations
   validate PIPELINE [--set path=value]...         check a pipeline, print the resolved config
   plugins [--json] [--plugin-path P]...           list plugins and their components
   eval --model DIR --data SPEC [--arch ARCH] [--seq-len N] [--batch B]
@@ -74,7 +77,7 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 const std::vector<std::string>& command_names() {
   static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
                                                  "importance", "score",    "prune",   "convert",
-                                                 "tokenize",   "train"};
+                                                 "tokenize",   "train",   "study"};
   return names;
 }
 
@@ -160,51 +163,67 @@ int cmd_validate(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int cmd_run(const std::vector<std::string>& argv) {
-  Args a = parse_args("run", argv, {"--resume"}, true, false);
-  std::string file = require_one_file("run", a);
-  const bool resume = a.flags.count("--resume") > 0;
-  Registry registry;
-  Pipeline p = load_pipeline(file, a.sets, registry);
+// Sets up the run folder of `p` for `command` ("run", "study"): refuses a
+// folder that already holds that command's work (its `marker` file is not
+// empty) unless resuming with the same resolved pipeline, writes
+// config.resolved.yaml, opens the log file and applies the runtime settings.
+RunContext open_run_folder(const Pipeline& p, const std::string& command, const char* marker,
+                           bool resume) {
   RunContext run = p.run_context();
   const fs::path dir = run.run_dir;
   const fs::path resolved = dir / "config.resolved.yaml";
   const std::string text = p.resolved_yaml();
-  // A folder holds a run once a candidate was recorded; one left by a run
-  // that failed before its first candidate is reused.
+  // A folder holds a run once its marker has content; one left by a run that
+  // failed before recording anything is reused.
   std::error_code ec;
-  const bool holds_run = fs::file_size(dir / "candidates.jsonl", ec) > 0 && !ec;
+  const bool holds_run = fs::file_size(dir / marker, ec) > 0 && !ec;
   if (holds_run) {
     if (!resume) {
       throw ConfigError(p.file + ": error: run.name: run folder '" + dir.string() +
-                        "' already holds a run; pass --resume to continue it or choose another "
-                        "run.name (got " + p.run.get_string("name") + ")");
+                        "' already holds a " + command +
+                        "; pass --resume to continue it or choose another run.name (got " +
+                        p.run.get_string("name") + ")");
     }
     std::ifstream in(resolved);
     std::stringstream old;
     old << in.rdbuf();
     if (in && old.str() != text) {
       throw ConfigError(p.file + ": error: --resume: the resolved pipeline differs from the one "
-                        "the run in '" + dir.string() + "' was started with (" +
+                        "the " + command + " in '" + dir.string() + "' was started with (" +
                         resolved.string() + ")");
     }
   }
   fs::create_directories(dir);
   fs::create_directories(run.cache_dir);
-  {
-    const fs::path tmp = resolved.string() + ".tmp";
-    std::ofstream out(tmp);
-    out << text;
-    out.close();
-    if (!out) throw Error("cannot write " + tmp.string());
-    fs::rename(tmp, resolved);
-  }
+  write_file_atomic(resolved.string(), text);
   add_log_file((dir / "tracenas.log").string());
-  log().info("tracenas {} run '{}' in {}{}", TN_VERSION, p.run.get_string("name"), dir.string(),
-             resume ? " (resume)" : "");
+  log().info("tracenas {} {} '{}' in {}{}", TN_VERSION, command, p.run.get_string("name"),
+             dir.string(), resume ? " (resume)" : "");
   run = apply_runtime(run);
   log().info("device {}, dtype {}, {} thread(s)", run.device, run.dtype, run.threads);
+  return run;
+}
+
+int cmd_run(const std::vector<std::string>& argv) {
+  Args a = parse_args("run", argv, {"--resume"}, true, false);
+  std::string file = require_one_file("run", a);
+  const bool resume = a.flags.count("--resume") > 0;
+  Registry registry;
+  Pipeline p = load_pipeline(file, a.sets, registry);
+  RunContext run = open_run_folder(p, "run", "candidates.jsonl", resume);
   return tracenas::cli::run_search(p, registry, run, resume);
+}
+
+int cmd_study(const std::vector<std::string>& argv) {
+  Args a = parse_args("study", argv, {"--resume"}, true, false);
+  std::string file = require_one_file("study", a);
+  const bool resume = a.flags.count("--resume") > 0;
+  Registry registry;
+  Pipeline p = load_pipeline(file, a.sets, registry);
+  // The window and the data split are checked before the folder is touched.
+  cli::check_study(p, registry);
+  RunContext run = open_run_folder(p, "study", "architectures.json", resume);
+  return tracenas::cli::run_study(p, registry, run, resume);
 }
 
 json params_json(const ParamSchema& schema) {
@@ -327,6 +346,7 @@ int dispatch(int argc, char** argv) {
     }
   }
   if (command == "run") return cmd_run(filtered);
+  if (command == "study") return cmd_study(filtered);
   if (command == "validate") return cmd_validate(filtered);
   if (command == "plugins") return cmd_plugins(filtered);
   if (command == "eval") return cli::cmd_eval(filtered);

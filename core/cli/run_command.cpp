@@ -34,6 +34,18 @@ void write_json(const fs::path& path, const json& j) {
 
 }  // namespace
 
+std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
+                                      const std::string& dtype) {
+  try {
+    return std::make_unique<ArchSpace>(
+        base, SpaceOptions::from_params(p.space, base),
+        Constraints::from_params(p.constraints, base, dtype_bytes(dtype),
+                                 p.batch_spec().seq_len));
+  } catch (const ConfigError& e) {
+    throw ConfigError(p.file + ": error: " + e.what());
+  }
+}
+
 int run_search(const Pipeline& p, const Registry& registry, const RunContext& run, bool resume) {
   const auto t_start = std::chrono::steady_clock::now();
   const fs::path dir = run.run_dir;
@@ -43,15 +55,7 @@ int run_search(const Pipeline& p, const Registry& registry, const RunContext& ru
   const ModelConfig base = adapter.call("read_config", [](ModelAdapter& a) {
     return a.read_config();
   });
-  std::unique_ptr<ArchSpace> space;
-  try {
-    space = std::make_unique<ArchSpace>(
-        base, SpaceOptions::from_params(p.space, base),
-        Constraints::from_params(p.constraints, base, dtype_bytes(run.dtype),
-                                 p.batch_spec().seq_len));
-  } catch (const ConfigError& e) {
-    throw ConfigError(p.file + ": error: " + e.what());
-  }
+  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
   log().info("search space: {} genes; parameter window [{}, {}] ({})", space->dims(),
              space->constraints().min_params, space->constraints().max_params,
              space->constraints().non_embedding ? "non-embedding" : "total");

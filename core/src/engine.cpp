@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "tracenas/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 
@@ -47,40 +48,6 @@ std::string format_duration(double s) {
   }
   return buf;
 }
-
-// The candidate log: one JSON object per line, each line written with one
-// write(2) on an O_APPEND descriptor and fsynced.
-class AppendLog {
- public:
-  explicit AppendLog(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(path + ": cannot open for appending: " + std::strerror(errno));
-  }
-  AppendLog(const AppendLog&) = delete;
-  AppendLog& operator=(const AppendLog&) = delete;
-  ~AppendLog() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  void append(const std::string& line) {
-    std::string text = line + "\n";
-    const char* p = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw Error(path_ + ": write failed: " + std::strerror(errno));
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd_) != 0) throw Error(path_ + ": fsync failed: " + std::strerror(errno));
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 // Progress on a terminal (one redrawn line) or as periodic log lines.
 class Progress {

@@ -169,6 +169,59 @@ const ParamSchema& output_schema() {
   return s;
 }
 
+const ParamSchema& study_schema() {
+  static const ParamSchema s = [] {
+    ParamSchema v;
+    v.push_back(ParamSpec::integer("architectures", 24,
+                                   "architectures N drawn inside the constraint window")
+                    .range(3, 100000));
+    v.push_back(ParamSpec::real("strategy_share", 0.5,
+                                "share of N taken from the search strategy's best proposals; "
+                                "the rest are uniform samples of the window")
+                    .range(0, 1));
+    v.push_back(ParamSpec::integer("proposal_evaluations", 0,
+                                   "candidates the strategy evaluates to propose from (0: "
+                                   "search.max_evaluations)")
+                    .min(0));
+    v.push_back(ParamSpec::integer("max_draws", 0,
+                                   "uniform draws made to find N distinct architectures before "
+                                   "the window is declared too small (0: 200 * N)")
+                    .min(0));
+    v.push_back(ParamSpec::path("train_data", "",
+                                "recovery-training data (empty: the pipeline's data source)"));
+    v.push_back(ParamSpec::choice("train_format", {"tokens", "text"}, "tokens",
+                                  "how train_data is read (tokens: .u16/.u32/.txt ids; text: "
+                                  "plain text or JSONL through the tokenizer)"));
+    v.push_back(ParamSpec::path("eval_data", "",
+                                "held-out evaluation data (empty: the last eval_fraction of the "
+                                "training windows, which are then not trained on)"));
+    v.push_back(ParamSpec::choice("eval_format", {"tokens", "text"}, "tokens",
+                                  "how eval_data is read"));
+    v.push_back(ParamSpec::real("eval_fraction", 0.25,
+                                "share of the training windows held out when eval_data is empty")
+                    .range(0.01, 0.9));
+    v.push_back(ParamSpec::integer("seq_len", 0, "tokens per window (0: data.seq_len)")
+                    .range(0, 1 << 20));
+    v.push_back(ParamSpec::integer("batch_size", 8, "windows per training step").range(1, 1 << 20));
+    v.push_back(ParamSpec::integer("steps", 60, "optimizer steps per architecture")
+                    .range(1, 1 << 30));
+    v.push_back(ParamSpec::choice("schedule", {"constant", "cosine", "wsd"}, "cosine",
+                                  "learning-rate schedule (train.hpp)"));
+    v.push_back(ParamSpec::real("lr", 2e-3, "peak learning rate").range(0, 1e3));
+    v.push_back(ParamSpec::real("min_lr", 2e-4, "floor of the cosine decay").range(0, 1e3));
+    v.push_back(ParamSpec::integer("warmup_steps", 5, "linear warm-up steps").min(0));
+    v.push_back(ParamSpec::real("weight_decay", 0, "AdamW decoupled weight decay").range(0, 1e3));
+    v.push_back(ParamSpec::real("clip", 1.0, "gradient clipping by global norm (0: none)")
+                    .range(0, 1e30));
+    v.push_back(ParamSpec::integer("eval_batch_size", 8, "windows per evaluation batch")
+                    .range(1, 1 << 20));
+    v.push_back(ParamSpec::integer("resamples", 1000, "bootstrap resamples of the 95% intervals")
+                    .range(10, 1000000));
+    return v;
+  }();
+  return s;
+}
+
 // ---------------------------------------------------------------------------
 // Parsing
 
@@ -585,7 +638,8 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
 
   static const std::vector<std::string> kSections = {
       "schema_version", "run",    "plugins", "model",       "data",  "tokenizer",
-      "importance",     "proxies", "search", "space",       "constraints", "output"};
+      "importance",     "proxies", "search", "space",       "constraints", "output",
+      "study"};
   im.check_known_keys(root, "", kSections);
 
   // schema_version
@@ -741,6 +795,7 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
     }
   }
   p.output = im.validate_params(root["output"], output_schema(), "output", {}, "a map");
+  p.study = im.validate_params(root["study"], study_schema(), "study", {}, "a map");
   return p;
 }
 
@@ -864,6 +919,9 @@ std::string Pipeline::resolved_yaml() const {
   out << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   emit_values(out, output);
+  out << YAML::EndMap;
+  out << YAML::Key << "study" << YAML::Value << YAML::BeginMap;
+  emit_values(out, study);
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -497,7 +497,8 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
       evaluated_last = true;
       log().info("step {}: eval loss {:.6f} ppl {:.4f}", l.step, e.loss, e.ppl);
     }
-    log().info("step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
+    log().log(o.log_steps ? spdlog::level::info : spdlog::level::debug,
+              "step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
                o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
                l.grad_norm);
     if (o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {

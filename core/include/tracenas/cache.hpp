@@ -39,6 +39,23 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // The whole file, or nullopt when it does not exist or cannot be read.
 std::optional<std::string> read_file_if_exists(const std::string& path);
 
+// A log of lines (candidates.jsonl, study.jsonl): each append is one write(2)
+// on an O_APPEND descriptor, then fsync, so a killed process leaves at most a
+// torn last line.
+class AppendLog {
+ public:
+  explicit AppendLog(const std::string& path);
+  AppendLog(const AppendLog&) = delete;
+  AppendLog& operator=(const AppendLog&) = delete;
+  ~AppendLog();
+  // Appends `line` and a newline.
+  void append(const std::string& line);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 class DiskCache {
  public:
   // An empty `dir` disables the cache (every lookup misses, nothing is written).

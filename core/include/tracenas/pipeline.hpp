@@ -14,6 +14,7 @@
 //   space:       {depth, min_layers, protected_layers, depth_from, heads_step, ...}
 //   constraints: {min_params, max_params, target_params, tolerance, ...}
 //   output:      {top_k, export_best, shard_size_mb}
+//   study:       {architectures, strategy_share, steps, lr, ...}   (`tracenas study`; study.hpp)
 //
 // Validation is strict (unknown or duplicate keys, types, ranges, choices,
 // unknown component names) and every error is one line:
@@ -67,6 +68,7 @@ struct Pipeline {
   ParamValues space;        // the architecture space (search_space.hpp)
   ParamValues constraints;
   ParamValues output;
+  ParamValues study;  // `tracenas study` (study_schema())
 
   BatchSpec batch_spec() const;
   RunContext run_context() const;  // run_dir and cache_dir as the run will use them
@@ -102,5 +104,6 @@ const ParamSchema& search_budget_schema();
 const ParamSchema& space_schema();
 const ParamSchema& constraints_schema();
 const ParamSchema& output_schema();
+const ParamSchema& study_schema();
 
 }  // namespace tracenas

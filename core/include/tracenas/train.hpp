@@ -185,6 +185,7 @@ struct TrainOptions {
   const DecoderModel* teacher = nullptr;  // knowledge distillation when set
   double kd_alpha = 0.5;
   double kd_temperature = 1.0;
+  bool log_steps = true;           // false: step lines at debug level only
   std::string data_name = "data";  // names for messages
   std::string eval_name = "eval data";
 };
