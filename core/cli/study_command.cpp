@@ -10,10 +10,9 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "tracenas/arch.hpp"
@@ -130,12 +129,10 @@ std::string file_name_of(const std::string& label) {
   return out.empty() ? "proxy" : out;
 }
 
-// A copy of `w` in float32 on the CPU (training's master weights), keeping a
-// tied LM head tied.
-ModelWeights to_float_cpu(const ModelWeights& w) {
-  auto cv = [](const at::Tensor& t) {
-    return t.defined() ? t.to(at::kCPU, at::kFloat).clone() : t;
-  };
+// A copy of `w` in float32 (training's master weights) on `device`, keeping
+// a tied LM head tied.
+ModelWeights to_float32(const ModelWeights& w, const at::Device& device) {
+  auto cv = [&](const at::Tensor& t) { return t.defined() ? t.to(device, at::kFloat).clone() : t; };
   ModelWeights out = w;
   out.embed = cv(w.embed);
   out.final_norm = cv(w.final_norm);
@@ -205,8 +202,8 @@ std::vector<CandidateRecord> strategy_proposals(const Pipeline& p, const Registr
   EngineOptions eo;
   eo.max_evaluations = own > 0 ? own : p.search_budget.get_int("max_evaluations");
   eo.time_limit_s = own > 0 ? 0.0 : p.search_budget.get_float("time_limit_s");
-  eo.top_k = static_cast<int>(std::min<std::int64_t>(1 << 20, std::max<std::int64_t>(
-                                                                  eo.max_evaluations, 1000)));
+  eo.top_k = static_cast<int>(
+      std::min<std::int64_t>(1 << 20, std::max<std::int64_t>(eo.max_evaluations, 1000)));
   eo.seed = run.seed;
   eo.run_dir = dir.string();
   fs::create_directories(dir);
@@ -233,15 +230,16 @@ struct Split {
 Split split_data(const Pipeline& p, const Registry& registry, const RunContext& run,
                  const PipelineSession& session, const StudySettings& st) {
   const ParamValues& s = p.study;
-  const std::string tokenizer =
-      !p.tokenizer.name.empty() && p.tokenizer.params.has("path")
-          ? p.tokenizer.params.get_string("path")
-          : std::string();
+  const std::string tokenizer = !p.tokenizer.name.empty() && p.tokenizer.params.has("path")
+                                    ? p.tokenizer.params.get_string("path")
+                                    : std::string();
   Split out;
   TokenStream train;
   if (s.get_string("train_data").empty()) {
     train = load_pipeline_tokens(registry, p, run);
-    out.train_name = "the pipeline's data (" + p.data.name + ")";
+    out.train_name = p.data.params.has("path")
+                         ? p.data.name + ":" + p.data.params.get_string("path")
+                         : "the pipeline's data source (" + p.data.name + ")";
   } else {
     out.train_name = s.get_string("train_format") + ":" + s.get_string("train_data");
     train = load_spec_tokens(registry, out.train_name, "study.train_data", tokenizer,
@@ -260,8 +258,7 @@ Split split_data(const Pipeline& p, const Registry& registry, const RunContext& 
                         "study.batch_size = " + std::to_string(st.train.batch) + " to train on");
     }
     out.train.assign(train.ids.begin(), train.ids.begin() + (windows - held) * seq);
-    out.eval.assign(train.ids.begin() + (windows - held) * seq,
-                    train.ids.begin() + windows * seq);
+    out.eval.assign(train.ids.begin() + (windows - held) * seq, train.ids.begin() + windows * seq);
     out.eval_name = "the last " + std::to_string(held) + " windows of " + out.train_name;
     out.tail_held_out = true;
     const BatchSpec b = p.batch_spec();
@@ -269,9 +266,10 @@ Split split_data(const Pipeline& p, const Registry& registry, const RunContext& 
     const std::int64_t calib_tokens =
         static_cast<std::int64_t>(b.num_batches) * b.batch_size * b.seq_len;
     if (same_source && (b.shuffle || calib_tokens > (windows - held) * seq)) {
-      log().warn("study: the calibration windows may overlap the held-out windows (data.shuffle "
-                 "or more calibration tokens than training tokens); the held-out loss is then "
-                 "not fully held out");
+      log().warn(
+          "study: the calibration windows may overlap the held-out windows (data.shuffle "
+          "or more calibration tokens than training tokens); the held-out loss is then "
+          "not fully held out");
     }
   } else {
     out.train = std::move(train.ids);
@@ -317,11 +315,12 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
   const ModelConfig& c = evaluator->config();
 
   const Split data = split_data(p, registry, run, session, st);
-  std::vector<at::Tensor> eval_set = eval_batches(data.eval, st.seq_len, st.eval_batch,
-                                                  data.eval_name);
+  std::vector<at::Tensor> eval_set =
+      eval_batches(data.eval, st.seq_len, st.eval_batch, data.eval_name);
   check_token_ids(eval_set, c.vocab_size, data.eval_name);
-  log().info("study: training on {} ({} windows), evaluating on {} ({} windows)",
-             data.train_name, data.train_windows, data.eval_name, data.eval_windows);
+  for (at::Tensor& b : eval_set) b = b.to(session.model->device());
+  log().info("study: training on {} ({} windows), evaluating on {} ({} windows)", data.train_name,
+             data.train_windows, data.eval_name, data.eval_windows);
 
   // The architectures: read back on resume, else drawn and proposed once.
   const fs::path plan_path = dir / "architectures.json";
@@ -356,16 +355,12 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
     }
     write_file_atomic(plan_path.string(), plan_json(plan).dump(1) + "\n");
   }
-  const int from_strategy = static_cast<int>(
-      std::count_if(plan.begin(), plan.end(), [](const Planned& a) { return a.origin == "strategy"; }));
+  const int from_strategy = static_cast<int>(std::count_if(
+      plan.begin(), plan.end(), [](const Planned& a) { return a.origin == "strategy"; }));
   log().info("study: {} architectures ({} uniform, {} from the {} strategy)", plan.size(),
              plan.size() - from_strategy, from_strategy, p.search.name);
 
-  const double base_loss = [&] {
-    std::vector<at::Tensor> on_device;
-    for (const at::Tensor& b : eval_set) on_device.push_back(b.to(session.model->device()));
-    return evaluate(c, session.model->weights(), on_device).loss;
-  }();
+  const double base_loss = evaluate(c, session.model->weights(), eval_set).loss;
   log().info("study: base model held-out loss {:.4f}", base_loss);
 
   const fs::path log_path = dir / "study.jsonl";
@@ -376,6 +371,8 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
   TrainOptions topt = st.train;
   topt.data_name = data.train_name;
   topt.log_steps = false;
+  // Float32 master weights; the forward in bfloat16 when the pipeline runs in it.
+  topt.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
   for (const Planned& a : plan) {
     if (done.count(a.index)) continue;
     const auto t0 = std::chrono::steady_clock::now();
@@ -385,7 +382,8 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
 
     const auto t1 = std::chrono::steady_clock::now();
     const auto selection = select_units(c, arch, &evaluator->order());
-    DecoderModel pruned(c, to_float_cpu(realize_weights(c, session.model->weights(), selection)));
+    DecoderModel pruned(c, to_float32(realize_weights(c, session.model->weights(), selection),
+                                      session.model->device()));
     const double before = evaluate(c, pruned.weights(), eval_set).loss;
     const double eval_seconds_before = seconds_since(t1);
     const auto t2 = std::chrono::steady_clock::now();
@@ -399,19 +397,19 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
     for (std::size_t j = 0; j < proxies.size(); ++j) {
       values[proxies[j].label] = finite_or_null(ev.values[j]);
     }
-    json rec = {{"index", a.index},
-                {"origin", a.origin},
-                {"params", ev.params},
-                {"scoped_params", space->scoped_params(arch)},
-                {"proxies", values},
-                {"loss_before", finite_or_null(before)},
-                {"loss_after", finite_or_null(after)},
-                {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
-                {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
-                {"seconds",
-                 {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
-                {"genome", a.genome},
-                {"arch", json::parse(arch_to_json(arch, c))}};
+    json rec = {
+        {"index", a.index},
+        {"origin", a.origin},
+        {"params", ev.params},
+        {"scoped_params", space->scoped_params(arch)},
+        {"proxies", values},
+        {"loss_before", finite_or_null(before)},
+        {"loss_after", finite_or_null(after)},
+        {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
+        {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
+        {"seconds", {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
+        {"genome", a.genome},
+        {"arch", json::parse(arch_to_json(arch, c))}};
     out.append(rec.dump());
     done[a.index] = rec;
     log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps ({:.1f} s)",
@@ -458,18 +456,16 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
       pts.push_back({values[j][i], after[i], plan[i].origin == "strategy" ? 1 : 0});
     }
     char sub[160];
-    std::snprintf(sub, sizeof sub,
-                  "Spearman rho %+.3f, Kendall tau %+.3f (score vs -loss, n = %d)",
+    std::snprintf(sub, sizeof sub, "Spearman rho %+.3f, Kendall tau %+.3f (score vs -loss, n = %d)",
                   r.spearman_after.value, r.kendall_after.value, r.n);
     const fs::path svg = dir / "plots" / (file_name_of(r.label) + ".svg");
-    write_file_atomic(svg.string(),
-                      scatter_svg(r.label + " vs held-out loss after recovery training", sub,
-                                  r.label + " (" +
-                                      (direction == Direction::kHigherIsBetter ? "higher"
-                                                                               : "lower") +
-                                      " is better)",
-                                  "held-out loss after training", pts,
-                                  {"uniform sample", p.search.name + " proposal"}));
+    write_file_atomic(
+        svg.string(),
+        scatter_svg(
+            r.label + " vs held-out loss after recovery training", sub,
+            r.label + " (" + (direction == Direction::kHigherIsBetter ? "higher" : "lower") +
+                " is better)",
+            "held-out loss after training", pts, {"uniform sample", p.search.name + " proposal"}));
     plots.push_back(svg.string());
   }
 
@@ -521,13 +517,14 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
      << "- " << st.n << " architectures (" << st.n - from_strategy << " uniform samples of the "
      << "constraint window, " << from_strategy << " proposals of the `" << p.search.name
      << "` strategy), seed " << run.seed << ".\n"
-     << "- Recovery training of each: " << topt.steps << " AdamW steps of " << topt.batch
-     << " x " << st.seq_len << " tokens, `" << topt.schedule.kind << "` schedule, lr "
-     << topt.schedule.lr << " (floor " << topt.schedule.min_lr << ", warm-up "
-     << topt.schedule.warmup_steps << "), weight decay " << topt.adamw.weight_decay
-     << ", clip " << topt.clip << "; data " << data.train_name << ".\n"
+     << "- Recovery training of each: " << topt.steps << " AdamW steps of " << topt.batch << " x "
+     << st.seq_len << " tokens, `" << topt.schedule.kind << "` schedule, lr " << topt.schedule.lr
+     << " (floor " << topt.schedule.min_lr << ", warm-up " << topt.schedule.warmup_steps
+     << "), weight decay " << topt.adamw.weight_decay << ", clip " << topt.clip
+     << "; training data " << data.train_name << " (" << data.train_windows << " windows).\n"
      << "- Held-out loss on " << data.eval_name << " (" << data.eval_windows
-     << " windows); the unpruned model's is " << base_loss << ".\n"
+     << (data.tail_held_out ? " windows, never trained on" : " windows")
+     << "); the unpruned model's is " << base_loss << ".\n"
      << "- Coefficients of (score, -loss), score = the proxy's value oriented so that higher "
      << "is better: +1 means the proxy ranks the architectures exactly as their loss does. "
      << "Brackets: percentile-bootstrap 95% intervals (" << st.resamples << " resamples).\n\n"

@@ -5,7 +5,8 @@
 //     [--weight-decay X] [--schedule constant|cosine|wsd] [--warmup-steps N]
 //     [--plateau-steps N] [--plateau-lr X] [--stable-steps N] [--clip X]
 //     [--eval-data SPEC] [--eval-every N] [--checkpoint-every N] [--seed N]
-//     [--shuffle] [--resume PATH] [--threads N] [--dtype float32]
+//     [--shuffle] [--resume PATH] [--threads N] [--device auto|cpu|cuda]
+//     [--dtype float32|bfloat16]
 //     [--teacher DIR [--kd-alpha X] [--kd-temperature X]]
 //
 // Writes the trained model to --out in Hugging Face layout (through the export
@@ -82,7 +83,8 @@ int cmd_train(const std::vector<std::string>& argv) {
                             {"--eval-every"},    {"--checkpoint-every"},
                             {"--seed"},          {"--shuffle", false},
                             {"--resume"},        {"--threads"},
-                            {"--dtype"},         {"--adapter"},
+                            {"--dtype"},         {"--device"},
+                            {"--adapter"},
                             {"--tokenizer"},     {"--shard-size-mb"},
                             {"--teacher"},       {"--kd-alpha"},
                             {"--kd-temperature"}});
@@ -120,12 +122,12 @@ int cmd_train(const std::vector<std::string>& argv) {
   t.checkpoint_dir = (fs::path(out) / "checkpoints").string();
   t.resume = o.get_or("--resume", "");
   t.data_name = data;
-  const std::string dtype = o.get_or("--dtype", "float32");
-  parse_dtype(dtype);  // an unknown name is an error of its own
-  if (dtype != "float32") {
-    throw UsageError("train: --dtype " + dtype +
-                     ": training keeps float32 master weights on the CPU; only float32 is "
-                     "supported for now");
+  t.compute_dtype = o.get_or("--dtype", "float32");
+  parse_dtype(t.compute_dtype);  // an unknown name is an error of its own
+  if (t.compute_dtype != "float32" && t.compute_dtype != "bfloat16") {
+    throw UsageError("train: --dtype " + t.compute_dtype +
+                     ": training keeps float32 master weights and computes in float32 or "
+                     "bfloat16 (autocast)");
   }
   const int shard_mb = o.get_int("--shard-size-mb", 4096, 1, 1 << 20);
   if (fs::exists(out) && fs::exists(model_dir) && fs::equivalent(out, model_dir)) {
@@ -140,8 +142,8 @@ int cmd_train(const std::vector<std::string>& argv) {
   if (run.threads == 0) {
     run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  run.device = "cpu";
-  run.dtype = "float32";
+  run.device = o.get_or("--device", "auto");
+  run.dtype = "float32";  // master weights; --dtype is the compute dtype
   run.seed = t.seed;
   run = apply_runtime(run);
   ParamValues p;
@@ -177,6 +179,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     log().info("teacher {}: {} parameters", *teacher_dir, teacher->num_parameters());
   }
 
+  log().info("training on {} ({} compute, float32 master weights)", run.device, t.compute_dtype);
   TrainResult r =
       train_model(*model, train_stream.ids, eval_stream ? &eval_stream->ids : nullptr, t);
   ExportResult e =

@@ -25,11 +25,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,7 +109,8 @@ std::string study_table(const std::vector<ProxyCorrelation>& rows) {
   auto cell = [](const Coefficient& c) {
     if (!std::isfinite(c.value)) return std::string("undefined");
     std::string s = format("%+.3f", c.value);
-    if (c.ci.used > 0) s += " [" + format("%+.2f", c.ci.low) + ", " + format("%+.2f", c.ci.high) + "]";
+    if (c.ci.used > 0)
+      s += " [" + format("%+.2f", c.ci.low) + ", " + format("%+.2f", c.ci.high) + "]";
     return s;
   };
   std::ostringstream out;
@@ -109,8 +119,8 @@ std::string study_table(const std::vector<ProxyCorrelation>& rows) {
       << "| --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& r : rows) {
     out << "| " << r.label << " | "
-        << (r.direction == Direction::kHigherIsBetter ? "higher" : "lower") << " | " << r.n
-        << " | " << cell(r.spearman_after) << " | " << cell(r.kendall_after) << " | "
+        << (r.direction == Direction::kHigherIsBetter ? "higher" : "lower") << " | " << r.n << " | "
+        << cell(r.spearman_after) << " | " << cell(r.kendall_after) << " | "
         << cell(r.spearman_before) << " | " << cell(r.kendall_before) << " |\n";
   }
   return out.str();
@@ -168,8 +178,9 @@ std::string scatter_svg(const std::string& title, const std::string& subtitle,
   }
   s << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kH - 14 << "\" text-anchor=\"middle\">"
     << xml_escape(x_label) << "</text>\n"
-    << "<text x=\"18\" y=\"" << kTop + ph / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
-    << kTop + ph / 2 << ")\">" << xml_escape(y_label) << "</text>\n";
+    << "<text x=\"18\" y=\"" << kTop + ph / 2
+    << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 " << kTop + ph / 2 << ")\">"
+    << xml_escape(y_label) << "</text>\n";
   for (const auto& p : shown) {
     if (p.group == 1) {
       s << "<rect class=\"point\" x=\"" << sx(p.x) - 4 << "\" y=\"" << sy(p.y) - 4

@@ -1,6 +1,7 @@
 #include "tracenas/train.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include <cmath>
 #include <cstdio>
@@ -370,6 +371,49 @@ at::Tensor TrainBatches::get(std::int64_t index) const {
 
 // ---- the loop ----
 
+namespace {
+
+// Autocast to bfloat16 on `device` for one scope (off: does nothing).
+class Autocast {
+ public:
+  Autocast(bool on, const at::Device& device) : on_(on), cuda_(device.is_cuda()) {
+    if (!on_) return;
+    if (cuda_) {
+      was_enabled_ = at::autocast::is_enabled();
+      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~Autocast() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+  }
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  bool on_;
+  bool cuda_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kBFloat16;
+};
+
+}  // namespace
+
 at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
                              double temperature) {
   const int64_t S = student_logits.size(1), V = student_logits.size(2);
@@ -396,9 +440,13 @@ std::string resolve_checkpoint(const std::string& path) {
 TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& train_tokens,
                         const std::vector<std::int32_t>* eval_tokens, const TrainOptions& o,
                         const std::function<void(const StepLog&)>& on_step) {
-  if (model.dtype() != at::kFloat || !model.device().is_cpu()) {
-    throw UsageError(std::string("train: master weights must be float32 on the CPU (got ") +
-                     dtype_name(model.dtype()) + " on " + model.device().str() + ")");
+  if (model.dtype() != at::kFloat) {
+    throw UsageError(std::string("train: master weights must be float32 (got ") +
+                     dtype_name(model.dtype()) + "); load the model in float32 and train in "
+                     "bfloat16 with the compute dtype");
+  }
+  if (o.compute_dtype != "float32" && o.compute_dtype != "bfloat16") {
+    throw UsageError("train: --dtype must be float32 or bfloat16 (got " + o.compute_dtype + ")");
   }
   if (o.steps < 1) throw UsageError("train: --steps must be at least 1");
   if (o.seq_len < 2) throw UsageError("train: --seq-len must be at least 2");
@@ -435,6 +483,9 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     check_ids(*eval_tokens, c.vocab_size, o.eval_name);
     eval_set = eval_batches(*eval_tokens, o.seq_len, o.batch, o.eval_name);
   }
+  const at::Device device = model.device();
+  for (at::Tensor& b : eval_set) b = b.to(device);
+  const bool bf16 = o.compute_dtype == "bfloat16";
 
   ModelWeights& w = model.mutable_weights();
   AdamW opt(trainable_params(w), o.adamw);
@@ -468,21 +519,28 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     opt.zero_grad();
     double loss_sum = 0, kd_sum = 0;
     for (int a = 0; a < o.accumulate; ++a) {
-      at::Tensor b = batches.get(s * o.accumulate + a);
-      at::Tensor logits = decoder_logits(c, w, b);
-      at::Tensor loss = causal_lm_loss(logits, b);
-      loss_sum += loss.item<double>();
-      at::Tensor objective = loss;
-      if (o.teacher != nullptr) {
-        at::Tensor teacher_logits;
-        {
-          at::NoGradGuard no_grad;
-          teacher_logits = o.teacher->logits(b);
+      at::Tensor b = batches.get(s * o.accumulate + a).to(device);
+      at::Tensor objective;
+      {
+        // The forward in bfloat16 where autocast allows (matmuls), the loss
+        // in float32; the backward runs outside autocast, as recommended.
+        Autocast autocast(bf16, device);
+        at::Tensor logits = decoder_logits(c, w, b);
+        at::Tensor loss = causal_lm_loss(logits, b);
+        loss_sum += loss.item<double>();
+        objective = loss;
+        if (o.teacher != nullptr) {
+          at::Tensor teacher_logits;
+          {
+            at::NoGradGuard no_grad;
+            teacher_logits = o.teacher->logits(b.to(o.teacher->device()));
+          }
+          at::Tensor kd =
+              distillation_loss(logits, teacher_logits.to(logits.device()), o.kd_temperature);
+          kd_sum += kd.item<double>();
+          objective = loss * (1.0 - o.kd_alpha) +
+                      kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
         }
-        at::Tensor kd = distillation_loss(logits, teacher_logits, o.kd_temperature);
-        kd_sum += kd.item<double>();
-        objective =
-            loss * (1.0 - o.kd_alpha) + kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
       }
       (objective / static_cast<double>(o.accumulate)).backward();
     }

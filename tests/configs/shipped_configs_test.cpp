@@ -37,13 +37,13 @@ Pipeline load(const std::string& file) { return PipelineSource(file, {}).validat
 
 TEST(ShippedConfigs, EveryPipelineValidates) {
   std::size_t n = 0;
-  for (const char* sub : {"", "paper", "ablations"}) {
+  for (const char* sub : {"", "paper", "ablations", "study"}) {
     for (const std::string& f : shipped(sub)) {
       EXPECT_NO_THROW(load(f)) << f;
       ++n;
     }
   }
-  EXPECT_GE(n, 1u + 3u + 6u);
+  EXPECT_GE(n, 1u + 3u + 6u + 1u);
 }
 
 TEST(ShippedConfigs, PaperSearchesTargetThePapersBudgets) {

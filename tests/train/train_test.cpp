@@ -249,6 +249,33 @@ TEST(TrainStories, LossFallsOverTwentySteps) {
   EXPECT_DOUBLE_EQ(evaluate(back->config(), back->weights(), batches).loss, *r.eval_loss);
 }
 
+// bfloat16 compute (autocast; on the CPU here, on CUDA on a GPU machine):
+// the forward really runs in lower precision (the first loss differs from the
+// float32 one by more than float32 rounding, by less than bfloat16's
+// precision allows), the master weights stay float32, and the loss falls.
+TEST(TrainStories, Bfloat16AutocastTrainsFloat32MasterWeights) {
+  const auto train = slice(stories().tokens, 0, 16 * 64);
+  TrainOptions o = small_options(12);
+  auto fp32 = load_model(stories().dir);
+  TrainResult a = train_model(*fp32, train, nullptr, o);
+  auto bf16 = load_model(stories().dir);
+  o.compute_dtype = "bfloat16";
+  TrainResult b = train_model(*bf16, train, nullptr, o);
+  ASSERT_EQ(b.log.size(), 12u);
+  const double d0 = std::fabs(a.log[0].loss - b.log[0].loss);
+  EXPECT_GT(d0, 1e-5) << "the bfloat16 forward matched float32 exactly: autocast did nothing";
+  EXPECT_LT(d0, 0.05 * a.log[0].loss);
+  EXPECT_EQ(bf16->dtype(), at::kFloat);
+  EXPECT_EQ(bf16->weights().layers[0].attention.q.scalar_type(), at::kFloat);
+  const auto l = losses(b);
+  EXPECT_LT((l[8] + l[9] + l[10] + l[11]) / 4, (l[0] + l[1] + l[2] + l[3]) / 4 - 0.1);
+  for (double x : l) EXPECT_TRUE(std::isfinite(x));
+
+  o.compute_dtype = "float16";
+  auto other = load_model(stories().dir);
+  EXPECT_THROW(train_model(*other, train, nullptr, o), UsageError);
+}
+
 TEST(TrainStories, ResumeContinuesExactly) {
   const auto train = slice(stories().tokens, 0, 40 * 64);
   tracenas::testing::ScratchDir scratch;

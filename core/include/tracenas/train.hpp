@@ -1,7 +1,8 @@
 // Recovery training: continued causal-LM training of a (pruned) model.
 //
 // The model's weights are trained in place as float32 master weights on the
-// CPU with AdamW, a learning-rate schedule, gradient clipping by global L2
+// model's device (CPU or CUDA; the forward optionally under bfloat16
+// autocast) with AdamW, a learning-rate schedule, gradient clipping by global L2
 // norm and gradient accumulation; a held-out token source is evaluated every
 // N steps and atomic checkpoints are written every N steps, from which a run
 // resumes exactly (the next step's loss equals the uninterrupted run's).
@@ -185,6 +186,10 @@ struct TrainOptions {
   const DecoderModel* teacher = nullptr;  // knowledge distillation when set
   double kd_alpha = 0.5;
   double kd_temperature = 1.0;
+  // float32, or bfloat16: the forward passes under autocast to bfloat16 (on
+  // CUDA, or on the CPU where LibTorch supports it); master weights, gradients,
+  // the optimizer state and the loss stay float32.
+  std::string compute_dtype = "float32";
   bool log_steps = true;           // false: step lines at debug level only
   std::string data_name = "data";  // names for messages
   std::string eval_name = "eval data";
@@ -207,7 +212,7 @@ struct TrainResult {
   std::vector<std::string> checkpoints;  // folders written
 };
 
-// Trains `model` (float32 on the CPU; UsageError otherwise) in place on
+// Trains `model` (float32 weights on any device; UsageError otherwise) in place on
 // `train_tokens`, evaluating on `eval_tokens` when not null. Token ids at or
 // above the vocabulary size are a DataError naming the source and position.
 // `on_step` (optional) sees every step as it finishes.

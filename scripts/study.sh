@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The proxy validation study on stories260K (configs/study/stories260K.yaml):
+# install what is missing, build, convert stories260K (first use only), then
+# `tracenas study`. Results go to runs/study-stories260K/ (study.md, study.json,
+# study.jsonl, plots/); a killed study continues with --resume.
+#
+#   bash scripts/study.sh [--resume] [--set key=value ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bin=./"${TRACENAS_BUILD_DIR:-build}"/bin/tracenas
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+if [ ! -f models/stories260K/config.json ]; then
+  "$bin" convert llama2c ../shared/models/stories260K.bin --out models/stories260K
+fi
+"$bin" study configs/study/stories260K.yaml "$@"

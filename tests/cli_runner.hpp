@@ -1,0 +1,59 @@
+// Running the `tracenas` CLI under test (TN_CLI) from a test: exit status,
+// stderr and the JSON object of its last stdout line.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_dir.hpp"
+
+namespace tracenas::testing {
+
+struct CliResult {
+  int code = -1;
+  std::string err;
+  nlohmann::json last;  // discarded when the last line is not JSON
+};
+
+// Runs `TN_CLI args`; `tag` names the stderr capture file (unique per test file).
+inline CliResult run_tracenas(const std::string& args, const std::string& tag) {
+  const std::string err_file = test_path(tag + "_stderr.txt");
+  const std::string cmd = std::string(TN_CLI) + " " + args + " 2>" + err_file;
+  CliResult r;
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (p != nullptr && fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  const int status = p != nullptr ? pclose(p) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  std::string line, last;
+  std::istringstream lines(out);
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  r.last = nlohmann::json::parse(last, nullptr, false);
+  return r;
+}
+
+// The JSON objects of a JSONL file, one per non-empty line.
+inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+}  // namespace tracenas::testing

@@ -1,0 +1,197 @@
+// `tracenas study` end to end on the real stories260K model: a small study
+// completes and writes every output; its coefficients are those of the
+// per-architecture records (recomputed here with stats.hpp, which
+// core/src/stats_test.cpp checks against hand-computed values); a study
+// killed mid-way resumes to the uninterrupted result; a window that admits
+// fewer than N architectures is refused before anything runs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "cli_runner.hpp"
+#include "test_dir.hpp"
+#include "tracenas/stats.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+using testing::CliResult;
+using testing::read_jsonl;
+
+CliResult run_cli(const std::string& args) { return testing::run_tracenas(args, "tn_study"); }
+
+const std::string& model_dir() {
+  static const std::string dir = [] {
+    std::string d = testing::test_path("tn_study_stories260K");
+    CliResult r = run_cli("convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " + d);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return d;
+  }();
+  return dir;
+}
+
+// Six architectures with 150k-200k of the 260,032 parameters: three uniform,
+// three from a 12-candidate evolutionary search; six training steps each.
+std::string write_pipeline(const fs::path& dir, const std::string& space,
+                           const std::string& constraints, int n) {
+  fs::create_directories(dir);
+  const fs::path file = dir / "study.yaml";
+  std::ofstream out(file);
+  out << "schema_version: 1\n"
+      << "run: {name: s, seed: 5, output_dir: " << (dir / "runs").string()
+      << ", cache_dir: " << (dir / "cache").string() << ", threads: 1}\n"
+      << "model: {adapter: llama, params: {path: " << model_dir() << "}}\n"
+      << "data: {source: tokens, seq_len: 64, batch_size: 2, num_batches: 2,\n"
+      << "       params: {path: " TN_SHARED_DIR "/data/stories260K-samples.u16}}\n"
+      << "proxies:\n"
+      << "  - {proxy: trace_correlation, objective: true}\n"
+      << "  - {proxy: loss}\n"
+      << "  - {proxy: param_count}\n"
+      << "  - {proxy: random}\n"
+      << "search: {strategy: evolutionary, max_evaluations: 40,\n"
+      << "         params: {population_size: 6, elites: 2}}\n"
+      << "space: " << space << "\n"
+      << "constraints: " << constraints << "\n"
+      << "study: {architectures: " << n << ", strategy_share: 0.5, proposal_evaluations: 12,\n"
+      << "        seq_len: 64, batch_size: 4, steps: 6, warmup_steps: 1, eval_fraction: 0.05,\n"
+      << "        resamples: 200}\n";
+  return file.string();
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+TEST(StudyCli, CompletesWritesEveryOutputAndResumesToTheSameResult) {
+  testing::ScratchDir d;
+  const std::string p = write_pipeline(d.path(), "{min_layers: 3, mlp_align: 4}",
+                                       "{min_params: 150000, max_params: 200000}", 6);
+  CliResult r = run_cli("study " + p);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path dir = d.path() / "runs" / "s";
+  ASSERT_TRUE(r.last.is_object()) << r.err;
+  EXPECT_EQ(r.last["study_json"], (dir / "study.json").string());
+
+  // study.jsonl: six distinct architectures inside the window, trained.
+  const std::vector<json> lines = read_jsonl((dir / "study.jsonl").string());
+  ASSERT_EQ(lines.size(), 6u);
+  std::set<std::string> archs;
+  int strategy = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const json& l = lines[i];
+    EXPECT_EQ(l["index"], static_cast<int>(i));
+    archs.insert(l["arch"].dump());
+    strategy += l["origin"] == "strategy" ? 1 : 0;
+    EXPECT_GE(l["params"].get<std::int64_t>(), 150000);
+    EXPECT_LE(l["params"].get<std::int64_t>(), 200000);
+    EXPECT_EQ(l["proxies"]["param_count"].get<double>(), l["params"].get<double>());
+    const double before = l["loss_before"], after = l["loss_after"];
+    EXPECT_TRUE(std::isfinite(before) && std::isfinite(after));
+    EXPECT_LT(after, before) << "recovery training did not lower architecture " << i << "'s loss";
+  }
+  EXPECT_EQ(archs.size(), 6u);
+  EXPECT_EQ(strategy, 3);
+
+  // study.json: every proxy's coefficients are those of the records.
+  const json study = read_json(dir / "study.json");
+  ASSERT_EQ(study["coefficients"].size(), 4u);
+  std::vector<double> after, before;
+  for (const json& l : lines) {
+    after.push_back(-l["loss_after"].get<double>());
+    before.push_back(-l["loss_before"].get<double>());
+  }
+  for (const json& c : study["coefficients"]) {
+    const std::string label = c["proxy"];
+    const double sign = c["better"] == "higher" ? 1 : -1;
+    std::vector<double> score;
+    for (const json& l : lines) score.push_back(sign * l["proxies"][label].get<double>());
+    EXPECT_EQ(c["n"], 6) << label;
+    EXPECT_NEAR(c["spearman_after"]["value"].get<double>(), spearman(score, after), 1e-12) << label;
+    EXPECT_NEAR(c["kendall_after"]["value"].get<double>(), kendall(score, after), 1e-12) << label;
+    EXPECT_NEAR(c["spearman_before"]["value"].get<double>(), spearman(score, before), 1e-12)
+        << label;
+    EXPECT_NEAR(c["kendall_before"]["value"].get<double>(), kendall(score, before), 1e-12) << label;
+    for (const char* k : {"spearman_after", "kendall_after", "spearman_before", "kendall_before"}) {
+      const json& ci = c[k]["ci95"];
+      ASSERT_TRUE(ci[0].is_number() && ci[1].is_number()) << label << " " << k;
+      EXPECT_LE(-1.0, ci[0].get<double>());
+      EXPECT_LE(ci[0].get<double>(), ci[1].get<double>());
+      EXPECT_LE(ci[1].get<double>(), 1.0);
+    }
+    const std::string svg = read_text(dir / "plots" / (label + ".svg"));
+    EXPECT_EQ(svg.rfind("<svg", 0), 0u) << label;
+    EXPECT_EQ(count(svg, "class=\"point\""), 6) << label;
+  }
+  const std::string md = read_text(dir / "study.md");
+  for (const char* label : {"trace_correlation", "loss", "param_count", "random"}) {
+    EXPECT_NE(md.find(std::string("| ") + label + " | "), std::string::npos) << md;
+  }
+
+  // The folder holds a study: a second start without --resume is refused.
+  CliResult again = run_cli("study " + p);
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("already holds a study"), std::string::npos) << again.err;
+
+  // Killed after three architectures, mid-way through writing the fourth.
+  {
+    std::ofstream cut(dir / "study.jsonl", std::ios::trunc);
+    for (int i = 0; i < 3; ++i) cut << lines[static_cast<std::size_t>(i)].dump() << "\n";
+    const std::string torn = lines[3].dump();
+    cut << torn.substr(0, torn.size() / 2);
+  }
+  CliResult resumed = run_cli("study " + p + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::vector<json> again_lines = read_jsonl((dir / "study.jsonl").string());
+  ASSERT_EQ(again_lines.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(again_lines[i]["genome"], lines[i]["genome"]) << i;
+    EXPECT_EQ(again_lines[i]["loss_before"].get<double>(), lines[i]["loss_before"].get<double>())
+        << i;
+    EXPECT_EQ(again_lines[i]["loss_after"].get<double>(), lines[i]["loss_after"].get<double>())
+        << i;
+    EXPECT_EQ(again_lines[i]["proxies"]["trace_correlation"].get<double>(),
+              lines[i]["proxies"]["trace_correlation"].get<double>())
+        << i;
+  }
+  EXPECT_EQ(read_json(dir / "study.json")["coefficients"], study["coefficients"]);
+}
+
+TEST(StudyCli, WindowWithFewerThanNArchitecturesIsRefusedBeforeAnythingRuns) {
+  testing::ScratchDir d;
+  // Depth only, layer 0 protected: 2^4 = 16 architectures, 24 asked for.
+  const std::string p =
+      write_pipeline(d.path(), "{width: false, protected_layers: [0]}", "{min_params: 0.05}", 24);
+  CliResult r = run_cli("study " + p);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find(p + ": error: study.architectures: the constraint window admits only 16 "
+                           "distinct architectures"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("needs 24"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d.path() / "runs" / "s" / "architectures.json"));
+  EXPECT_FALSE(fs::exists(d.path() / "runs" / "s" / "study.jsonl"));
+}
+
+}  // namespace
+}  // namespace tracenas
