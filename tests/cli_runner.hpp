@@ -18,6 +18,7 @@ namespace tracenas::testing {
 
 struct CliResult {
   int code = -1;
+  std::string out;
   std::string err;
   nlohmann::json last;  // discarded when the last line is not JSON
 };
@@ -27,10 +28,9 @@ inline CliResult run_tracenas(const std::string& args, const std::string& tag) {
   const std::string err_file = test_path(tag + "_stderr.txt");
   const std::string cmd = std::string(TN_CLI) + " " + args + " 2>" + err_file;
   CliResult r;
-  std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf{};
-  while (p != nullptr && fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  while (p != nullptr && fgets(buf.data(), buf.size(), p) != nullptr) r.out += buf.data();
   const int status = p != nullptr ? pclose(p) : -1;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream e(err_file);
@@ -38,7 +38,7 @@ inline CliResult run_tracenas(const std::string& args, const std::string& tag) {
   ss << e.rdbuf();
   r.err = ss.str();
   std::string line, last;
-  std::istringstream lines(out);
+  std::istringstream lines(r.out);
   while (std::getline(lines, line)) {
     if (!line.empty()) last = line;
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 
 #include "tracenas/component.hpp"
 #include "tracenas/pipeline.hpp"
+#include "tracenas/data_loading.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/search_space.hpp"
 
@@ -29,6 +31,16 @@ int cmd_train(const std::vector<std::string>& argv);
 // with the pipeline file); `dtype` sizes the KV cache.
 std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
                                       const std::string& dtype);
+
+// The token stream of `section`'s `<key>_data` key (read as `<key>_format`
+// through the pipeline's tokenizer, else the model folder's), or, when that is
+// empty, the pipeline's data source (`fallback`) or nullopt. `name` receives
+// a description for messages; `where` names the section ("study").
+std::optional<TokenStream> section_tokens(const Pipeline& p, const ParamValues& section,
+                                          const std::string& where, const std::string& key,
+                                          bool fallback, const Registry& registry,
+                                          const RunContext& run, const std::string& model_dir,
+                                          std::string& name);
 
 // The search of `tracenas run`, after the run folder is set up.
 int run_search(const Pipeline& pipeline, const Registry& registry, const RunContext& run,

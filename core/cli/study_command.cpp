@@ -61,17 +61,8 @@ StudySettings settings_of(const Pipeline& p) {
   if (r.seq_len == 0) r.seq_len = p.batch_spec().seq_len;
   r.eval_batch = static_cast<int>(s.get_int("eval_batch_size"));
   r.resamples = static_cast<int>(s.get_int("resamples"));
+  r.train = train_options_from_params(s, r.seq_len);
   TrainOptions& t = r.train;
-  t.seq_len = r.seq_len;
-  t.batch = static_cast<int>(s.get_int("batch_size"));
-  t.steps = s.get_int("steps");
-  t.schedule.kind = s.get_string("schedule");
-  t.schedule.lr = s.get_float("lr");
-  t.schedule.min_lr = s.get_float("min_lr");
-  t.schedule.warmup_steps = s.get_int("warmup_steps");
-  t.schedule.total_steps = t.steps;
-  t.adamw.weight_decay = s.get_float("weight_decay");
-  t.clip = s.get_float("clip");
   t.shuffle = true;
   t.seed = static_cast<std::uint64_t>(p.run.get_int("seed"));
   return r;
@@ -127,29 +118,6 @@ std::string file_name_of(const std::string& label) {
                : '_';
   }
   return out.empty() ? "proxy" : out;
-}
-
-// A copy of `w` in float32 (training's master weights) on `device`, keeping
-// a tied LM head tied.
-ModelWeights to_float32(const ModelWeights& w, const at::Device& device) {
-  auto cv = [&](const at::Tensor& t) { return t.defined() ? t.to(device, at::kFloat).clone() : t; };
-  ModelWeights out = w;
-  out.embed = cv(w.embed);
-  out.final_norm = cv(w.final_norm);
-  out.lm_head = w.lm_head.is_same(w.embed) ? out.embed : cv(w.lm_head);
-  for (LayerWeights& l : out.layers) {
-    AttentionWeights& a = l.attention;
-    for (at::Tensor* t : {&a.input_norm, &a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias,
-                          &a.o_bias, &a.q_norm, &a.k_norm}) {
-      *t = cv(*t);
-    }
-    MlpWeights& m = l.ffn;
-    for (at::Tensor* t :
-         {&m.post_norm, &m.gate, &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}) {
-      *t = cv(*t);
-    }
-  }
-  return out;
 }
 
 struct Planned {
@@ -230,21 +198,9 @@ struct Split {
 Split split_data(const Pipeline& p, const Registry& registry, const RunContext& run,
                  const PipelineSession& session, const StudySettings& st) {
   const ParamValues& s = p.study;
-  const std::string tokenizer = !p.tokenizer.name.empty() && p.tokenizer.params.has("path")
-                                    ? p.tokenizer.params.get_string("path")
-                                    : std::string();
   Split out;
-  TokenStream train;
-  if (s.get_string("train_data").empty()) {
-    train = load_pipeline_tokens(registry, p, run);
-    out.train_name = p.data.params.has("path")
-                         ? p.data.name + ":" + p.data.params.get_string("path")
-                         : "the pipeline's data source (" + p.data.name + ")";
-  } else {
-    out.train_name = s.get_string("train_format") + ":" + s.get_string("train_data");
-    train = load_spec_tokens(registry, out.train_name, "study.train_data", tokenizer,
-                             session.model_dir, run);
-  }
+  TokenStream train = *section_tokens(p, s, "study", "train", true, registry, run,
+                                      session.model_dir, out.train_name);
   const auto seq = static_cast<std::int64_t>(st.seq_len);
   const auto windows = static_cast<std::int64_t>(train.ids.size()) / seq;
   if (s.get_string("eval_data").empty()) {
@@ -273,10 +229,9 @@ Split split_data(const Pipeline& p, const Registry& registry, const RunContext& 
     }
   } else {
     out.train = std::move(train.ids);
-    out.eval_name = s.get_string("eval_format") + ":" + s.get_string("eval_data");
-    out.eval = load_spec_tokens(registry, out.eval_name, "study.eval_data", tokenizer,
-                                session.model_dir, run)
-                   .ids;
+    out.eval = section_tokens(p, s, "study", "eval", false, registry, run, session.model_dir,
+                              out.eval_name)
+                   ->ids;
   }
   out.train_windows = static_cast<std::int64_t>(out.train.size()) / seq;
   out.eval_windows = static_cast<std::int64_t>(out.eval.size()) / seq;
@@ -287,7 +242,11 @@ Split split_data(const Pipeline& p, const Registry& registry, const RunContext& 
 
 void check_study(const Pipeline& p, const Registry& registry) {
   const StudySettings st = settings_of(p);
-  validate_schedule(st.train.schedule);
+  try {
+    validate_schedule(st.train.schedule);
+  } catch (const UsageError& e) {
+    throw ConfigError(p.file + ": error: study: " + e.what());
+  }
   RunContext run = p.run_context();
   auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
   const ModelConfig base =
@@ -382,8 +341,8 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
 
     const auto t1 = std::chrono::steady_clock::now();
     const auto selection = select_units(c, arch, &evaluator->order());
-    DecoderModel pruned(c, to_float32(realize_weights(c, session.model->weights(), selection),
-                                      session.model->device()));
+    DecoderModel pruned(c, float32_weights(realize_weights(c, session.model->weights(), selection),
+                                           session.model->device()));
     const double before = evaluate(c, pruned.weights(), eval_set).loss;
     const double eval_seconds_before = seconds_since(t1);
     const auto t2 = std::chrono::steady_clock::now();
@@ -430,8 +389,19 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
                                                         : kNaN);
     }
   }
-  std::vector<ProxyCorrelation> rows;
+  std::vector<ProxyCorrelation> rows, uniform_rows;
   json coefficients = json::array();
+  // The uniform samples alone: an unbiased sample of the window, without the
+  // strategy's cluster of (usually larger) architectures.
+  std::vector<std::size_t> uniform_index;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].origin == "uniform") uniform_index.push_back(i);
+  }
+  auto pick = [&](const std::vector<double>& v) {
+    std::vector<double> out;
+    for (std::size_t i : uniform_index) out.push_back(v[i]);
+    return out;
+  };
   json plots = json::array();
   json summary_coefficients = json::object();
   fs::create_directories(dir / "plots");
@@ -440,6 +410,9 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
     ProxyCorrelation r = correlate_proxy(proxies[j].label, direction, values[j], after, before,
                                          st.resamples, run.seed);
     rows.push_back(r);
+    const ProxyCorrelation u = correlate_proxy(proxies[j].label, direction, pick(values[j]),
+                                               pick(after), pick(before), st.resamples, run.seed);
+    uniform_rows.push_back(u);
     coefficients.push_back(
         {{"proxy", r.label},
          {"component", proxies[j].name},
@@ -448,7 +421,13 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
          {"spearman_after", coefficient_json(r.spearman_after)},
          {"kendall_after", coefficient_json(r.kendall_after)},
          {"spearman_before", coefficient_json(r.spearman_before)},
-         {"kendall_before", coefficient_json(r.kendall_before)}});
+         {"kendall_before", coefficient_json(r.kendall_before)},
+         {"uniform_only",
+          {{"n", u.n},
+           {"spearman_after", coefficient_json(u.spearman_after)},
+           {"kendall_after", coefficient_json(u.kendall_after)},
+           {"spearman_before", coefficient_json(u.spearman_before)},
+           {"kendall_before", coefficient_json(u.kendall_before)}}}});
     summary_coefficients[r.label] = {{"spearman_after", finite_or_null(r.spearman_after.value)},
                                      {"kendall_after", finite_or_null(r.kendall_after.value)}};
     std::vector<ScatterPoint> pts;
@@ -529,6 +508,11 @@ int run_study(const Pipeline& p, const Registry& registry, const RunContext& run
      << "is better: +1 means the proxy ranks the architectures exactly as their loss does. "
      << "Brackets: percentile-bootstrap 95% intervals (" << st.resamples << " resamples).\n\n"
      << study_table(rows);
+  if (from_strategy > 0 && uniform_index.size() >= 3) {
+    md << "\nThe " << uniform_index.size()
+       << " uniform samples alone (an unbiased sample of the window):\n\n"
+       << study_table(uniform_rows);
+  }
   write_file_atomic((dir / "study.md").string(), md.str());
   std::cerr << "\n" << study_table(rows) << "\n";
 

@@ -1,5 +1,7 @@
 #include "tracenas/pipeline.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,8 +13,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <yaml-cpp/yaml.h>
 
 #include "tracenas/error.hpp"
 #include "tracenas/registry.hpp"
@@ -28,8 +28,9 @@ namespace tracenas {
 const ParamSchema& run_schema() {
   static const ParamSchema s = [] {
     ParamSchema v;
-    v.push_back(ParamSpec::string("name", "", "run name; the run folder is <output_dir>/<name> "
-                                              "(default: the pipeline file's name)"));
+    v.push_back(ParamSpec::string("name", "",
+                                  "run name; the run folder is <output_dir>/<name> "
+                                  "(default: the pipeline file's name)"));
     v.push_back(ParamSpec::integer("seed", 0, "seed of every random choice of the run").min(0));
     v.push_back(ParamSpec::string("output_dir", "runs",
                                   "folder that holds run folders (relative: to the working "
@@ -38,9 +39,9 @@ const ParamSchema& run_schema() {
                                   "cache of base traces, importance and tokenized data "
                                   "(default: <output_dir>/.cache; relative: to the working "
                                   "directory)"));
-    v.push_back(ParamSpec::integer("threads", 0,
-                                   "CPU threads for LibTorch (0: every core of the machine)")
-                    .range(0, 4096));
+    v.push_back(
+        ParamSpec::integer("threads", 0, "CPU threads for LibTorch (0: every core of the machine)")
+            .range(0, 4096));
     v.push_back(ParamSpec::choice("device", {"auto", "cpu", "cuda"}, "auto",
                                   "where the model runs (auto: cuda when LibTorch has it)"));
     v.push_back(ParamSpec::choice("dtype", {"float32", "bfloat16", "float16"}, "float32",
@@ -89,9 +90,8 @@ const ParamSchema& space_schema() {
     v.push_back(ParamSpec::choice("depth", {"layer", "block", "none"}, "layer",
                                   "layer: attention and MLP of a layer are removed together; "
                                   "block: each block on its own; none: no depth search"));
-    v.push_back(ParamSpec::integer("min_layers", 1,
-                                   "fewest layers that keep at least one block")
-                    .min(0));
+    v.push_back(
+        ParamSpec::integer("min_layers", 1, "fewest layers that keep at least one block").min(0));
     v.push_back(ParamSpec::int_list(
         "protected_layers", {},
         "layers never removed (negative counts from the end: -1 is the last layer)"));
@@ -100,16 +100,16 @@ const ParamSchema& space_schema() {
                                 "in (0, 1) is a fraction of the layer count)")
                     .min(0));
     v.push_back(ParamSpec::boolean("width", true, "search head counts and MLP widths"));
-    v.push_back(ParamSpec::integer("heads_step", 1,
-                                   "query heads per KV group change in steps of this size")
-                    .min(1));
-    v.push_back(ParamSpec::integer("min_heads_per_group", 1,
-                                   "fewest query heads kept per kept KV group")
-                    .min(1));
+    v.push_back(
+        ParamSpec::integer("heads_step", 1, "query heads per KV group change in steps of this size")
+            .min(1));
+    v.push_back(
+        ParamSpec::integer("min_heads_per_group", 1, "fewest query heads kept per kept KV group")
+            .min(1));
     v.push_back(ParamSpec::boolean("remove_kv_groups", false, "whole KV groups may be removed"));
-    v.push_back(ParamSpec::integer("min_kv_heads", 1,
-                                   "fewest KV groups kept when remove_kv_groups is on")
-                    .min(1));
+    v.push_back(
+        ParamSpec::integer("min_kv_heads", 1, "fewest KV groups kept when remove_kv_groups is on")
+            .min(1));
     v.push_back(ParamSpec::integer("mlp_align", 1, "MLP widths are multiples of this").min(1));
     v.push_back(ParamSpec::real("mlp_min_fraction", 0,
                                 "fewest MLP channels kept, as a fraction of the base width")
@@ -127,18 +127,16 @@ const ParamSchema& constraints_schema() {
                                   "outside the embeddings and LM head"));
     const std::string count_doc =
         " (a value <= 1 is a fraction of the base model's parameters, above 1 a count)";
-    v.push_back(
-        ParamSpec::real("min_params", 0, "lowest parameter count allowed" + count_doc)
-            .make_optional()
-            .min(0));
-    v.push_back(
-        ParamSpec::real("max_params", 0, "highest parameter count allowed" + count_doc)
-            .make_optional()
-            .min(0));
-    v.push_back(ParamSpec::real("target_params", 0,
-                                "parameter count aimed at, +/- tolerance" + count_doc)
+    v.push_back(ParamSpec::real("min_params", 0, "lowest parameter count allowed" + count_doc)
                     .make_optional()
                     .min(0));
+    v.push_back(ParamSpec::real("max_params", 0, "highest parameter count allowed" + count_doc)
+                    .make_optional()
+                    .min(0));
+    v.push_back(
+        ParamSpec::real("target_params", 0, "parameter count aimed at, +/- tolerance" + count_doc)
+            .make_optional()
+            .min(0));
     v.push_back(ParamSpec::real("tolerance", 0.01,
                                 "half-width of the window around target_params" + count_doc)
                     .min(0));
@@ -161,13 +159,50 @@ const ParamSchema& output_schema() {
         ParamSpec::integer("top_k", 10, "candidates listed in summary.json").range(1, 100000));
     v.push_back(ParamSpec::boolean("export_best", false,
                                    "prune and export the best candidate into <run>/best_model"));
-    v.push_back(ParamSpec::integer("shard_size_mb", 4096,
-                                   "largest safetensors shard of an exported model")
-                    .range(1, 1 << 20));
+    v.push_back(
+        ParamSpec::integer("shard_size_mb", 4096, "largest safetensors shard of an exported model")
+            .range(1, 1 << 20));
     return v;
   }();
   return s;
 }
+
+namespace {
+
+// The recovery-training keys shared by `study` and `recovery` (train.hpp,
+// train_options_from_params).
+void add_training_params(ParamSchema& v, std::int64_t default_steps, double min_steps,
+                         const std::string& steps_doc) {
+  v.push_back(ParamSpec::path("train_data", "",
+                              "recovery-training data (empty: the pipeline's data source)"));
+  v.push_back(ParamSpec::choice("train_format", {"tokens", "text"}, "tokens",
+                                "how train_data is read (tokens: .u16/.u32/.txt ids; text: "
+                                "plain text or JSONL through the tokenizer)"));
+  v.push_back(
+      ParamSpec::choice("eval_format", {"tokens", "text"}, "tokens", "how eval_data is read"));
+  v.push_back(
+      ParamSpec::integer("seq_len", 0, "tokens per window (0: data.seq_len)").range(0, 1 << 20));
+  v.push_back(ParamSpec::integer("batch_size", 8, "windows per micro-batch").range(1, 1 << 20));
+  v.push_back(
+      ParamSpec::integer("accumulate", 1, "micro-batches per optimizer step").range(1, 1 << 20));
+  v.push_back(ParamSpec::integer("steps", default_steps, steps_doc).range(min_steps, 1 << 30));
+  v.push_back(ParamSpec::choice("schedule", {"constant", "cosine", "wsd"}, "cosine",
+                                "learning-rate schedule (core/include/tracenas/train.hpp)"));
+  v.push_back(ParamSpec::real("lr", 2e-3, "peak learning rate").range(0, 1e3));
+  v.push_back(ParamSpec::real("min_lr", 2e-4, "floor of the cosine decay").range(0, 1e3));
+  v.push_back(ParamSpec::integer("warmup_steps", 5, "linear warm-up steps").min(0));
+  v.push_back(ParamSpec::integer("plateau_steps", 0, "wsd: steps at plateau_lr first").min(0));
+  v.push_back(
+      ParamSpec::real("plateau_lr", 0, "wsd: the low plateau's learning rate").range(0, 1e3));
+  v.push_back(ParamSpec::integer("stable_steps", 0, "wsd: steps at lr before the decay").min(0));
+  v.push_back(ParamSpec::real("beta1", 0.9, "AdamW beta1").range(0, 0.999999));
+  v.push_back(ParamSpec::real("beta2", 0.95, "AdamW beta2").range(0, 0.999999999));
+  v.push_back(ParamSpec::real("weight_decay", 0, "AdamW decoupled weight decay").range(0, 1e3));
+  v.push_back(
+      ParamSpec::real("clip", 1.0, "gradient clipping by global norm (0: none)").range(0, 1e30));
+}
+
+}  // namespace
 
 const ParamSchema& study_schema() {
   static const ParamSchema s = [] {
@@ -187,36 +222,40 @@ const ParamSchema& study_schema() {
                                    "uniform draws made to find N distinct architectures before "
                                    "the window is declared too small (0: 200 * N)")
                     .min(0));
-    v.push_back(ParamSpec::path("train_data", "",
-                                "recovery-training data (empty: the pipeline's data source)"));
-    v.push_back(ParamSpec::choice("train_format", {"tokens", "text"}, "tokens",
-                                  "how train_data is read (tokens: .u16/.u32/.txt ids; text: "
-                                  "plain text or JSONL through the tokenizer)"));
+    add_training_params(v, 60, 1, "optimizer steps per architecture");
     v.push_back(ParamSpec::path("eval_data", "",
                                 "held-out evaluation data (empty: the last eval_fraction of the "
                                 "training windows, which are then not trained on)"));
-    v.push_back(ParamSpec::choice("eval_format", {"tokens", "text"}, "tokens",
-                                  "how eval_data is read"));
     v.push_back(ParamSpec::real("eval_fraction", 0.25,
                                 "share of the training windows held out when eval_data is empty")
                     .range(0.01, 0.9));
-    v.push_back(ParamSpec::integer("seq_len", 0, "tokens per window (0: data.seq_len)")
-                    .range(0, 1 << 20));
-    v.push_back(ParamSpec::integer("batch_size", 8, "windows per training step").range(1, 1 << 20));
-    v.push_back(ParamSpec::integer("steps", 60, "optimizer steps per architecture")
-                    .range(1, 1 << 30));
-    v.push_back(ParamSpec::choice("schedule", {"constant", "cosine", "wsd"}, "cosine",
-                                  "learning-rate schedule (train.hpp)"));
-    v.push_back(ParamSpec::real("lr", 2e-3, "peak learning rate").range(0, 1e3));
-    v.push_back(ParamSpec::real("min_lr", 2e-4, "floor of the cosine decay").range(0, 1e3));
-    v.push_back(ParamSpec::integer("warmup_steps", 5, "linear warm-up steps").min(0));
-    v.push_back(ParamSpec::real("weight_decay", 0, "AdamW decoupled weight decay").range(0, 1e3));
-    v.push_back(ParamSpec::real("clip", 1.0, "gradient clipping by global norm (0: none)")
-                    .range(0, 1e30));
-    v.push_back(ParamSpec::integer("eval_batch_size", 8, "windows per evaluation batch")
-                    .range(1, 1 << 20));
+    v.push_back(
+        ParamSpec::integer("eval_batch_size", 8, "windows per evaluation batch").range(1, 1 << 20));
     v.push_back(ParamSpec::integer("resamples", 1000, "bootstrap resamples of the 95% intervals")
                     .range(10, 1000000));
+    return v;
+  }();
+  return s;
+}
+
+const ParamSchema& recovery_schema() {
+  static const ParamSchema s = [] {
+    ParamSchema v;
+    add_training_params(v, 0, 0,
+                        "optimizer steps of recovery training of the exported best model "
+                        "(0: no recovery stage; needs output.export_best)");
+    v.push_back(ParamSpec::path("eval_data", "", "held-out evaluation data (empty: none)"));
+    v.push_back(
+        ParamSpec::integer("eval_every", 0, "evaluate every N steps (0: at the end)").min(0));
+    v.push_back(ParamSpec::integer("checkpoint_every", 0,
+                                   "atomic checkpoint every N steps, resumed by run --resume "
+                                   "(0: none)")
+                    .min(0));
+    v.push_back(ParamSpec::boolean("distill", false,
+                                   "distill from the unpruned parent (knowledge distillation)"));
+    v.push_back(ParamSpec::real("kd_alpha", 0.5, "weight of the distillation term").range(0, 1));
+    v.push_back(
+        ParamSpec::real("kd_temperature", 1.0, "distillation temperature").range(1e-6, 1e6));
     return v;
   }();
   return s;
@@ -345,8 +384,8 @@ struct PipelineSource::Impl {
   ParamValue convert_scalar(const YAML::Node& n, const ParamSpec& spec, ParamType type,
                             const std::string& path) const {
     if (!n.IsScalar()) {
-      fail(n, path, std::string("expected ") + expected_text(type) + " (got " + describe_node(n) +
-                        ")");
+      fail(n, path,
+           std::string("expected ") + expected_text(type) + " (got " + describe_node(n) + ")");
     }
     const std::string& s = n.Scalar();
     const bool plain = !is_quoted(n);
@@ -396,11 +435,11 @@ struct PipelineSource::Impl {
         return resolve_path(s, path);
       case ParamType::kChoice: {
         if (std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
-          fail(n, path, "must be one of " + join(spec.choices, ", ") + " (got " + s + ")" +
-                            [&] {
-                              std::string b = closest_name(s, spec.choices);
-                              return b.empty() ? std::string() : "; did you mean '" + b + "'?";
-                            }());
+          fail(
+              n, path, "must be one of " + join(spec.choices, ", ") + " (got " + s + ")" + [&] {
+                std::string b = closest_name(s, spec.choices);
+                return b.empty() ? std::string() : "; did you mean '" + b + "'?";
+              }());
         }
         return s;
       }
@@ -412,23 +451,33 @@ struct PipelineSource::Impl {
 
   static const char* expected_text(ParamType t) {
     switch (t) {
-      case ParamType::kBool: return "true or false";
-      case ParamType::kInt: return "an integer";
-      case ParamType::kFloat: return "a number";
-      case ParamType::kChoice: return "one of the choices";
-      case ParamType::kPath: return "a path";
-      case ParamType::kIntList: return "a list of integers";
-      case ParamType::kFloatList: return "a list of numbers";
-      case ParamType::kStringList: return "a list of strings";
-      default: return "a string";
+      case ParamType::kBool:
+        return "true or false";
+      case ParamType::kInt:
+        return "an integer";
+      case ParamType::kFloat:
+        return "a number";
+      case ParamType::kChoice:
+        return "one of the choices";
+      case ParamType::kPath:
+        return "a path";
+      case ParamType::kIntList:
+        return "a list of integers";
+      case ParamType::kFloatList:
+        return "a list of numbers";
+      case ParamType::kStringList:
+        return "a list of strings";
+      default:
+        return "a string";
     }
   }
 
   ParamValue convert(const YAML::Node& n, const ParamSpec& spec, const std::string& path) const {
     auto list_of = [&](ParamType elem) -> std::vector<ParamValue> {
       if (!n.IsSequence()) {
-        fail(n, path, std::string("expected ") + expected_text(spec.type) + " (got " +
-                          describe_node(n) + ")");
+        fail(n, path,
+             std::string("expected ") + expected_text(spec.type) + " (got " + describe_node(n) +
+                 ")");
       }
       std::vector<ParamValue> out;
       for (std::size_t i = 0; i < n.size(); ++i) {
@@ -504,8 +553,9 @@ struct PipelineSource::Impl {
     check_known_keys(node, path, known);
     const YAML::Node name_node = node[role];
     if (!name_node.IsDefined() || is_null(name_node)) {
-      fail(node, path, "missing required key '" + role + "' (the " + to_string(kind) + " to use" +
-                           suggest("", registry.names(kind)) + ")");
+      fail(node, path,
+           "missing required key '" + role + "' (the " + to_string(kind) + " to use" +
+               suggest("", registry.names(kind)) + ")");
     }
     std::string rp = path + "." + role;
     if (!name_node.IsScalar()) {
@@ -516,8 +566,9 @@ struct PipelineSource::Impl {
     ref.name = name_node.Scalar();
     const ComponentEntry* entry = registry.find(kind, ref.name);
     if (entry == nullptr) {
-      fail(name_node, rp, "unknown " + std::string(to_string(kind)) + " '" + ref.name + "'" +
-                              suggest(ref.name, registry.names(kind)));
+      fail(name_node, rp,
+           "unknown " + std::string(to_string(kind)) + " '" + ref.name + "'" +
+               suggest(ref.name, registry.names(kind)));
     }
     ref.params = validate_params(node["params"], entry->info.params, path + ".params", {},
                                  "a map of parameters", node);
@@ -637,24 +688,24 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
   p.file = im.file;
 
   static const std::vector<std::string> kSections = {
-      "schema_version", "run",    "plugins", "model",       "data",  "tokenizer",
-      "importance",     "proxies", "search", "space",       "constraints", "output",
-      "study"};
+      "schema_version", "run",    "plugins", "model",       "data",   "tokenizer", "importance",
+      "proxies",        "search", "space",   "constraints", "output", "study",     "recovery"};
   im.check_known_keys(root, "", kSections);
 
   // schema_version
   {
     const YAML::Node v = root["schema_version"];
     if (!v.IsDefined()) {
-      im.fail(root, "", "missing required key 'schema_version' (this TraceNAS reads " +
-                            std::to_string(kPipelineSchemaVersion) + ")");
+      im.fail(root, "",
+              "missing required key 'schema_version' (this TraceNAS reads " +
+                  std::to_string(kPipelineSchemaVersion) + ")");
     }
     ParamSpec spec = ParamSpec::integer("schema_version", 0, "");
     auto val = std::get<std::int64_t>(im.convert(v, spec, "schema_version"));
     if (val != kPipelineSchemaVersion) {
-      im.fail(v, "schema_version", "unsupported version; this TraceNAS reads " +
-                                       std::to_string(kPipelineSchemaVersion) + " (got " +
-                                       v.Scalar() + ")");
+      im.fail(v, "schema_version",
+              "unsupported version; this TraceNAS reads " + std::to_string(kPipelineSchemaVersion) +
+                  " (got " + v.Scalar() + ")");
     }
     p.schema_version = static_cast<int>(val);
   }
@@ -672,8 +723,9 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
     const std::string& name = p.run.get_string("name");
     if (!std::regex_match(name, kRunName) || name == "." || name == "..") {
       const YAML::Node rn = root["run"].IsMap() ? root["run"]["name"] : root;
-      im.fail(rn, "run.name", "must be a folder name of letters, digits, '.', '_' or '-' (got " +
-                                  quote(name) + ")");
+      im.fail(
+          rn, "run.name",
+          "must be a folder name of letters, digits, '.', '_' or '-' (got " + quote(name) + ")");
     }
   }
   p.plugins = im.validate_params(root["plugins"], plugins_schema(), "plugins", {}, "a map");
@@ -716,18 +768,17 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
   {
     const YAML::Node list = require_section("proxies");
     if (!list.IsSequence() || list.size() == 0) {
-      im.fail(list, "proxies", "expected a non-empty list of {proxy: <name>, params: {...}} (got " +
-                                   (list.IsSequence() ? std::string("an empty list")
-                                                      : describe_node(list)) +
-                                   ")");
+      im.fail(list, "proxies",
+              "expected a non-empty list of {proxy: <name>, params: {...}} (got " +
+                  (list.IsSequence() ? std::string("an empty list") : describe_node(list)) + ")");
     }
     std::map<std::string, std::size_t> labels;
     int objective = -1;
     for (std::size_t i = 0; i < list.size(); ++i) {
       std::string path = "proxies." + std::to_string(i);
       const YAML::Node item = list[i];
-      ComponentRef ref = im.validate_component(item, path, ComponentKind::kProxy, "proxy",
-                                               registry, {}, nullptr, {"label", "objective"});
+      ComponentRef ref = im.validate_component(item, path, ComponentKind::kProxy, "proxy", registry,
+                                               {}, nullptr, {"label", "objective"});
       ParamSchema extra = {ParamSpec::string("label", "", ""),
                            ParamSpec::boolean("objective", false, "")};
       ParamValues ev = im.validate_params(item, extra, path, {"proxy", "params"}, "a map");
@@ -735,9 +786,9 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
       ref.objective = ev.get_bool("objective");
       auto dup = labels.find(ref.label);
       if (dup != labels.end()) {
-        im.fail(item, path, "proxy label '" + ref.label + "' is already used by proxies." +
-                                std::to_string(dup->second) +
-                                "; give one of them a distinct 'label:'");
+        im.fail(item, path,
+                "proxy label '" + ref.label + "' is already used by proxies." +
+                    std::to_string(dup->second) + "; give one of them a distinct 'label:'");
       }
       labels[ref.label] = i;
       if (ref.objective) {
@@ -788,14 +839,22 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
       double hi = v.get_float("max_params");
       bool same_kind = (lo <= 1.0) == (hi <= 1.0);
       if (same_kind && lo > hi) {
-        im.fail(mark("min_params"), "constraints.min_params",
-                "must not exceed max_params " + format_number(hi) + " (got " + format_number(lo) +
-                    ")");
+        im.fail(
+            mark("min_params"), "constraints.min_params",
+            "must not exceed max_params " + format_number(hi) + " (got " + format_number(lo) + ")");
       }
     }
   }
   p.output = im.validate_params(root["output"], output_schema(), "output", {}, "a map");
   p.study = im.validate_params(root["study"], study_schema(), "study", {}, "a map");
+  p.recovery = im.validate_params(root["recovery"], recovery_schema(), "recovery", {}, "a map");
+  if (p.recovery.get_int("steps") > 0 && !p.output.get_bool("export_best")) {
+    const YAML::Node r = root["recovery"];
+    im.fail(r.IsMap() && r["steps"].IsDefined() ? r["steps"] : root, "recovery.steps",
+            "the recovery stage trains the exported best model: set output.export_best: true "
+            "(got steps " +
+                std::to_string(p.recovery.get_int("steps")) + " without export)");
+  }
   return p;
 }
 
@@ -922,6 +981,9 @@ std::string Pipeline::resolved_yaml() const {
   out << YAML::EndMap;
   out << YAML::Key << "study" << YAML::Value << YAML::BeginMap;
   emit_values(out, study);
+  out << YAML::EndMap;
+  out << YAML::Key << "recovery" << YAML::Value << YAML::BeginMap;
+  emit_values(out, recovery);
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -130,7 +130,7 @@ std::string scatter_svg(const std::string& title, const std::string& subtitle,
                         const std::string& x_label, const std::string& y_label,
                         const std::vector<ScatterPoint>& points,
                         const std::vector<std::string>& legend) {
-  constexpr double kW = 560, kH = 400, kLeft = 78, kRight = 20, kTop = 56, kBottom = 58;
+  constexpr double kW = 560, kH = 420, kLeft = 78, kRight = 20, kTop = 74, kBottom = 58;
   const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
   double x0 = kNaN, x1 = kNaN, y0 = kNaN, y1 = kNaN;
   std::vector<ScatterPoint> shown;
@@ -191,7 +191,8 @@ std::string scatter_svg(const std::string& title, const std::string& subtitle,
     }
   }
   for (std::size_t i = 0; i < legend.size() && i < 2; ++i) {
-    const double lx = kLeft + 10 + 150.0 * static_cast<double>(i), ly = kTop + 14;
+    const double lx = kLeft + 10 + 150.0 * static_cast<double>(i),
+                 ly = kTop - 14;  // above the plot area
     if (i == 1) {
       s << "<rect x=\"" << lx - 4 << "\" y=\"" << ly - 4
         << "\" width=\"8\" height=\"8\" fill=\"#e07b00\"/>";

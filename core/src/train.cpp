@@ -437,12 +437,58 @@ std::string resolve_checkpoint(const std::string& path) {
                    ": no checkpoint there (expected trainer_state.json or checkpoints/latest)");
 }
 
+TrainOptions train_options_from_params(const ParamValues& v, int default_seq_len) {
+  TrainOptions t;
+  t.seq_len = static_cast<int>(v.get_int("seq_len"));
+  if (t.seq_len == 0) t.seq_len = default_seq_len;
+  t.batch = static_cast<int>(v.get_int("batch_size"));
+  t.accumulate = static_cast<int>(v.get_int("accumulate"));
+  t.steps = v.get_int("steps");
+  t.schedule.kind = v.get_string("schedule");
+  t.schedule.lr = v.get_float("lr");
+  t.schedule.min_lr = v.get_float("min_lr");
+  t.schedule.warmup_steps = v.get_int("warmup_steps");
+  t.schedule.plateau_steps = v.get_int("plateau_steps");
+  t.schedule.plateau_lr = v.get_float("plateau_lr");
+  t.schedule.stable_steps = v.get_int("stable_steps");
+  t.schedule.total_steps = std::max<std::int64_t>(1, t.steps);
+  t.adamw.beta1 = v.get_float("beta1");
+  t.adamw.beta2 = v.get_float("beta2");
+  t.adamw.weight_decay = v.get_float("weight_decay");
+  t.clip = v.get_float("clip");
+  return t;
+}
+
+ModelWeights float32_weights(const ModelWeights& w, const at::Device& device) {
+  auto cv = [&](const at::Tensor& t) {
+    return t.defined() ? t.detach().to(device, at::kFloat).clone() : t;
+  };
+  ModelWeights out = w;
+  out.embed = cv(w.embed);
+  out.final_norm = cv(w.final_norm);
+  out.lm_head = w.lm_head.is_same(w.embed) ? out.embed : cv(w.lm_head);
+  for (LayerWeights& l : out.layers) {
+    AttentionWeights& a = l.attention;
+    for (at::Tensor* t : {&a.input_norm, &a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias,
+                          &a.o_bias, &a.q_norm, &a.k_norm}) {
+      *t = cv(*t);
+    }
+    MlpWeights& m = l.ffn;
+    for (at::Tensor* t :
+         {&m.post_norm, &m.gate, &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}) {
+      *t = cv(*t);
+    }
+  }
+  return out;
+}
+
 TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& train_tokens,
                         const std::vector<std::int32_t>* eval_tokens, const TrainOptions& o,
                         const std::function<void(const StepLog&)>& on_step) {
   if (model.dtype() != at::kFloat) {
     throw UsageError(std::string("train: master weights must be float32 (got ") +
-                     dtype_name(model.dtype()) + "); load the model in float32 and train in "
+                     dtype_name(model.dtype()) +
+                     "); load the model in float32 and train in "
                      "bfloat16 with the compute dtype");
   }
   if (o.compute_dtype != "float32" && o.compute_dtype != "bfloat16") {
@@ -538,8 +584,8 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
           at::Tensor kd =
               distillation_loss(logits, teacher_logits.to(logits.device()), o.kd_temperature);
           kd_sum += kd.item<double>();
-          objective = loss * (1.0 - o.kd_alpha) +
-                      kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
+          objective =
+              loss * (1.0 - o.kd_alpha) + kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
         }
       }
       (objective / static_cast<double>(o.accumulate)).backward();
@@ -557,8 +603,8 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     }
     log().log(o.log_steps ? spdlog::level::info : spdlog::level::debug,
               "step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
-               o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
-               l.grad_norm);
+              o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
+              l.grad_norm);
     if (o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
       r.checkpoints.push_back(write_checkpoint(o, opt, l.step, l.loss));
       log().info("checkpoint {}", r.checkpoints.back());

@@ -1,9 +1,9 @@
 // `tracenas run` end to end on the real stories260K model: the outputs of a
 // search, a run killed with SIGKILL and resumed, every strategy inside the
 // parameter window, and the bad inputs of the search sections.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_runner.hpp"
 #include "test_dir.hpp"
 
 extern char** environ;
@@ -29,33 +30,10 @@ using nlohmann::json;
 namespace tracenas {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string err;
-  json last;
-};
+using Result = tracenas::testing::CliResult;
 
 Result run_cli(const std::string& args) {
-  const std::string err_file = tracenas::testing::test_path("tn_search_run_stderr.txt");
-  const std::string cmd = std::string(TN_CLI) + " " + args + " 2>" + err_file;
-  Result r;
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  std::string line, last;
-  std::istringstream lines(out);
-  while (std::getline(lines, line)) {
-    if (!line.empty()) last = line;
-  }
-  r.last = json::parse(last, nullptr, false);
-  return r;
+  return tracenas::testing::run_tracenas(args, "tn_search_run");
 }
 
 const std::string& model_dir() {
@@ -93,12 +71,7 @@ std::string write_pipeline(const fs::path& dir, const std::string& strategy,
 }
 
 std::vector<json> read_lines(const fs::path& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(json::parse(line));
-  }
-  return out;
+  return tracenas::testing::read_jsonl(path.string());
 }
 
 json read_json(const fs::path& path) {
@@ -108,14 +81,13 @@ json read_json(const fs::path& path) {
 
 TEST(SearchRun, WritesEveryOutputAndTheExportedModelEvaluates) {
   tracenas::testing::ScratchDir d;
-  const std::string p = write_pipeline(d.path(), "evolutionary",
-                                       "");
+  const std::string p = write_pipeline(d.path(), "evolutionary", "");
   Result r = run_cli("run " + p + " --set search.params.population_size=8");
   ASSERT_EQ(r.code, 0) << r.err;
   const fs::path run = d.path() / "runs" / "r";
-  for (const char* f : {"config.resolved.yaml", "tracenas.log", "candidates.jsonl", "best.json",
-                        "best_arch.json", "summary.json", "model/config.json",
-                        "model/model.safetensors"}) {
+  for (const char* f :
+       {"config.resolved.yaml", "tracenas.log", "candidates.jsonl", "best.json", "best_arch.json",
+        "summary.json", "model/config.json", "model/model.safetensors"}) {
     EXPECT_TRUE(fs::exists(run / f)) << f;
   }
   auto recs = read_lines(run / "candidates.jsonl");
@@ -153,6 +125,65 @@ TEST(SearchRun, WritesEveryOutputAndTheExportedModelEvaluates) {
   EXPECT_EQ(s2["best"]["objective"].get<double>(), best);
 }
 
+// The optional recovery stage: the exported best model is trained (here 12
+// steps on the first 256 windows of 64 tokens, distilled from the parent),
+// exported to recovered/ and evaluated on held-out windows; its held-out
+// loss is below the untrained export's. A resumed finished run reuses it.
+TEST(SearchRun, RecoveryStageTrainsTheExportedModel) {
+  tracenas::testing::ScratchDir d;
+  const std::string held_out = (d.path() / "held_out.u16").string();
+  {
+    // Windows 1024.. of 64 tokens (the file holds 2048), never trained on.
+    std::ifstream in(TN_SHARED_DIR "/data/stories260K-samples.u16", std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(held_out, std::ios::binary) << all.substr(all.size() / 2);
+    std::ofstream(d.path() / "train.u16", std::ios::binary) << all.substr(0, 256 * 64 * 2);
+  }
+  const std::string p = write_pipeline(
+      d.path(), "random",
+      "recovery: {steps: 12, seq_len: 64, batch_size: 4, warmup_steps: 2, lr: 3.0e-3,\n"
+      "           train_data: " +
+          (d.path() / "train.u16").string() +
+          ",\n"
+          "           eval_data: " +
+          held_out + ", distill: true, kd_alpha: 0.5}\n");
+  Result r = run_cli("run " + p);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path run = d.path() / "runs" / "r";
+  ASSERT_TRUE(r.last.contains("recovered")) << r.last.dump();
+  EXPECT_EQ(r.last["recovered"]["model"], (run / "recovered").string());
+  EXPECT_EQ(r.last["recovered"]["steps"], 12);
+  for (const char* f : {"recovered/config.json", "recovered/recovery.json", "model/config.json"}) {
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  }
+  EXPECT_EQ(read_json(run / "summary.json")["best"]["recovered"], r.last["recovered"]);
+  auto eval = [&](const std::string& model) {
+    Result e = run_cli("eval --model " + model + " --data tokens:" + held_out + " --seq-len 64");
+    EXPECT_EQ(e.code, 0) << e.err;
+    return e.last["loss"].get<double>();
+  };
+  const double before = eval((run / "model").string());
+  const double after = eval((run / "recovered").string());
+  EXPECT_LT(after, before - 0.1) << "recovery did not lower the held-out loss";
+  EXPECT_NEAR(r.last["recovered"]["eval_loss"].get<double>(), after, 1e-4);
+  EXPECT_EQ(r.last["recovered"]["params"], r.last["best"]["params"]);
+
+  // --resume of the finished run keeps the recovered model as it is.
+  const auto stamp = fs::last_write_time(run / "recovered" / "recovery.json");
+  Result again = run_cli("run " + p + " --resume");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.last["recovered"], r.last["recovered"]);
+  EXPECT_EQ(fs::last_write_time(run / "recovered" / "recovery.json"), stamp);
+
+  // Recovery needs the export.
+  Result bad = run_cli("validate " + p + " --set output.export_best=false");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("error: recovery.steps: the recovery stage trains the exported best "
+                         "model: set output.export_best: true"),
+            std::string::npos)
+      << bad.err;
+}
+
 // Starts `tracenas run` in the background; returns its pid.
 pid_t spawn_run(const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> all = {TN_CLI, "run"};
@@ -185,8 +216,8 @@ TEST(SearchRun, KilledAndResumedEndsLikeAnUninterruptedRun) {
   ASSERT_EQ(whole.code, 0) << whole.err;
 
   const fs::path log = d.path() / "runs" / "cut" / "candidates.jsonl";
-  pid_t pid = spawn_run({p, "--set", pop, "--set", "run.name=cut"},
-                        (d.path() / "cut.stderr").string());
+  pid_t pid =
+      spawn_run({p, "--set", pop, "--set", "run.name=cut"}, (d.path() / "cut.stderr").string());
   ASSERT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (count_lines(log) < 5 && std::chrono::steady_clock::now() < deadline) {
@@ -247,14 +278,16 @@ void expect_error(const std::string& pipeline, const std::string& sets,
 TEST(SearchRun, BadSearchInputIsAOneLineError) {
   tracenas::testing::ScratchDir d;
   const std::string p = write_pipeline(d.path(), "evolutionary");
-  expect_error(p, "--set constraints.min_params=0 --set constraints.max_params=1000 --set run.name=a",
+  expect_error(p,
+               "--set constraints.min_params=0 --set constraints.max_params=1000 --set run.name=a",
                "constraints.max_params: no architecture of the space has at most 1000");
   expect_error(p, "--set constraints.min_params=250000 --set run.name=b",
                "constraints.min_params: must not exceed max_params");
   expect_error(p, "--set search.params.population_size=1 --set run.name=c",
                "search.params.population_size: must be >= 2 (got 1)");
-  expect_error(p, "--set search.params.elites=8 --set search.params.population_size=8 "
-                  "--set run.name=d",
+  expect_error(p,
+               "--set search.params.elites=8 --set search.params.population_size=8 "
+               "--set run.name=d",
                "search.params.elites: must be below population_size 8 (got 8)");
   expect_error(p, "--set space.min_layers=6 --set run.name=e", "space.min_layers");
   expect_error(p, "--set space.protected_layers=[7] --set run.name=f", "space.protected_layers");
@@ -278,8 +311,7 @@ TEST(SearchRun, AnExistingRunNeedsResumeAndTheSamePipeline) {
   const std::string log_after((std::istreambuf_iterator<char>(in2)),
                               std::istreambuf_iterator<char>());
   EXPECT_EQ(log_after.rfind(log_before, 0), 0u) << "the log is appended to";
-  expect_error(p, sets + " --set run.seed=9 --resume",
-               "--resume: the resolved pipeline differs");
+  expect_error(p, sets + " --set run.seed=9 --resume", "--resume: the resolved pipeline differs");
 }
 
 }  // namespace

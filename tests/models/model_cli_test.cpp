@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_runner.hpp"
 #include "test_dir.hpp"
 #include "tracenas/tokens.hpp"
 
@@ -22,33 +23,10 @@ namespace {
 
 const std::string kRef = TN_SHARED_DIR "/reference/stories260K-phi/";
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-  json last;  // the last stdout line, parsed
-};
+using Result = tracenas::testing::CliResult;
 
 Result run_cli(const std::string& args) {
-  const std::string err_file = tracenas::testing::test_path("tn_model_cli_stderr.txt");
-  const std::string cmd = std::string(TN_CLI) + " " + args + " 2>" + err_file;
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p) != nullptr) r.out += buf.data();
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  std::string line, last;
-  std::istringstream lines(r.out);
-  while (std::getline(lines, line)) {
-    if (!line.empty()) last = line;
-  }
-  r.last = json::parse(last, nullptr, false);
-  return r;
+  return tracenas::testing::run_tracenas(args, "tn_model_cli");
 }
 
 // The converted model and the reference's calibration windows (the first
@@ -270,7 +248,8 @@ TEST(ModelCli, BadInputIsAOneLineErrorWithExitCode2) {
   // Token ids from a tokenizer whose vocabulary is larger than the model's.
   expect_input_error(run_cli("eval --data text:" TN_SHARED_DIR "/data/wikitext2-test.raw "
                              "--tokenizer " TN_SHARED_DIR "/tokenizers/llama2-tokenizer.model "
-                             "--seq-len 64" + m),
+                             "--seq-len 64" +
+                             m),
                      "is not below the model's vocabulary size 512");
   expect_input_error(run_cli("eval --data tokens:" + setup().calib), "eval: --model is required");
   expect_input_error(run_cli("eval --model /nonexistent/m --data tokens:" + setup().calib),

@@ -132,6 +132,21 @@ TEST(StudyCli, CompletesWritesEveryOutputAndResumesToTheSameResult) {
     EXPECT_NEAR(c["spearman_before"]["value"].get<double>(), spearman(score, before), 1e-12)
         << label;
     EXPECT_NEAR(c["kendall_before"]["value"].get<double>(), kendall(score, before), 1e-12) << label;
+    // The uniform samples alone.
+    std::vector<double> u_score, u_after;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i]["origin"] != "uniform") continue;
+      u_score.push_back(score[i]);
+      u_after.push_back(after[i]);
+    }
+    EXPECT_EQ(c["uniform_only"]["n"], 3) << label;
+    const json& uv = c["uniform_only"]["spearman_after"]["value"];
+    const double want = spearman(u_score, u_after);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(uv.is_null()) << label;  // undefined (a constant side) is written as null
+    } else {
+      EXPECT_NEAR(uv.get<double>(), want, 1e-12) << label;
+    }
     for (const char* k : {"spearman_after", "kendall_after", "spearman_before", "kendall_before"}) {
       const json& ci = c[k]["ci95"];
       ASSERT_TRUE(ci[0].is_number() && ci[1].is_number()) << label << " " << k;

@@ -18,6 +18,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli_runner.hpp"
 #include "models/hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
@@ -408,33 +409,10 @@ TEST(TrainDistill, PrunedStudentApproachesTheTeacher) {
 
 // ---- the command line ----
 
-struct CliResult {
-  int code = -1;
-  std::string err;
-  json last;
-};
+using tracenas::testing::CliResult;
 
 CliResult run_train(const std::string& args) {
-  const std::string err_file = tracenas::testing::test_path("tn_train_cli_stderr.txt");
-  const std::string cmd = std::string(TN_CLI) + " train " + args + " 2>" + err_file;
-  CliResult r;
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  std::string line, last;
-  std::istringstream lines(out);
-  while (std::getline(lines, line)) {
-    if (!line.empty()) last = line;
-  }
-  r.last = json::parse(last, nullptr, false);
-  return r;
+  return tracenas::testing::run_tracenas("train " + args, "tn_train_cli");
 }
 
 TEST(TrainCli, BadInputIsAUsageErrorNamingTheOption) {

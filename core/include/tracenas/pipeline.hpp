@@ -15,6 +15,7 @@
 //   constraints: {min_params, max_params, target_params, tolerance, ...}
 //   output:      {top_k, export_best, shard_size_mb}
 //   study:       {architectures, strategy_share, steps, lr, ...}   (`tracenas study`; study.hpp)
+//   recovery:    {steps, lr, schedule, ...}   (optional stage of `tracenas run` after the export)
 //
 // Validation is strict (unknown or duplicate keys, types, ranges, choices,
 // unknown component names) and every error is one line:
@@ -68,7 +69,8 @@ struct Pipeline {
   ParamValues space;        // the architecture space (search_space.hpp)
   ParamValues constraints;
   ParamValues output;
-  ParamValues study;  // `tracenas study` (study_schema())
+  ParamValues study;     // `tracenas study` (study_schema())
+  ParamValues recovery;  // recovery training after `tracenas run` (recovery_schema())
 
   BatchSpec batch_spec() const;
   RunContext run_context() const;  // run_dir and cache_dir as the run will use them
@@ -105,5 +107,6 @@ const ParamSchema& space_schema();
 const ParamSchema& constraints_schema();
 const ParamSchema& output_schema();
 const ParamSchema& study_schema();
+const ParamSchema& recovery_schema();
 
 }  // namespace tracenas

@@ -59,6 +59,7 @@
 
 #include "tracenas/decoder.hpp"
 #include "tracenas/export.hpp"
+#include "tracenas/params.hpp"
 
 namespace tracenas {
 
@@ -211,6 +212,17 @@ struct TrainResult {
   std::optional<double> eval_ppl;
   std::vector<std::string> checkpoints;  // folders written
 };
+
+// The training keys of a pipeline section (`study`, `recovery`: steps,
+// batch_size, accumulate, seq_len (0: `default_seq_len`), schedule, lr,
+// min_lr, warmup_steps, plateau_steps, plateau_lr, stable_steps, beta1, beta2,
+// weight_decay, clip) as TrainOptions; data, evaluation and checkpoints are
+// the caller's.
+TrainOptions train_options_from_params(const ParamValues& v, int default_seq_len);
+
+// A float32 copy of `w` on `device` (training's master weights); a tied LM
+// head stays tied.
+ModelWeights float32_weights(const ModelWeights& w, const at::Device& device);
 
 // Trains `model` (float32 weights on any device; UsageError otherwise) in place on
 // `train_tokens`, evaluating on `eval_tokens` when not null. Token ids at or
