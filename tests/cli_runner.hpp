@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "test_dir.hpp"
+#include "test_util.hpp"
 
 namespace tracenas::testing {
 
@@ -44,16 +44,6 @@ inline CliResult run_tracenas(const std::string& args, const std::string& tag) {
   }
   r.last = nlohmann::json::parse(last, nullptr, false);
   return r;
-}
-
-// The JSON objects of a JSONL file, one per non-empty line.
-inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
 }
 
 }  // namespace tracenas::testing

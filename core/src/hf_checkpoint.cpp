@@ -152,8 +152,7 @@ HfDecoderAdapter::HfDecoderAdapter(std::string path, HfTensorNames names,
                                    std::vector<std::string> model_types, std::string adapter_name,
                                    std::string other_adapter)
     : path_(std::move(path)), names_(std::move(names)), config_(read_hf_config(path_)) {
-  if (std::find(model_types.begin(), model_types.end(), config_.model_type) ==
-      model_types.end()) {
+  if (std::find(model_types.begin(), model_types.end(), config_.model_type) == model_types.end()) {
     std::string accepted;
     for (const auto& t : model_types) accepted += (accepted.empty() ? "\"" : " and \"") + t + "\"";
     throw ModelError(path_ + "/config.json: model_type: the " + adapter_name + " adapter reads " +
@@ -166,6 +165,33 @@ HfDecoderAdapter::~HfDecoderAdapter() = default;
 
 std::shared_ptr<DecoderModel> HfDecoderAdapter::load(const LoadOptions& options) const {
   return load_hf_decoder(path_, config_, names_, options);
+}
+
+HfTensorNames hf_decoder_names() {
+  HfTensorNames t;
+  t.embed = "model.embed_tokens.weight";
+  t.final_norm = "model.norm.weight";
+  t.lm_head = "lm_head.weight";
+  const std::string layer = "model.layers.{i}.";
+  t.input_norm = layer + "input_layernorm.weight";
+  t.q = layer + "self_attn.q_proj.weight";
+  t.k = layer + "self_attn.k_proj.weight";
+  t.v = layer + "self_attn.v_proj.weight";
+  t.o = layer + "self_attn.o_proj.weight";
+  t.q_bias = layer + "self_attn.q_proj.bias";
+  t.k_bias = layer + "self_attn.k_proj.bias";
+  t.v_bias = layer + "self_attn.v_proj.bias";
+  t.o_bias = layer + "self_attn.o_proj.bias";
+  t.q_norm = layer + "self_attn.q_norm.weight";
+  t.k_norm = layer + "self_attn.k_norm.weight";
+  t.post_norm = layer + "post_attention_layernorm.weight";
+  t.gate = layer + "mlp.gate_proj.weight";
+  t.up = layer + "mlp.up_proj.weight";
+  t.down = layer + "mlp.down_proj.weight";
+  t.gate_bias = layer + "mlp.gate_proj.bias";
+  t.up_bias = layer + "mlp.up_proj.bias";
+  t.down_bias = layer + "mlp.down_proj.bias";
+  return t;
 }
 
 }  // namespace tracenas

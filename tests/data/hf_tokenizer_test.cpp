@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "test_dir.hpp"
+#include "test_util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/tokenizer.hpp"
@@ -59,27 +60,10 @@ std::string decode(const std::string& name, const Ids& ids) {
 }
 
 std::vector<json> reference_cases(const std::string& name) {
-  std::vector<json> out;
-  std::ifstream in(TN_SHARED_DIR "/reference/tokenizers/" + name + ".jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(json::parse(line));
-  }
-  return out;
+  return testing::read_jsonl(TN_SHARED_DIR "/reference/tokenizers/" + name + ".jsonl");
 }
 
-// The message of the Error `fn` throws (a test failure and "" when it throws none).
-template <class Fn>
-std::string error_of(Fn&& fn, int* exit_code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (exit_code != nullptr) *exit_code = e.exit_code();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
+using testing::error_of;
 
 // Every case of <name>.jsonl: ids, decoded and ids_special.
 void check_reference(const std::string& name) {

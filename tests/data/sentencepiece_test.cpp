@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "test_dir.hpp"
+#include "test_util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/tokenizer.hpp"
@@ -50,28 +51,9 @@ std::string decode(const std::vector<std::int32_t>& ids) {
   return llama2().call("decode", [&](Tokenizer& t) { return t.decode(ids); });
 }
 
-std::vector<json> reference_cases() {
-  std::vector<json> out;
-  std::ifstream in(kCases);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(json::parse(line));
-  }
-  return out;
-}
+std::vector<json> reference_cases() { return testing::read_jsonl(kCases); }
 
-// The message of the Error `fn` throws (a test failure and "" when it throws none).
-template <class Fn>
-std::string error_of(Fn&& fn, int* exit_code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (exit_code != nullptr) *exit_code = e.exit_code();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
+using testing::error_of;
 
 TEST(SentencePieceTokenizer, ModelFacts) {
   EXPECT_EQ(llama2().call("bos_id", [](Tokenizer& t) { return t.bos_id(); }), 1);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "test_dir.hpp"
+#include "test_util.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/data_loading.hpp"
 #include "tracenas/error.hpp"
@@ -108,17 +109,7 @@ std::string fingerprint_of(const std::string& path,
   return src.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
 }
 
-template <class Fn>
-std::string error_of(Fn&& fn, int* exit_code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (exit_code != nullptr) *exit_code = e.exit_code();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
+using testing::error_of;
 
 std::string stream_error(const std::string& path,
                          const std::map<std::string, std::string>& set = {},

@@ -44,6 +44,12 @@ struct HfTensorNames {
   std::string down_bias;
 };
 
+// The names of the usual Hugging Face decoder layout ("model.layers.{i}.
+// self_attn.q_proj.weight", ...), every optional tensor included: q/k/v/o and
+// MLP biases, Qwen3's q/k norms. They are the names export writes
+// (named_hf_tensors). An adapter clears the ones its architecture never has.
+HfTensorNames hf_decoder_names();
+
 // Reads `dir` (config already parsed into `config`) with the given names.
 std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const ModelConfig& config,
                                               const HfTensorNames& names,

@@ -10,25 +10,10 @@ namespace {
 using tracenas::ParamSpec;
 
 tracenas::HfTensorNames qwen_names() {
-  tracenas::HfTensorNames t;
-  t.embed = "model.embed_tokens.weight";
-  t.final_norm = "model.norm.weight";
-  t.lm_head = "lm_head.weight";
-  t.input_norm = "model.layers.{i}.input_layernorm.weight";
-  t.q = "model.layers.{i}.self_attn.q_proj.weight";
-  t.k = "model.layers.{i}.self_attn.k_proj.weight";
-  t.v = "model.layers.{i}.self_attn.v_proj.weight";
-  t.o = "model.layers.{i}.self_attn.o_proj.weight";
-  t.q_bias = "model.layers.{i}.self_attn.q_proj.bias";
-  t.k_bias = "model.layers.{i}.self_attn.k_proj.bias";
-  t.v_bias = "model.layers.{i}.self_attn.v_proj.bias";
-  t.o_bias = "model.layers.{i}.self_attn.o_proj.bias";
-  t.q_norm = "model.layers.{i}.self_attn.q_norm.weight";
-  t.k_norm = "model.layers.{i}.self_attn.k_norm.weight";
-  t.post_norm = "model.layers.{i}.post_attention_layernorm.weight";
-  t.gate = "model.layers.{i}.mlp.gate_proj.weight";
-  t.up = "model.layers.{i}.mlp.up_proj.weight";
-  t.down = "model.layers.{i}.mlp.down_proj.weight";
+  tracenas::HfTensorNames t = tracenas::hf_decoder_names();
+  t.gate_bias.clear();
+  t.up_bias.clear();
+  t.down_bias.clear();
   return t;
 }
 
@@ -39,8 +24,8 @@ void register_components(tracenas::Registrar& r) {
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
         return std::make_unique<tracenas::HfDecoderAdapter>(
-            p.get_string("path"), qwen_names(), std::vector<std::string>{"qwen2", "qwen3"},
-            "qwen", "llama");
+            p.get_string("path"), qwen_names(), std::vector<std::string>{"qwen2", "qwen3"}, "qwen",
+            "llama");
       });
 }
 

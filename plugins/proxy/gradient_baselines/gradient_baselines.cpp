@@ -12,9 +12,9 @@
 //                 mean|g| / std(g) across batches) (Li et al. 2023, ZiCo);
 //                 needs K >= 2; coordinates with std 0 are left out.
 // Higher is better for the last four (more trainable signal kept).
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
@@ -61,7 +61,8 @@ class KlToParent final : public tracenas::Proxy {
         (!base_logits_.empty() && !base_logits_[0].is_same(t.base_logits[0]))) {
       base_logits_ = t.base_logits;
       base_log_probs_.clear();
-      for (const auto& b : t.base_logits) base_log_probs_.push_back(at::log_softmax(b.to(work(b)), -1));
+      for (const auto& b : t.base_logits)
+        base_log_probs_.push_back(at::log_softmax(b.to(work(b)), -1));
     }
     double total = 0;
     int64_t tokens = 0;
@@ -94,14 +95,22 @@ double sum_blocks(const tracenas::Trace& t, const char* who, F f) {
   return s;
 }
 
-class GradNorm final : public tracenas::Proxy {
+// A higher-is-better proxy read from the pass's weight gradients (and, with
+// `moments`, their per-batch moments).
+template <bool moments>
+class WeightGradProxy : public tracenas::Proxy {
  public:
   Direction direction() const override { return Direction::kHigherIsBetter; }
   TraceNeeds needs() const override {
     TraceNeeds n;
     n.weight_grads = true;
+    n.grad_moments = moments;
     return n;
   }
+};
+
+class GradNorm final : public WeightGradProxy<false> {
+ public:
   double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
     return std::sqrt(sum_blocks(t, "grad_norm", [](const tracenas::BlockTrace& b, std::size_t i) {
       return b.grads[i].to(at::kDouble).pow(2).sum().item<double>();
@@ -109,14 +118,8 @@ class GradNorm final : public tracenas::Proxy {
   }
 };
 
-class Snip final : public tracenas::Proxy {
+class Snip final : public WeightGradProxy<false> {
  public:
-  Direction direction() const override { return Direction::kHigherIsBetter; }
-  TraceNeeds needs() const override {
-    TraceNeeds n;
-    n.weight_grads = true;
-    return n;
-  }
   double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
     return sum_blocks(t, "snip", [](const tracenas::BlockTrace& b, std::size_t i) {
       return (b.weights[i].to(at::kDouble) * b.grads[i].to(at::kDouble)).abs().sum().item<double>();
@@ -124,15 +127,8 @@ class Snip final : public tracenas::Proxy {
   }
 };
 
-class Fisher final : public tracenas::Proxy {
+class Fisher final : public WeightGradProxy<true> {
  public:
-  Direction direction() const override { return Direction::kHigherIsBetter; }
-  TraceNeeds needs() const override {
-    TraceNeeds n;
-    n.weight_grads = true;
-    n.grad_moments = true;
-    return n;
-  }
   double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
     return sum_blocks(t, "fisher", [](const tracenas::BlockTrace& b, std::size_t i) {
       return b.grad_sq_mean.at(i).sum().item<double>();
@@ -140,15 +136,8 @@ class Fisher final : public tracenas::Proxy {
   }
 };
 
-class Zico final : public tracenas::Proxy {
+class Zico final : public WeightGradProxy<true> {
  public:
-  Direction direction() const override { return Direction::kHigherIsBetter; }
-  TraceNeeds needs() const override {
-    TraceNeeds n;
-    n.weight_grads = true;
-    n.grad_moments = true;
-    return n;
-  }
   double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
     if (t.batch_losses.size() < 2) {
       throw tracenas::ConfigError("zico: needs at least 2 calibration batches (got " +
@@ -160,7 +149,9 @@ class Zico final : public tracenas::Proxy {
       for (std::size_t i = 0; i < b.grads.size(); ++i) {
         at::Tensor sd = b.grad_std.at(i);
         at::Tensor keep = sd > 0;
-        s += (b.grad_abs_mean.at(i).masked_select(keep) / sd.masked_select(keep)).sum().item<double>();
+        s += (b.grad_abs_mean.at(i).masked_select(keep) / sd.masked_select(keep))
+                 .sum()
+                 .item<double>();
       }
       total += std::log(s);
     }
@@ -170,8 +161,10 @@ class Zico final : public tracenas::Proxy {
 
 template <class T>
 tracenas::Factory make() {
-  return [](const tracenas::ParamValues&, const tracenas::RunContext&)
-             -> std::unique_ptr<tracenas::Component> { return std::make_unique<T>(); };
+  return [](const tracenas::ParamValues&,
+            const tracenas::RunContext&) -> std::unique_ptr<tracenas::Component> {
+    return std::make_unique<T>();
+  };
 }
 
 void add(tracenas::Registrar& r, const char* name, const char* doc, tracenas::Factory f) {
@@ -191,8 +184,7 @@ void register_components(tracenas::Registrar& r) {
   add(r, "snip", "sum over kept weights of |w * g| (SNIP)", make<Snip>());
   add(r, "fisher", "sum over kept weights of the mean squared gradient (empirical Fisher)",
       make<Fisher>());
-  add(r, "zico", "sum over blocks of log sum mean|g| / std(g) across batches (ZiCo)",
-      make<Zico>());
+  add(r, "zico", "sum over blocks of log sum mean|g| / std(g) across batches (ZiCo)", make<Zico>());
 }
 
 }  // namespace
