@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_models.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
 
@@ -9,25 +10,14 @@ namespace tracenas {
 namespace {
 
 // The stories260K shape of SPEC.md section 2's example.
-ModelConfig base() {
-  ModelConfig c;
-  c.model_type = "llama";
-  c.num_layers = 2;
-  c.hidden_size = 64;
-  c.num_heads = 8;
-  c.num_kv_heads = 4;
-  c.head_dim = 8;
-  c.intermediate_size = 172;
-  c.vocab_size = 512;
-  c.tie_word_embeddings = true;
-  return c;
-}
+ModelConfig base() { return testing::stories260K_shape(2, true); }
 
 std::string with_layers(const std::string& layers) {
   return R"({"format": "tracenas.arch/1", "layers": [)" + layers + "]}";
 }
 
-const char* kFull = R"({"attn": true, "heads": 8, "kv_heads": 4, "mlp": true, "mlp_channels": 172})";
+const char* kFull =
+    R"({"attn": true, "heads": 8, "kv_heads": 4, "mlp": true, "mlp_channels": 172})";
 
 std::string error_of(const std::string& text) {
   try {
@@ -48,9 +38,9 @@ TEST(ArchJson, ParsesTheSpecExampleShape) {
   EXPECT_FALSE(a.layers[1].attn);
   EXPECT_EQ(a.layers[1].mlp_channels, 64);
   // kv_heads defaults to all G.
-  Arch b = parse_arch(with_layers(R"({"attn": true, "heads": 4, "mlp": false}, )" +
-                                  std::string(kFull)),
-                      "a.json", base());
+  Arch b =
+      parse_arch(with_layers(R"({"attn": true, "heads": 4, "mlp": false}, )" + std::string(kFull)),
+                 "a.json", base());
   EXPECT_EQ(b.layers[0].kv_heads, 4);
   // Round trip through arch_to_json.
   EXPECT_EQ(parse_arch(arch_to_json(a, base()), "b.json", base()), a);
@@ -83,7 +73,8 @@ TEST(ArchJson, EveryRejectionNamesTheLayerAndField) {
   EXPECT_EQ(error_of(with_layers(full)),
             "a.json: layers: expected one entry per base layer, 2 (got 1)");
   EXPECT_EQ(error_of(R"({"format": "tracenas.arch/1", "base": {"num_layers": 2, "hidden_size": 32},
-                         "layers": [)" + full + "," + full + "]}"),
+                         "layers": [)" +
+                     full + "," + full + "]}"),
             "a.json: base.hidden_size: the model has 64 (got 32); this architecture is for "
             "another model");
   EXPECT_EQ(error_of(with_layers(full + R"(, {"attn": true, "heads": 8, "mlp": true,

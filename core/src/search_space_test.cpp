@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "test_models.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
 
@@ -14,19 +15,7 @@ namespace {
 // SPEC.md section 2's example shape, untied: 292800 parameters in all
 // (embeddings 2 x 512 x 64 = 65536, final norm 64, per layer attention 12352
 // and MLP 33088).
-ModelConfig small() {
-  ModelConfig c;
-  c.model_type = "llama";
-  c.num_layers = 5;
-  c.hidden_size = 64;
-  c.num_heads = 8;
-  c.num_kv_heads = 4;
-  c.head_dim = 8;
-  c.intermediate_size = 172;
-  c.vocab_size = 512;
-  c.tie_word_embeddings = false;
-  return c;
-}
+ModelConfig small() { return testing::stories260K_shape(5, false); }
 
 // A Llama-2-7B-like shape with GQA.
 ModelConfig gqa() {

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "test_models.hpp"
 #include "tracenas/arch.hpp"
 
 namespace tracenas {
@@ -17,18 +18,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-ModelConfig five_layers() {
-  ModelConfig c;
-  c.model_type = "llama";
-  c.num_layers = 5;
-  c.hidden_size = 64;
-  c.num_heads = 8;
-  c.num_kv_heads = 4;
-  c.head_dim = 8;
-  c.intermediate_size = 172;
-  c.vocab_size = 512;
-  return c;
-}
+ModelConfig five_layers() { return testing::stories260K_shape(5, false); }
 
 int count(const std::string& text, const std::string& what) {
   int n = 0;
