@@ -1,14 +1,15 @@
 // Model commands: convert, eval, importance, prune (SPEC.md section 6).
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
+#include "model_session.hpp"
 #include "options.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/calibration.hpp"
@@ -22,13 +23,13 @@
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/multiple_choice.hpp"
-#include "tracenas/tokenizer.hpp"
 #include "tracenas/pipeline.hpp"
+#include "tracenas/proxy.hpp"
 #include "tracenas/registry.hpp"
 #include "tracenas/runtime.hpp"
 #include "tracenas/subnet.hpp"
+#include "tracenas/tokenizer.hpp"
 #include "tracenas/tokens.hpp"
-#include "tracenas/proxy.hpp"
 #include "tracenas/trace.hpp"
 
 namespace fs = std::filesystem;
@@ -37,8 +38,8 @@ using nlohmann::json;
 namespace tracenas::cli {
 namespace {
 
-const std::vector<OptionSpec> kModelOptions = {
-    {"--model"}, {"--adapter"}, {"--dtype"}, {"--device"}, {"--threads"}, {"--tokenizer"}};
+const std::vector<OptionSpec> kModelOptions = {{"--model"},  {"--adapter"}, {"--dtype"},
+                                               {"--device"}, {"--threads"}, {"--tokenizer"}};
 
 std::vector<OptionSpec> with_model_options(std::vector<OptionSpec> more) {
   more.insert(more.end(), kModelOptions.begin(), kModelOptions.end());
@@ -48,38 +49,7 @@ std::vector<OptionSpec> with_model_options(std::vector<OptionSpec> more) {
 // The adapter for a checkpoint folder: --adapter, or by config.json model_type.
 std::string adapter_for(const std::string& dir, const Options& o) {
   if (auto a = o.get("--adapter")) return *a;
-  const std::string type = read_hf_config(dir).model_type;
-  if (type == "llama") return "llama";
-  if (type == "qwen2" || type == "qwen3") return "qwen";
-  throw ModelError(dir + "/config.json: model_type: no adapter known for \"" + type + "\"");
-}
-
-struct ModelSession {
-  std::unique_ptr<Registry> registry = std::make_unique<Registry>();
-  std::string dir;
-  RunContext run;
-  Instance<ModelAdapter> adapter;
-  std::shared_ptr<DecoderModel> model;
-};
-
-void open_model(ModelSession& s, const Options& o) {
-  s.dir = o.require("--model");
-  s.registry->discover({});
-  s.run.threads = o.get_int("--threads", 0, 0, 4096);
-  if (s.run.threads == 0) s.run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  s.run.device = o.get_or("--device", "auto");
-  s.run.dtype = o.get_or("--dtype", "float32");
-  parse_dtype(s.run.dtype);  // rejects an unknown dtype early
-  s.run = apply_runtime(s.run);
-  ParamValues p;
-  p.set("path", s.dir);
-  s.adapter = s.registry->create<ModelAdapter>(adapter_for(s.dir, o), p, s.run);
-  LoadOptions lo;
-  lo.device = s.run.device;
-  lo.dtype = s.run.dtype;
-  s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-  log().info("model {}: {} layers, {} parameters, {} on {}", s.dir, s.model->config().num_layers,
-             s.model->num_parameters(), s.run.dtype, s.run.device);
+  return adapter_for_model_type(dir);
 }
 
 // "tokens:PATH" or "text:PATH" -> the token stream (text through --tokenizer,
@@ -94,9 +64,12 @@ ImportanceOrder importance_on(ModelSession& s, const std::vector<at::Tensor>& ba
   auto crit = s.registry->create<ImportanceCriterion>(criterion, {}, s.run);
   bool needs = crit.call("needs_activation_norms",
                          [](ImportanceCriterion& c) { return c.needs_activation_norms(); });
-  return compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
-           return crit.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
-         }).order;
+  return compute_importance(*s.model, batches, needs,
+                            [&](const LayerImportanceInput& in) {
+                              return crit.call("score",
+                                               [&](ImportanceCriterion& c) { return c.score(in); });
+                            })
+      .order;
 }
 
 bool has_all_indices(const Arch& a) {
@@ -113,7 +86,8 @@ std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, cons
   if (has_all_indices(arch)) return select_units(s.model->config(), arch, nullptr);
   std::string calib = o.get_or("--calib", default_calib);
   if (calib.empty()) {
-    throw UsageError(o.command() + ": --arch names no units explicitly, so importance needs "
+    throw UsageError(o.command() +
+                     ": --arch names no units explicitly, so importance needs "
                      "calibration data: give --calib tokens:PATH");
   }
   BatchSpec spec;
@@ -212,8 +186,8 @@ void print_result(const json& j) { std::cout << j.dump() << std::endl; }
 
 int cmd_score(const std::vector<std::string>& argv) {
   Options o("score", argv,
-            with_model_options({{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"},
-                                {"--set"}}));
+            with_model_options(
+                {{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--set"}}));
   const std::string arch_path = o.require("--arch");
   ModelSession s;
   std::vector<NamedProxy> proxies;
@@ -310,8 +284,14 @@ static int eval_tasks(const Options& o, const std::string& tasks) {
 
 int cmd_eval(const std::vector<std::string>& argv) {
   Options o("eval", argv,
-            with_model_options({{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--calib"},
-                                {"--batches"}, {"--criterion"}, {"--tasks"}}));
+            with_model_options({{"--data"},
+                                {"--arch"},
+                                {"--seq-len"},
+                                {"--batch"},
+                                {"--calib"},
+                                {"--batches"},
+                                {"--criterion"},
+                                {"--tasks"}}));
   if (!o.positional().empty()) {
     throw UsageError("eval: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -327,8 +307,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     Arch arch = read_arch(*arch_path, s.model->config());
     auto sel = resolve_arch(s, arch, o, data);
     weights = realize_weights(s.model->config(), s.model->weights(), sel);
-    log().info("architecture {}: {} parameters", *arch_path,
-               count_params(s.model->config(), arch));
+    log().info("architecture {}: {} parameters", *arch_path, count_params(s.model->config(), arch));
   }
   auto batches = eval_batches(stream, seq_len, batch, data);
   check_token_ids(batches, s.model->config().vocab_size, data);
@@ -338,9 +317,10 @@ int cmd_eval(const std::vector<std::string>& argv) {
 }
 
 int cmd_importance(const std::vector<std::string>& argv) {
-  Options o("importance", argv,
-            with_model_options({{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"},
-                                {"--criterion"}, {"--set"}}));
+  Options o(
+      "importance", argv,
+      with_model_options(
+          {{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--criterion"}, {"--set"}}));
   ImportanceOrder order;
   if (o.positional().size() == 1) {
     // Pipeline form: model, data, batching and criterion from the pipeline.
@@ -360,8 +340,8 @@ int cmd_importance(const std::vector<std::string>& argv) {
     const auto& stream = tokens.ids;
     const std::string& fp = tokens.fingerprint;
     auto batches = calibration_batches(stream, p.batch_spec(), fp);
-    auto crit = s.registry->create<ImportanceCriterion>(p.importance.name, p.importance.params,
-                                                        s.run);
+    auto crit =
+        s.registry->create<ImportanceCriterion>(p.importance.name, p.importance.params, s.run);
     bool needs = crit.get().needs_activation_norms();
     order = compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
               return crit.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
@@ -385,8 +365,14 @@ int cmd_importance(const std::vector<std::string>& argv) {
 
 int cmd_prune(const std::vector<std::string>& argv) {
   Options o("prune", argv,
-            with_model_options({{"--arch"}, {"--out"}, {"--calib"}, {"--seq-len"}, {"--batch"},
-                                {"--batches"}, {"--criterion"}, {"--shard-size-mb"}}));
+            with_model_options({{"--arch"},
+                                {"--out"},
+                                {"--calib"},
+                                {"--seq-len"},
+                                {"--batch"},
+                                {"--batches"},
+                                {"--criterion"},
+                                {"--shard-size-mb"}}));
   if (!o.positional().empty()) {
     throw UsageError("prune: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -400,12 +386,51 @@ int cmd_prune(const std::vector<std::string>& argv) {
   if (fs::exists(out) && !fs::is_empty(out) && fs::equivalent(out, s.dir)) {
     throw UsageError("prune: --out must differ from --model (got " + out + ")");
   }
-  ExportResult r = export_pruned(s.dir, *s.model, arch, sel, out,
-                                 static_cast<std::uint64_t>(shard_mb) << 20);
+  ExportResult r =
+      export_pruned(s.dir, *s.model, arch, sel, out, static_cast<std::uint64_t>(shard_mb) << 20);
   log().info("pruned model written to {} ({} parameters, {} config)", r.out_dir, r.params,
              r.uniform ? "plain Hugging Face" : "per-layer (tracenas_layers)");
   print_result({{"params", r.params}, {"out", r.out_dir}});
   return 0;
+}
+
+std::string adapter_for_model_type(const std::string& dir) {
+  const std::string type = read_hf_config(dir).model_type;
+  if (type == "llama") return "llama";
+  if (type == "qwen2" || type == "qwen3") return "qwen";
+  throw ModelError(dir + "/config.json: model_type: no adapter known for \"" + type + "\"");
+}
+
+void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
+  s.dir = o.require("--model");
+  s.registry->discover({});
+  s.run.threads = o.get_int("--threads", 0, 0, 4096);
+  if (s.run.threads == 0) {
+    s.run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  s.run.device = o.get_or("--device", "auto");
+  s.run.dtype = dtype.empty() ? o.get_or("--dtype", "float32") : dtype;
+  parse_dtype(s.run.dtype);  // rejects an unknown dtype early
+  s.run = apply_runtime(s.run);
+  ParamValues p;
+  p.set("path", s.dir);
+  s.adapter = s.registry->create<ModelAdapter>(adapter_for(s.dir, o), p, s.run);
+  LoadOptions lo;
+  lo.device = s.run.device;
+  lo.dtype = s.run.dtype;
+  s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  log().info("model {}: {} layers, {} parameters, {} on {}", s.dir, s.model->config().num_layers,
+             s.model->num_parameters(), s.run.dtype, s.run.device);
+}
+
+std::shared_ptr<DecoderModel> load_other_model(const ModelSession& s, const std::string& dir) {
+  ParamValues p;
+  p.set("path", dir);
+  auto adapter = s.registry->create<ModelAdapter>(adapter_for_model_type(dir), p, s.run);
+  LoadOptions lo;
+  lo.device = s.run.device;
+  lo.dtype = s.run.dtype;
+  return adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
 }
 
 }  // namespace tracenas::cli

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "model_session.hpp"
 #include "options.hpp"
 #include "tracenas/data_loading.hpp"
 #include "tracenas/decoder.hpp"
@@ -60,13 +61,6 @@ double get_double_in(const Options& o, const std::string& name, double def, doub
   return x;
 }
 
-std::string adapter_for(const std::string& dir) {
-  const std::string type = read_hf_config(dir).model_type;
-  if (type == "llama") return "llama";
-  if (type == "qwen2" || type == "qwen3") return "qwen";
-  throw ModelError(dir + "/config.json: model_type: no adapter known for \"" + type + "\"");
-}
-
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
@@ -84,10 +78,9 @@ int cmd_train(const std::vector<std::string>& argv) {
                             {"--seed"},          {"--shuffle", false},
                             {"--resume"},        {"--threads"},
                             {"--dtype"},         {"--device"},
-                            {"--adapter"},
-                            {"--tokenizer"},     {"--shard-size-mb"},
-                            {"--teacher"},       {"--kd-alpha"},
-                            {"--kd-temperature"}});
+                            {"--adapter"},       {"--tokenizer"},
+                            {"--shard-size-mb"}, {"--teacher"},
+                            {"--kd-alpha"},      {"--kd-temperature"}});
   if (!o.positional().empty()) {
     throw UsageError("train: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -135,28 +128,12 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
   if (!t.resume.empty()) resolve_checkpoint(t.resume);  // fail before loading anything
 
-  Registry registry;
-  registry.discover({});
-  RunContext run;
-  run.threads = o.get_int("--threads", 0, 0, 4096);
-  if (run.threads == 0) {
-    run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
-  run.device = o.get_or("--device", "auto");
-  run.dtype = "float32";  // master weights; --dtype is the compute dtype
-  run.seed = t.seed;
-  run = apply_runtime(run);
-  ParamValues p;
-  p.set("path", model_dir);
-  auto adapter =
-      registry.create<ModelAdapter>(o.get_or("--adapter", adapter_for(model_dir)), p, run);
-  LoadOptions lo;
-  lo.device = run.device;
-  lo.dtype = run.dtype;
-  std::shared_ptr<DecoderModel> model =
-      adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-  log().info("model {}: {} layers, {} parameters", model_dir, model->config().num_layers,
-             model->num_parameters());
+  ModelSession session;
+  session.run.seed = t.seed;
+  open_model(session, o, "float32");  // master weights; --dtype is the compute dtype
+  const Registry& registry = *session.registry;
+  const RunContext& run = session.run;
+  std::shared_ptr<DecoderModel> model = session.model;
 
   const std::string tokenizer = o.get_or("--tokenizer", "");
   TokenStream train_stream = load_spec_tokens(registry, data, "--data", tokenizer, model_dir, run);
@@ -169,10 +146,7 @@ int cmd_train(const std::vector<std::string>& argv) {
 
   std::shared_ptr<DecoderModel> teacher;
   if (auto teacher_dir = o.get("--teacher")) {
-    ParamValues tp;
-    tp.set("path", *teacher_dir);
-    auto teacher_adapter = registry.create<ModelAdapter>(adapter_for(*teacher_dir), tp, run);
-    teacher = teacher_adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+    teacher = load_other_model(session, *teacher_dir);
     t.teacher = teacher.get();
     t.kd_alpha = get_double_in(o, "--kd-alpha", 0.5, 0, 1);
     t.kd_temperature = get_double_in(o, "--kd-temperature", 1.0, 1e-6, 1e6);

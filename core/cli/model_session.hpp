@@ -1,0 +1,36 @@
+// A model opened from a checkpoint folder for the model commands (eval,
+// importance, score, prune, train): --model, --adapter, --device, --threads,
+// --dtype.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "options.hpp"
+#include "tracenas/decoder.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/registry.hpp"
+
+namespace tracenas::cli {
+
+struct ModelSession {
+  std::unique_ptr<Registry> registry = std::make_unique<Registry>();
+  std::string dir;
+  RunContext run;
+  Instance<ModelAdapter> adapter;
+  std::shared_ptr<DecoderModel> model;
+};
+
+// The adapter for a checkpoint folder by its config.json model_type
+// (ModelError naming the file and the type when none is known).
+std::string adapter_for_model_type(const std::string& dir);
+
+// Discovers the plugins, applies --threads (0: every core) and --device, and
+// loads --model with --adapter (default: by model_type) in --dtype, or in
+// `dtype` when it is not empty.
+void open_model(ModelSession& s, const Options& o, const std::string& dtype = "");
+
+// Another checkpoint folder (a teacher) loaded like the session's model.
+std::shared_ptr<DecoderModel> load_other_model(const ModelSession& s, const std::string& dir);
+
+}  // namespace tracenas::cli
