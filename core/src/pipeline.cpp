@@ -16,6 +16,7 @@
 
 #include "tracenas/error.hpp"
 #include "tracenas/registry.hpp"
+#include "tracenas/train.hpp"
 #include "tracenas/util.hpp"
 
 namespace fs = std::filesystem;
@@ -848,6 +849,32 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
   p.output = im.validate_params(root["output"], output_schema(), "output", {}, "a map");
   p.study = im.validate_params(root["study"], study_schema(), "study", {}, "a map");
   p.recovery = im.validate_params(root["recovery"], recovery_schema(), "recovery", {}, "a map");
+  // The learning-rate schedules of the training sections, in their own key names.
+  for (const auto& [section, values] :
+       {std::pair<const char*, const ParamValues*>{"study", &p.study}, {"recovery", &p.recovery}}) {
+    if (values->get_int("steps") == 0) continue;
+    try {
+      validate_schedule(train_options_from_params(*values, 2).schedule);
+    } catch (const UsageError& e) {
+      std::string msg = e.what();
+      if (msg.rfind("train: ", 0) == 0) msg = msg.substr(7);
+      for (const auto& [opt, key] :
+           std::vector<std::pair<std::string, std::string>>{{"--plateau-steps", "plateau_steps"},
+                                                            {"--warmup-steps", "warmup_steps"},
+                                                            {"--stable-steps", "stable_steps"},
+                                                            {"--plateau-lr", "plateau_lr"},
+                                                            {"--min-lr", "min_lr"},
+                                                            {"--schedule", "schedule"},
+                                                            {"--steps", "steps"},
+                                                            {"--lr", "lr"}}) {
+        for (auto pos = msg.find(opt); pos != std::string::npos; pos = msg.find(opt, pos)) {
+          msg.replace(pos, opt.size(), key);
+        }
+      }
+      const YAML::Node n = root[section];
+      im.fail(n.IsDefined() ? n : root, section, msg);
+    }
+  }
   if (p.recovery.get_int("steps") > 0 && !p.output.get_bool("export_best")) {
     const YAML::Node r = root["recovery"];
     im.fail(r.IsMap() && r["steps"].IsDefined() ? r["steps"] : root, "recovery.steps",

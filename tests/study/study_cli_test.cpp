@@ -208,5 +208,23 @@ TEST(StudyCli, WindowWithFewerThanNArchitecturesIsRefusedBeforeAnythingRuns) {
   EXPECT_FALSE(fs::exists(d.path() / "runs" / "s" / "study.jsonl"));
 }
 
+TEST(StudyCli, ScheduleErrorsNameTheSectionAndItsKeys) {
+  const std::string p = TN_SOURCE_DIR "/configs/study/stories260K.yaml";
+  CliResult r = run_cli("validate " + p + " --set study.steps=2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("error: study: warmup_steps (5) exceeds steps (2)"), std::string::npos)
+      << r.err;
+  r = run_cli(
+      "validate " + p +
+      " --set output.export_best=true --set recovery.steps=3 --set recovery.warmup_steps=9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("error: recovery: warmup_steps (9) exceeds steps (3)"), std::string::npos)
+      << r.err;
+  r = run_cli("validate " + p +
+              " --set output.export_best=true --set recovery.steps=3 --set recovery.min_lr=1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("error: recovery: min_lr must be in 0..lr"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace tracenas
