@@ -2,6 +2,7 @@
 // stderr and the JSON object of its last stdout line.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -44,6 +45,19 @@ inline CliResult run_tracenas(const std::string& args, const std::string& tag) {
   }
   r.last = nlohmann::json::parse(last, nullptr, false);
   return r;
+}
+
+// stories260K converted to Hugging Face layout by `tracenas convert`, once per
+// process, into test_path(name).
+inline const std::string& converted_stories260K(const std::string& name) {
+  static const std::string dir = [&] {
+    const std::string d = test_path(name);
+    CliResult r = run_tracenas(
+        "convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " + d, name + "_convert");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return d;
+  }();
+  return dir;
 }
 
 }  // namespace tracenas::testing

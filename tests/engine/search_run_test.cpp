@@ -36,15 +36,7 @@ Result run_cli(const std::string& args) {
   return tracenas::testing::run_tracenas(args, "tn_search_run");
 }
 
-const std::string& model_dir() {
-  static const std::string dir = [] {
-    std::string d = tracenas::testing::test_path("tn_search_stories260K");
-    Result r = run_cli("convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " + d);
-    EXPECT_EQ(r.code, 0) << r.err;
-    return d;
-  }();
-  return dir;
-}
+const std::string& model_dir() { return testing::converted_stories260K("tn_search_stories260K"); }
 
 // A small, fast search of stories260K: total parameters in [150000, 200000]
 // (the base has 260032).

@@ -27,15 +27,7 @@ using testing::read_jsonl;
 
 CliResult run_cli(const std::string& args) { return testing::run_tracenas(args, "tn_study"); }
 
-const std::string& model_dir() {
-  static const std::string dir = [] {
-    std::string d = testing::test_path("tn_study_stories260K");
-    CliResult r = run_cli("convert llama2c " TN_SHARED_DIR "/models/stories260K.bin --out " + d);
-    EXPECT_EQ(r.code, 0) << r.err;
-    return d;
-  }();
-  return dir;
-}
+const std::string& model_dir() { return testing::converted_stories260K("tn_study_stories260K"); }
 
 // Six architectures with 150k-200k of the 260,032 parameters: three uniform,
 // three from a 12-candidate evolutionary search; six training steps each.
@@ -175,7 +167,7 @@ TEST(StudyCli, CompletesWritesEveryOutputAndResumesToTheSameResult) {
     const std::string torn = lines[3].dump();
     cut << torn.substr(0, torn.size() / 2);
   }
-  CliResult resumed = run_cli("study " + p + " --resume");
+  CliResult resumed = run_cli("study " + p + " --set run.name=s2 --resume");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const std::vector<json> again_lines = read_jsonl((dir / "study.jsonl").string());
   ASSERT_EQ(again_lines.size(), 6u);
@@ -206,6 +198,31 @@ TEST(StudyCli, WindowWithFewerThanNArchitecturesIsRefusedBeforeAnythingRuns) {
   EXPECT_NE(r.err.find("needs 24"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(d.path() / "runs" / "s" / "architectures.json"));
   EXPECT_FALSE(fs::exists(d.path() / "runs" / "s" / "study.jsonl"));
+}
+
+TEST(StudyCli, HeldOutSplitAndArchitectureListErrorsNameTheirSource) {
+  testing::ScratchDir d;
+  const std::string p = write_pipeline(d.path(), "{min_layers: 3, mlp_align: 4}",
+                                       "{min_params: 150000, max_params: 200000}", 3);
+  // 2048 windows of 64 tokens, 5% held out: 1945 left, fewer than a batch of 5000.
+  CliResult r = run_cli("study " + p + " --set study.batch_size=5000");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(p + ": error: study.eval_fraction: tokens:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stories260K-samples.u16 holds 2048 windows of 64 tokens; holding out 103 "
+                       "leaves fewer than study.batch_size = 5000 to train on"),
+            std::string::npos)
+      << r.err;
+
+  // A damaged architecture list is named on --resume.
+  const fs::path dir = d.path() / "runs" / "s2";
+  fs::create_directories(dir);
+  std::ofstream(dir / "architectures.json") << "{\"oops\": 1}\n";
+  CliResult resumed = run_cli("study " + p + " --set run.name=s2 --resume");
+  EXPECT_NE(resumed.code, 0);
+  EXPECT_NE(
+      resumed.err.find((dir / "architectures.json").string() + ": not a study architecture list"),
+      std::string::npos)
+      << resumed.err;
 }
 
 TEST(StudyCli, ScheduleErrorsNameTheSectionAndItsKeys) {

@@ -430,6 +430,13 @@ TEST(TrainCli, BadInputIsAUsageErrorNamingTheOption) {
   r = run_train(model + data + " --out " + out.str() + " --steps 0");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--steps must be in 1.."), std::string::npos) << r.err;
+
+  r = run_train(model + data + " --out " + out.str() + " --dtype float16");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("train: --dtype float16: training keeps float32 master weights and "
+                       "computes in float32 or bfloat16 (autocast)"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(TrainCli, TrainsCheckpointsAndPrintsTheResult) {
