@@ -167,7 +167,7 @@ TEST(StudyCli, CompletesWritesEveryOutputAndResumesToTheSameResult) {
     const std::string torn = lines[3].dump();
     cut << torn.substr(0, torn.size() / 2);
   }
-  CliResult resumed = run_cli("study " + p + " --set run.name=s2 --resume");
+  CliResult resumed = run_cli("study " + p + " --resume");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const std::vector<json> again_lines = read_jsonl((dir / "study.jsonl").string());
   ASSERT_EQ(again_lines.size(), 6u);
