@@ -13,7 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "tracenas/arch.hpp"
-#include "tracenas/decoder.hpp"
+#include "tracenas/support/decoder.hpp"
 #include "tracenas/model.hpp"
 
 namespace tracenas::bench {

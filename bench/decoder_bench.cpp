@@ -27,10 +27,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tracenas/arch.hpp"
-#include "tracenas/decoder.hpp"
+#include "tracenas/support/decoder.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/runtime.hpp"
-#include "tracenas/subnet.hpp"
+#include "base/runtime.hpp"
+#include "model/subnet.hpp"
 #include "bench_model.hpp"
 
 namespace tracenas {

@@ -24,9 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_model.hpp"
-#include "tracenas/evaluator.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/runtime.hpp"
+#include "scoring/evaluator.hpp"
+#include "plugin/registry.hpp"
+#include "base/runtime.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

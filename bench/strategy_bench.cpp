@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/search.hpp"
 
 namespace tracenas {

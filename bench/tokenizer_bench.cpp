@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace {

@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tracenas/component.hpp"
-#include "tracenas/pipeline.hpp"
-#include "tracenas/data_loading.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/search_space.hpp"
+#include "pipeline/pipeline.hpp"
+#include "pipeline/data_loading.hpp"
+#include "plugin/registry.hpp"
+#include "search/search_space.hpp"
 
 namespace tracenas::cli {
 

@@ -17,19 +17,19 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "tracenas/cache.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/proxy.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/runtime.hpp"
+#include "plugin/registry.hpp"
+#include "base/runtime.hpp"
 #include "tracenas/search.hpp"
-#include "tracenas/util.hpp"
+#include "base/util.hpp"
 #include "tracenas/version.hpp"
 
 namespace fs = std::filesystem;

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "options.hpp"
-#include "tracenas/decoder.hpp"
+#include "tracenas/support/decoder.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 
 namespace tracenas::cli {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "tracenas/error.hpp"
-#include "tracenas/util.hpp"
+#include "base/util.hpp"
 
 namespace tracenas::cli {
 

@@ -7,16 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "tracenas/cache.hpp"
-#include "tracenas/engine.hpp"
+#include "tracenas/support/cache.hpp"
+#include "search/engine.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/export.hpp"
+#include "model/export.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/search_space.hpp"
-#include "tracenas/session.hpp"
-#include "tracenas/subnet.hpp"
-#include "tracenas/train.hpp"
+#include "search/search_space.hpp"
+#include "pipeline/session.hpp"
+#include "model/subnet.hpp"
+#include "train/train.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

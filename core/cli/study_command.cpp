@@ -16,17 +16,18 @@
 
 #include "commands.hpp"
 #include "tracenas/arch.hpp"
-#include "tracenas/cache.hpp"
-#include "tracenas/calibration.hpp"
-#include "tracenas/data_loading.hpp"
-#include "tracenas/engine.hpp"
+#include "base/append_log.hpp"
+#include "tracenas/support/cache.hpp"
+#include "data/calibration.hpp"
+#include "pipeline/data_loading.hpp"
+#include "search/engine.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/session.hpp"
-#include "tracenas/study.hpp"
-#include "tracenas/subnet.hpp"
-#include "tracenas/train.hpp"
+#include "pipeline/session.hpp"
+#include "study/study.hpp"
+#include "model/subnet.hpp"
+#include "train/train.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

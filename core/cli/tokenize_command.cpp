@@ -20,9 +20,9 @@
 
 #include "commands.hpp"
 #include "options.hpp"
-#include "tracenas/data_loading.hpp"
+#include "pipeline/data_loading.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 using nlohmann::json;

@@ -24,15 +24,15 @@
 #include "commands.hpp"
 #include "model_session.hpp"
 #include "options.hpp"
-#include "tracenas/data_loading.hpp"
-#include "tracenas/decoder.hpp"
+#include "pipeline/data_loading.hpp"
+#include "tracenas/support/decoder.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/hf_config.hpp"
+#include "tracenas/support/hf_config.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/runtime.hpp"
-#include "tracenas/train.hpp"
+#include "plugin/registry.hpp"
+#include "base/runtime.hpp"
+#include "train/train.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

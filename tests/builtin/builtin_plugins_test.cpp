@@ -6,7 +6,7 @@
 #include "tracenas/data.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/proxy.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/search.hpp"
 
 namespace tracenas {

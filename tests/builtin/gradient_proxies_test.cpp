@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "tracenas/proxy.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 
 namespace tracenas {
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/search.hpp"
 
 // The bayesian plugin's source, for its Matern kernel (without its entry point).

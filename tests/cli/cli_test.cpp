@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "configs/corpus.hpp"
-#include "tracenas/pipeline.hpp"
-#include "tracenas/registry.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/version.hpp"
 #include "test_dir.hpp"
 

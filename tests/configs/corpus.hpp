@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 
 namespace tracenas::corpus {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "tracenas/error.hpp"
-#include "tracenas/pipeline.hpp"
-#include "tracenas/registry.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 
 namespace tracenas {

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "corpus.hpp"
-#include "tracenas/pipeline.hpp"
-#include "tracenas/registry.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 
 namespace fs = std::filesystem;
 

@@ -11,7 +11,7 @@
 #include "test_dir.hpp"
 #include "test_util.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace tracenas {

@@ -13,10 +13,10 @@
 #include "test_dir.hpp"
 #include "test_util.hpp"
 #include "tracenas/data.hpp"
-#include "tracenas/data_loading.hpp"
+#include "pipeline/data_loading.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/pipeline.hpp"
-#include "tracenas/registry.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace tracenas {

@@ -11,15 +11,15 @@
 #include "hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
-#include "tracenas/calibration.hpp"
+#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/evaluator.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
-#include "tracenas/llama2c.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/subnet.hpp"
-#include "tracenas/tokens.hpp"
+#include "scoring/evaluator.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "io/llama2c.hpp"
+#include "plugin/registry.hpp"
+#include "model/subnet.hpp"
+#include "tracenas/support/tokens.hpp"
 
 namespace tracenas {
 namespace {

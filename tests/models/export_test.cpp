@@ -1,6 +1,6 @@
 // tracenas prune's export: reload the pruned checkpoint and compare its logits
 // with the in-memory sub-network; plain configs for uniform results.
-#include "tracenas/export.hpp"
+#include "model/export.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -14,11 +14,11 @@
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
-#include "tracenas/llama2c.hpp"
-#include "tracenas/safetensors.hpp"
-#include "tracenas/subnet.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "io/llama2c.hpp"
+#include "io/safetensors.hpp"
+#include "model/subnet.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

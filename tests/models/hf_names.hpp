@@ -2,7 +2,7 @@
 // checkpoints without going through the adapter plugins.
 #pragma once
 
-#include "tracenas/hf_checkpoint.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
 
 namespace tracenas::testing {
 

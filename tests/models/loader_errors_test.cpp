@@ -10,9 +10,9 @@
 #include "hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
-#include "tracenas/safetensors.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 
 #include "cli_runner.hpp"
 #include "test_dir.hpp"
-#include "tracenas/tokens.hpp"
+#include "tracenas/support/tokens.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -2,7 +2,7 @@
 // model. The test computes every log-likelihood independently, one token at
 // a time from growing prefixes (the implementation scores each choice in one
 // forward pass), and derives acc / acc_norm from those.
-#include "tracenas/multiple_choice.hpp"
+#include "study/multiple_choice.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -12,9 +12,9 @@
 #include "hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
-#include "tracenas/llama2c.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "io/llama2c.hpp"
 
 namespace tracenas {
 namespace {

@@ -9,14 +9,14 @@
 #include <iterator>
 
 #include "test_dir.hpp"
-#include "tracenas/decoder.hpp"
+#include "tracenas/support/decoder.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/llama2c.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "io/llama2c.hpp"
 #include "tracenas/model.hpp"
-#include "tracenas/registry.hpp"
-#include "tracenas/runtime.hpp"
-#include "tracenas/tokens.hpp"
+#include "plugin/registry.hpp"
+#include "base/runtime.hpp"
+#include "tracenas/support/tokens.hpp"
 
 namespace tracenas {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "tracenas/error.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "plugin_test_util.hpp"
 
 namespace fs = std::filesystem;

@@ -15,7 +15,7 @@
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/proxy.hpp"
-#include "tracenas/registry.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 #include "plugin_test_util.hpp"
 

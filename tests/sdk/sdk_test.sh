@@ -3,7 +3,9 @@
 #   1. install TraceNAS from BUILD_DIR into a temporary prefix;
 #   2. configure and build examples/custom_proxy against that prefix
 #      (find_package(TraceNAS) + tracenas_add_plugin);
-#   3. check the plugin exports exactly one dynamic symbol;
+#   3. check the installed headers are the SDK's (tests/sdk/sdk_headers.txt),
+#      that libtracenas_core.so exports only the SDK (tests/sdk/core_exports.txt)
+#      and that the plugin exports exactly one dynamic symbol;
 #   4. check the installed CLI finds libtracenas_core.so and its built-in
 #      plugins in the install tree (RPATH, installed plugin folder), and lists
 #      the example's plugin and component;
@@ -65,6 +67,18 @@ shopt -s nullglob
 builtin_plugins=("$plugin_dir"/*.so)
 shopt -u nullglob
 [[ ${#builtin_plugins[@]} -gt 0 ]] || fail "no built-in plugin installed in $plugin_dir"
+
+step "the installed headers are the SDK listed in tests/sdk/sdk_headers.txt"
+expected_headers=$(grep -v '^#' "$source_dir/tests/sdk/sdk_headers.txt" | sed '/^$/d' | sort)
+installed_headers=$(cd "$prefix/include" && find . -type f | sed 's|^\./||' | sort)
+if [[ $installed_headers != "$expected_headers" ]]; then
+  fail "installed headers differ from tests/sdk/sdk_headers.txt (< expected, > installed):
+$(diff <(echo "$expected_headers") <(echo "$installed_headers") | grep '^[<>]')"
+fi
+echo "$(wc -l <<<"$installed_headers") SDK headers installed"
+
+step "the installed libtracenas_core.so exports the SDK only (tests/sdk/core_exports.txt)"
+bash "$source_dir/tests/sdk/check_core_exports.sh" "$core_lib" "$source_dir/tests/sdk/core_exports.txt"
 
 step "the installed CLI resolves libtracenas_core.so from the install tree"
 if command -v ldd >/dev/null 2>&1; then

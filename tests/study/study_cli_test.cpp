@@ -14,7 +14,7 @@
 
 #include "cli_runner.hpp"
 #include "test_dir.hpp"
-#include "tracenas/stats.hpp"
+#include "study/stats.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

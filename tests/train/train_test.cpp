@@ -3,7 +3,7 @@
 // training loss falls, that a resumed run continues exactly, that the trained
 // model (also a pruned one with per-layer widths) is exported and reloads; and
 // the CLI's messages for bad input.
-#include "tracenas/train.hpp"
+#include "train/train.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -22,14 +22,14 @@
 #include "models/hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
-#include "tracenas/calibration.hpp"
+#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/export.hpp"
-#include "tracenas/hf_checkpoint.hpp"
-#include "tracenas/hf_config.hpp"
-#include "tracenas/llama2c.hpp"
-#include "tracenas/subnet.hpp"
-#include "tracenas/tokens.hpp"
+#include "model/export.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "io/llama2c.hpp"
+#include "model/subnet.hpp"
+#include "tracenas/support/tokens.hpp"
 
 namespace tracenas {
 namespace {

@@ -7,6 +7,8 @@
 // parameters of a sub-network exactly as SPEC.md section 4 defines them.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,7 +17,7 @@ namespace tracenas {
 
 struct ModelConfig;
 
-struct LayerArch {
+struct TN_API LayerArch {
   bool attn = true;
   int heads = 0;     // query heads kept (a positive multiple of kv_heads)
   int kv_heads = 0;  // key/value heads kept
@@ -29,7 +31,7 @@ struct LayerArch {
   bool operator==(const LayerArch& o) const;
 };
 
-struct Arch {
+struct TN_API Arch {
   std::vector<LayerArch> layers;
   bool operator==(const Arch& o) const { return layers == o.layers; }
 };
@@ -37,23 +39,23 @@ struct Arch {
 inline constexpr const char* kArchFormat = "tracenas.arch/1";
 
 // The unpruned architecture of a model.
-Arch full_arch(const ModelConfig& base);
+TN_API Arch full_arch(const ModelConfig& base);
 
 // Checks an Arch against its base model; ArchError naming `origin`, the layer
 // and the field otherwise.
-void validate_arch(const Arch& arch, const ModelConfig& base, const std::string& origin);
+TN_API void validate_arch(const Arch& arch, const ModelConfig& base, const std::string& origin);
 
 // arch.json text -> Arch (validated against `base`). `origin` names the file.
-Arch parse_arch(const std::string& json_text, const std::string& origin, const ModelConfig& base);
-Arch read_arch(const std::string& path, const ModelConfig& base);
+TN_API Arch parse_arch(const std::string& json_text, const std::string& origin, const ModelConfig& base);
+TN_API Arch read_arch(const std::string& path, const ModelConfig& base);
 // Arch -> arch.json text (format, base, layers; explicit indices when present).
-std::string arch_to_json(const Arch& arch, const ModelConfig& base);
-void write_arch(const std::string& path, const Arch& arch, const ModelConfig& base);
+TN_API std::string arch_to_json(const Arch& arch, const ModelConfig& base);
+TN_API void write_arch(const std::string& path, const Arch& arch, const ModelConfig& base);
 
 // Parameters the pruned model holds (SPEC.md section 4): embeddings, the LM
 // head unless tied, the final norm, and per layer the input norm and kept
 // attention weights/biases (and Qwen3 q/k norms) when attention is kept, the
 // post-attention norm and kept MLP weights/biases when the MLP is kept.
-std::int64_t count_params(const ModelConfig& base, const Arch& arch);
+TN_API std::int64_t count_params(const ModelConfig& base, const Arch& arch);
 
 }  // namespace tracenas

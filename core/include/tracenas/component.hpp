@@ -9,6 +9,8 @@
 // a PluginError naming the plugin and the component.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,13 +33,13 @@ enum class ComponentKind {
 };
 
 // "model adapter", "proxy", ... (for messages).
-const char* to_string(ComponentKind kind);
+TN_API const char* to_string(ComponentKind kind);
 // "model", "data", ... (for JSON and YAML).
-const char* kind_key(ComponentKind kind);
-const std::vector<ComponentKind>& all_component_kinds();
+TN_API const char* kind_key(ComponentKind kind);
+TN_API const std::vector<ComponentKind>& all_component_kinds();
 
 // What the host tells a component about the run it is part of.
-struct RunContext {
+struct TN_API RunContext {
   std::uint64_t seed = 0;
   std::string device = "cpu";     // "cpu" or "cuda[:N]"
   std::string dtype = "float32";  // "float32", "bfloat16", "float16"
@@ -48,7 +50,7 @@ struct RunContext {
 
 // Base of every component interface. Components are created by the host
 // through a factory and destroyed by the host; they never outlive the process.
-class Component {
+class TN_API Component {
  public:
   virtual ~Component();
 };
@@ -56,7 +58,7 @@ class Component {
 using Factory =
     std::function<std::unique_ptr<Component>(const ParamValues& params, const RunContext& run)>;
 
-struct ComponentInfo {
+struct TN_API ComponentInfo {
   ComponentKind kind = ComponentKind::kProxy;
   std::string name;  // unique per kind, snake_case
   std::string doc;   // one line: what it does (formula and source go in the header)
@@ -65,7 +67,7 @@ struct ComponentInfo {
 };
 
 // Handed to a plugin's register callback. Implemented by the core.
-class Registrar {
+class TN_API Registrar {
  public:
   virtual ~Registrar();
   virtual void add(ComponentInfo info) = 0;

@@ -6,6 +6,8 @@
 // calibration set is the first K batches), so sources only read and decode.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,7 +18,7 @@ namespace tracenas {
 
 class Tokenizer;
 
-class DataSource : public Component {
+class TN_API DataSource : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kData;
   ~DataSource() override;
@@ -35,7 +37,7 @@ class DataSource : public Component {
 };
 
 // Windowing and batching settings shared by every data source.
-struct BatchSpec {
+struct TN_API BatchSpec {
   int seq_len = 256;
   int batch_size = 8;
   int num_batches = 4;  // K

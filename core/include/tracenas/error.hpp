@@ -7,12 +7,14 @@
 // value at fault.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <stdexcept>
 #include <string>
 
 namespace tracenas {
 
-class Error : public std::runtime_error {
+class TN_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what, int exit_code = 1);
   ~Error() override;
@@ -23,35 +25,35 @@ class Error : public std::runtime_error {
 };
 
 // A malformed or invalid pipeline / config value.
-class ConfigError : public Error {
+class TN_API ConfigError : public Error {
  public:
   explicit ConfigError(const std::string& what);
   ~ConfigError() override;
 };
 
 // Wrong command-line usage.
-class UsageError : public Error {
+class TN_API UsageError : public Error {
  public:
   explicit UsageError(const std::string& what);
   ~UsageError() override;
 };
 
 // Unreadable or malformed data (token files, text, caches).
-class DataError : public Error {
+class TN_API DataError : public Error {
  public:
   explicit DataError(const std::string& what);
   ~DataError() override;
 };
 
 // A checkpoint or model config that cannot be used.
-class ModelError : public Error {
+class TN_API ModelError : public Error {
  public:
   explicit ModelError(const std::string& what);
   ~ModelError() override;
 };
 
 // An invalid architecture (arch.json or a candidate).
-class ArchError : public Error {
+class TN_API ArchError : public Error {
  public:
   explicit ArchError(const std::string& what);
   ~ArchError() override;
@@ -59,7 +61,7 @@ class ArchError : public Error {
 
 // A plugin that cannot be loaded, or an exception thrown by plugin code.
 // The message names the plugin (and component, when one was involved).
-class PluginError : public Error {
+class TN_API PluginError : public Error {
  public:
   PluginError(const std::string& what, int exit_code);
   ~PluginError() override;

@@ -8,13 +8,15 @@
 // the lower index), so every criterion is realized the same way.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include "tracenas/component.hpp"
 
 namespace tracenas {
 
-struct LayerImportanceInput {
+struct TN_API LayerImportanceInput {
   int layer = 0;
   at::Tensor o_proj_weight;     // [d, H*h]
   at::Tensor down_proj_weight;  // [d, I]
@@ -22,12 +24,12 @@ struct LayerImportanceInput {
   at::Tensor down_input_norm;   // [I] L2 norm of down_proj inputs (undefined if not needed)
 };
 
-struct LayerImportanceScores {
+struct TN_API LayerImportanceScores {
   at::Tensor o_channel_scores;     // [H*h]  higher = more important
   at::Tensor down_channel_scores;  // [I]
 };
 
-class ImportanceCriterion : public Component {
+class TN_API ImportanceCriterion : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kImportance;
   ~ImportanceCriterion() override;

@@ -4,6 +4,8 @@
 // once a run folder exists, to `<run_dir>/tracenas.log` as well.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -11,10 +13,10 @@
 namespace tracenas {
 
 // The shared logger (created on first use, writing to stderr at info level).
-spdlog::logger& log();
+TN_API spdlog::logger& log();
 // Debug output on or off (-v).
-void set_verbose(bool verbose);
+TN_API void set_verbose(bool verbose);
 // Also write every log line to `file` (appending).
-void add_log_file(const std::string& file);
+TN_API void add_log_file(const std::string& file);
 
 }  // namespace tracenas

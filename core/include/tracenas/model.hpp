@@ -6,6 +6,8 @@
 // names onto the decoder's canonical roles, and loads the weights.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +17,7 @@
 namespace tracenas {
 
 // The normalized model config every adapter produces (notation of SPEC.md).
-struct ModelConfig {
+struct TN_API ModelConfig {
   std::string model_type;      // "llama", "qwen2", "qwen3", ...
   int num_layers = 0;          // L
   int hidden_size = 0;         // d
@@ -51,14 +53,14 @@ struct ModelConfig {
 };
 
 // Where and how to load a model.
-struct LoadOptions {
+struct TN_API LoadOptions {
   std::string device = "cpu";
   std::string dtype = "float32";
 };
 
 class DecoderModel;  // defined by the decoder module of the core
 
-class ModelAdapter : public Component {
+class TN_API ModelAdapter : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kModel;
   ~ModelAdapter() override;

@@ -7,6 +7,8 @@
 // value per declared parameter, defaults filled in. Plugin code never sees YAML.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -28,7 +30,7 @@ enum class ParamType {
   kStringList,
 };
 
-const char* to_string(ParamType type);
+TN_API const char* to_string(ParamType type);
 
 using ParamValue = std::variant<std::monostate, bool, std::int64_t, double, std::string,
                                 std::vector<std::int64_t>, std::vector<double>,
@@ -36,7 +38,7 @@ using ParamValue = std::variant<std::monostate, bool, std::int64_t, double, std:
 
 // One declared parameter. Build with the helpers below, e.g.
 //   ParamSpec::integer("population_size", 30, "individuals per generation").min(2)
-struct ParamSpec {
+struct TN_API ParamSpec {
   std::string name;
   ParamType type = ParamType::kString;
   ParamValue default_value;  // std::monostate: required (or optional, see `optional`)
@@ -81,7 +83,7 @@ struct ParamSpec {
 using ParamSchema = std::vector<ParamSpec>;
 
 // Typed, validated values for one component instance.
-class ParamValues {
+class TN_API ParamValues {
  public:
   ParamValues() = default;
 

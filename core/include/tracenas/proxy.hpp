@@ -7,6 +7,8 @@
 // logits) are computed once per run and handed over in the Trace too.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +24,7 @@ namespace tracenas {
 enum class Direction { kHigherIsBetter, kLowerIsBetter };
 
 // What a proxy needs from the candidate's pass. The engine collects the union.
-struct TraceNeeds {
+struct TN_API TraceNeeds {
   bool loss = false;             // per-batch calibration loss
   bool weight_grads = false;     // kept-coordinate projection gradients per block
   bool base_weight_grads = false;  // the same coordinates of the base model's gradients
@@ -40,7 +42,7 @@ enum class BlockKind { kAttn, kMlp };
 
 // The traces of one kept block. Each vector has one entry per projection
 // weight (and bias) of the block, in the block's fixed order.
-struct BlockTrace {
+struct TN_API BlockTrace {
   int layer = 0;
   BlockKind kind = BlockKind::kAttn;
   std::vector<std::string> names;      // e.g. "q_proj.weight"
@@ -59,7 +61,7 @@ struct BlockTrace {
   std::vector<at::Tensor> base_sketch;
 };
 
-struct Trace {
+struct TN_API Trace {
   std::vector<double> batch_losses;     // one per calibration batch
   std::vector<BlockTrace> blocks;       // kept blocks, in model order
   std::vector<at::Tensor> logits;       // [batch, seq, vocab] per calibration batch
@@ -68,14 +70,14 @@ struct Trace {
 };
 
 // The candidate being scored.
-struct Candidate {
+struct TN_API Candidate {
   const Arch* arch = nullptr;
   const ModelConfig* base = nullptr;
   std::int64_t params = 0;       // SPEC.md section 4
   std::int64_t base_params = 0;
 };
 
-class Proxy : public Component {
+class TN_API Proxy : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kProxy;
   ~Proxy() override;

@@ -7,6 +7,8 @@
 // genomes, which is how a resumed search ends where an uninterrupted one does.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -31,7 +33,7 @@ enum class GeneKind {
   kMlp,       // width: MLP channels kept
 };
 
-struct GeneInfo {
+struct TN_API GeneInfo {
   GeneKind kind = GeneKind::kLayer;
   int layer = 0;
   bool is_depth() const {
@@ -39,7 +41,7 @@ struct GeneInfo {
   }
 };
 
-class SearchSpace {
+class TN_API SearchSpace {
  public:
   virtual ~SearchSpace();
   virtual int dims() const = 0;
@@ -60,13 +62,13 @@ class SearchSpace {
 
 // One evaluated genome. `fitness` is oriented so that higher is better; a
 // candidate whose objective was not finite has valid == false.
-struct Observation {
+struct TN_API Observation {
   Genome genome;
   double fitness = 0.0;
   bool valid = true;
 };
 
-class SearchStrategy : public Component {
+class TN_API SearchStrategy : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kSearch;
   ~SearchStrategy() override;

@@ -1,6 +1,8 @@
 // Tokenizers: text to token ids and back, for text data sources and commands.
 #pragma once
 
+#include "tracenas/api.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,7 +11,7 @@
 
 namespace tracenas {
 
-class Tokenizer : public Component {
+class TN_API Tokenizer : public Component {
  public:
   static constexpr ComponentKind kKind = ComponentKind::kTokenizer;
   ~Tokenizer() override;

@@ -36,7 +36,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tracenas/cache.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"

@@ -5,7 +5,7 @@
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
-#include "tracenas/tokens.hpp"
+#include "tracenas/support/tokens.hpp"
 
 namespace {
 

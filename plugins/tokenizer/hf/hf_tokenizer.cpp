@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "hf_text.hpp"
-#include "tracenas/cache.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/tokenizer.hpp"

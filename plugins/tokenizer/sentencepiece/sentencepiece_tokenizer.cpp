@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "sentencepiece_shim.hpp"
-#include "tracenas/cache.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/tokenizer.hpp"

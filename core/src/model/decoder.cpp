@@ -1,0 +1,248 @@
+#include "tracenas/support/decoder.hpp"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "tracenas/error.hpp"
+
+namespace tracenas {
+namespace {
+
+// HF LlamaRMSNorm: float32 statistics, normalized value cast back before the weight.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  if (x.scalar_type() == at::kDouble) xf = x;
+  at::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  at::Tensor normed = (xf * at::rsqrt(var + eps)).to(x.scalar_type());
+  return weight * normed;
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor x1 = x.narrow(-1, 0, half);
+  at::Tensor x2 = x.narrow(-1, half, half);
+  return at::cat({-x2, x1}, -1);
+}
+
+// y = x @ W^T (+ b) with W given as [out..., in] (flattened to 2-D; a copy only
+// when the view is not contiguous).
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, int64_t in_features,
+                  const at::Tensor& bias) {
+  at::Tensor w2 = w.reshape({-1, in_features});
+  at::Tensor y = at::matmul(x, w2.t());
+  if (bias.defined()) y = y + bias.reshape({-1});
+  return y;
+}
+
+// [B, S, d] -> attention block output [B, S, d]
+void accumulate_sq(at::Tensor* acc, const at::Tensor& x) {
+  at::Tensor sq = x.detach().to(at::kDouble).pow(2).reshape({-1, x.size(-1)}).sum(0);
+  *acc = acc->defined() ? *acc + sq : sq;
+}
+
+at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::Tensor& hidden,
+                     const at::Tensor& cos, const at::Tensor& sin, at::Tensor* o_input_sq) {
+  const int64_t B = hidden.size(0), S = hidden.size(1), d = hidden.size(2);
+  const int64_t g = a.kv_heads(), n = a.heads_per_group(), h = c.head_dim;
+  at::Tensor x = rms_norm(hidden, a.input_norm, c.rms_norm_eps);
+  at::Tensor q = linear(x, a.q, d, a.q_bias).view({B, S, g * n, h});  // [B, S, g*n, h]
+  at::Tensor k = linear(x, a.k, d, a.k_bias).view({B, S, g, h});      // [B, S, g, h]
+  at::Tensor v = linear(x, a.v, d, a.v_bias).view({B, S, g, h});      // [B, S, g, h]
+  if (a.q_norm.defined()) q = rms_norm(q, a.q_norm, c.rms_norm_eps);
+  if (a.k_norm.defined()) k = rms_norm(k, a.k_norm, c.rms_norm_eps);
+  q = q.transpose(1, 2);  // [B, g*n, S, h]
+  k = k.transpose(1, 2);  // [B, g, S, h]
+  v = v.transpose(1, 2);  // [B, g, S, h]
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (n > 1) {  // query head j of group i uses KV head i
+    k = k.repeat_interleave(n, 1);
+    v = v.repeat_interleave(n, 1);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(h));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, g*n, S, S]
+  at::Tensor mask = at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(hidden.device()))
+                        .triu(1);
+  const bool f64 = scores.scalar_type() == at::kDouble;
+  at::Tensor probs = at::softmax(scores.to(f64 ? at::kDouble : at::kFloat)
+                                     .masked_fill(mask, -std::numeric_limits<double>::infinity()),
+                                 -1)
+                         .to(q.scalar_type());
+  at::Tensor out = at::matmul(probs, v);                // [B, g*n, S, h]
+  out = out.transpose(1, 2).reshape({B, S, g * n * h});  // [B, S, g*n*h]
+  if (o_input_sq != nullptr) accumulate_sq(o_input_sq, out);
+  // o: [d, g, n, h] -> [d, g*n*h]
+  at::Tensor o2 = a.o.reshape({d, g * n * h});
+  at::Tensor y = at::matmul(out, o2.t());
+  if (a.o_bias.defined()) y = y + a.o_bias;
+  return y;
+}
+
+at::Tensor mlp(const ModelConfig& c, const MlpWeights& m, const at::Tensor& hidden,
+               at::Tensor* down_input_sq) {
+  const int64_t d = hidden.size(2);
+  at::Tensor x = rms_norm(hidden, m.post_norm, c.rms_norm_eps);
+  at::Tensor gate = linear(x, m.gate, d, m.gate_bias);  // [B, S, c]
+  at::Tensor up = linear(x, m.up, d, m.up_bias);        // [B, S, c]
+  at::Tensor act = at::silu(gate) * up;  // [B, S, c]
+  if (down_input_sq != nullptr) accumulate_sq(down_input_sq, act);
+  at::Tensor y = at::matmul(act, m.down.t());  // down: [d, c] (a column view is fine)
+  if (m.down_bias.defined()) y = y + m.down_bias;
+  return y;
+}
+
+int64_t numel_or_zero(const at::Tensor& t) { return t.defined() ? t.numel() : 0; }
+
+}  // namespace
+
+at::Tensor rope_inv_freq(const ModelConfig& c) {
+  const int64_t h = c.head_dim;
+  at::Tensor idx = at::arange(0, h, 2, at::kDouble) / static_cast<double>(h);
+  at::Tensor inv = 1.0 / at::pow(at::full({}, c.rope_theta, at::kDouble), idx);  // [h/2]
+  if (c.rope_type == "linear") {
+    inv = inv / c.rope_factor;
+  } else if (c.rope_type == "llama3") {
+    const double old_ctx = c.rope_original_max_position;
+    const double low_wavelen = old_ctx / c.rope_low_freq_factor;
+    const double high_wavelen = old_ctx / c.rope_high_freq_factor;
+    at::Tensor wavelen = 2.0 * M_PI / inv;
+    at::Tensor scaled = at::where(wavelen > low_wavelen, inv / c.rope_factor, inv);
+    at::Tensor smooth = (old_ctx / wavelen - c.rope_low_freq_factor) /
+                        (c.rope_high_freq_factor - c.rope_low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / c.rope_factor + smooth * scaled;
+    at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+    inv = at::where(medium, smoothed, scaled);
+  }
+  return inv;
+}
+
+at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
+                          ActivationStats* stats) {
+  if (tokens.dim() != 2) {
+    throw DataError("token batch must be [batch, seq] (got " + std::to_string(tokens.dim()) +
+                    " dimensions)");
+  }
+  const int64_t S = tokens.size(1);
+  const auto dtype = w.embed.scalar_type();
+  const auto device = w.embed.device();
+  at::Tensor ids = tokens.to(device, at::kLong);
+  at::Tensor hidden = at::embedding(w.embed, ids);  // [B, S, d]
+
+  // cos/sin [S, h] computed in float32 (float64 for a float64 model), cast to the model dtype.
+  const bool f64 = dtype == at::kDouble;
+  at::Tensor inv = rope_inv_freq(c).to(device, f64 ? at::kDouble : at::kFloat);
+  at::Tensor pos = at::arange(S, inv.options());
+  at::Tensor freqs = at::outer(pos, inv);     // [S, h/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);  // [S, h]
+  at::Tensor cos = emb.cos().to(dtype);
+  at::Tensor sin = emb.sin().to(dtype);
+
+  if (stats != nullptr) {
+    stats->o_input_sq.resize(w.layers.size());
+    stats->down_input_sq.resize(w.layers.size());
+  }
+  for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& layer = w.layers[i];
+    if (layer.attn) {
+      hidden = hidden + attention(c, layer.attention, hidden, cos, sin,
+                                  stats ? &stats->o_input_sq[i] : nullptr);
+    }
+    if (layer.mlp) {
+      hidden = hidden + mlp(c, layer.ffn, hidden, stats ? &stats->down_input_sq[i] : nullptr);
+    }
+  }
+  hidden = rms_norm(hidden, w.final_norm, c.rms_norm_eps);
+  return at::matmul(hidden, w.lm_head.t());  // [B, S, vocab]
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& tokens) {
+  const int64_t S = logits.size(1), V = logits.size(2);
+  const auto acc = logits.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor pred = logits.narrow(1, 0, S - 1).reshape({-1, V}).to(acc);
+  at::Tensor target = tokens.to(logits.device(), at::kLong).narrow(1, 1, S - 1).reshape({-1});
+  return at::cross_entropy_loss(pred, target);
+}
+
+std::pair<double, std::int64_t> causal_lm_loss_sum(const at::Tensor& logits,
+                                                   const at::Tensor& tokens) {
+  const int64_t S = logits.size(1), V = logits.size(2);
+  const auto acc = logits.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor pred = logits.narrow(1, 0, S - 1).reshape({-1, V}).to(acc);
+  at::Tensor target = tokens.to(logits.device(), at::kLong).narrow(1, 1, S - 1).reshape({-1});
+  at::Tensor ce = at::cross_entropy_loss(pred, target, {}, at::Reduction::None);
+  return {ce.to(at::kDouble).sum().item<double>(), target.numel()};
+}
+
+std::vector<std::pair<std::string, at::Tensor>> named_hf_tensors(const ModelConfig& c,
+                                                                 const ModelWeights& w) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", w.embed);
+  for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& l = w.layers[i];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const int64_t d = c.hidden_size;
+    auto add = [&](const std::string& name, const at::Tensor& t, std::vector<int64_t> shape) {
+      if (t.defined()) out.emplace_back(p + name, t.reshape(shape));
+    };
+    if (l.attn) {
+      const AttentionWeights& a = l.attention;
+      add("input_layernorm.weight", a.input_norm, {-1});
+      add("self_attn.q_proj.weight", a.q, {-1, d});
+      add("self_attn.k_proj.weight", a.k, {-1, d});
+      add("self_attn.v_proj.weight", a.v, {-1, d});
+      add("self_attn.o_proj.weight", a.o, {d, -1});
+      add("self_attn.q_proj.bias", a.q_bias, {-1});
+      add("self_attn.k_proj.bias", a.k_bias, {-1});
+      add("self_attn.v_proj.bias", a.v_bias, {-1});
+      add("self_attn.o_proj.bias", a.o_bias, {-1});
+      add("self_attn.q_norm.weight", a.q_norm, {-1});
+      add("self_attn.k_norm.weight", a.k_norm, {-1});
+    }
+    if (l.mlp) {
+      const MlpWeights& m = l.ffn;
+      add("post_attention_layernorm.weight", m.post_norm, {-1});
+      add("mlp.gate_proj.weight", m.gate, {-1, d});
+      add("mlp.up_proj.weight", m.up, {-1, d});
+      add("mlp.down_proj.weight", m.down, {d, -1});
+      add("mlp.gate_proj.bias", m.gate_bias, {-1});
+      add("mlp.up_proj.bias", m.up_bias, {-1});
+      add("mlp.down_proj.bias", m.down_bias, {-1});
+    }
+  }
+  out.emplace_back("model.norm.weight", w.final_norm);
+  if (!c.tie_word_embeddings) out.emplace_back("lm_head.weight", w.lm_head);
+  return out;
+}
+
+std::int64_t count_parameters(const ModelConfig& c, const ModelWeights& w) {
+  std::int64_t n = 0;
+  for (const auto& [name, t] : named_hf_tensors(c, w)) n += numel_or_zero(t);
+  return n;
+}
+
+DecoderModel::DecoderModel(ModelConfig config, ModelWeights weights)
+    : config_(std::move(config)), weights_(std::move(weights)) {}
+
+at::ScalarType DecoderModel::dtype() const { return weights_.embed.scalar_type(); }
+at::Device DecoderModel::device() const { return weights_.embed.device(); }
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  if (name == "float16") return at::kHalf;
+  if (name == "float64") return at::kDouble;
+  throw ConfigError("unknown dtype '" + name + "' (known: float32, bfloat16, float16, float64)");
+}
+
+const char* dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kDouble: return "float64";
+    default: return "other";
+  }
+}
+
+}  // namespace tracenas

@@ -1,0 +1,203 @@
+#include "tracenas/support/hf_config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tracenas/error.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+class Fields {
+ public:
+  Fields(const json& j, std::string origin) : j_(j), origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    throw ModelError(origin_ + ": " + field + ": " + what);
+  }
+  bool has(const std::string& f) const { return j_.contains(f) && !j_.at(f).is_null(); }
+
+  int positive_int(const std::string& f) const {
+    if (!has(f)) fail(f, "missing");
+    const json& v = j_.at(f);
+    if (!v.is_number_integer() || v.get<long long>() <= 0 || v.get<long long>() > (1LL << 31)) {
+      fail(f, "must be a positive integer (got " + v.dump() + ")");
+    }
+    return v.get<int>();
+  }
+  int positive_int_or(const std::string& f, int def) const {
+    return has(f) ? positive_int(f) : def;
+  }
+  double positive_number_or(const std::string& f, double def) const {
+    if (!has(f)) return def;
+    const json& v = j_.at(f);
+    if (!v.is_number() || !(v.get<double>() > 0)) {
+      fail(f, "must be a positive number (got " + v.dump() + ")");
+    }
+    return v.get<double>();
+  }
+  bool bool_or(const std::string& f, bool def) const {
+    if (!has(f)) return def;
+    const json& v = j_.at(f);
+    if (!v.is_boolean()) fail(f, "must be true or false (got " + v.dump() + ")");
+    return v.get<bool>();
+  }
+  std::string string_or(const std::string& f, const std::string& def) const {
+    if (!has(f)) return def;
+    const json& v = j_.at(f);
+    if (!v.is_string()) fail(f, "must be a string (got " + v.dump() + ")");
+    return v.get<std::string>();
+  }
+
+ private:
+  const json& j_;
+  std::string origin_;
+};
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw ModelError(origin + ": not valid JSON: " + std::string(e.what()));
+  }
+  if (!j.is_object()) throw ModelError(origin + ": expected a JSON object");
+  Fields f(j, origin);
+  ModelConfig c;
+  if (!f.has("model_type")) f.fail("model_type", "missing");
+  c.model_type = f.string_or("model_type", "");
+  if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "qwen3") {
+    f.fail("model_type", "unsupported model type \"" + c.model_type +
+                             "\" (supported: llama, qwen2, qwen3)");
+  }
+  std::string act = f.string_or("hidden_act", "silu");
+  if (act != "silu") f.fail("hidden_act", "only silu (SwiGLU) is supported (got \"" + act + "\")");
+
+  c.num_layers = f.positive_int("num_hidden_layers");
+  c.hidden_size = f.positive_int("hidden_size");
+  c.num_heads = f.positive_int("num_attention_heads");
+  c.num_kv_heads = f.positive_int_or("num_key_value_heads", c.num_heads);
+  c.intermediate_size = f.positive_int("intermediate_size");
+  c.vocab_size = f.positive_int("vocab_size");
+  c.max_position_embeddings = f.positive_int_or("max_position_embeddings", 2048);
+  c.rms_norm_eps = f.positive_number_or("rms_norm_eps", 1e-6);
+  c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
+  if (c.num_heads % c.num_kv_heads != 0) {
+    f.fail("num_key_value_heads", "must divide num_attention_heads " +
+                                      std::to_string(c.num_heads) + " (got " +
+                                      std::to_string(c.num_kv_heads) + ")");
+  }
+  if (f.has("head_dim")) {
+    c.head_dim = f.positive_int("head_dim");
+  } else {
+    if (c.hidden_size % c.num_heads != 0) {
+      f.fail("head_dim", "missing, and hidden_size " + std::to_string(c.hidden_size) +
+                             " is not a multiple of num_attention_heads " +
+                             std::to_string(c.num_heads));
+    }
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  c.tie_word_embeddings = f.bool_or("tie_word_embeddings", false);
+
+  if (c.model_type == "llama") {
+    c.attention_bias = f.bool_or("attention_bias", false);
+    c.o_proj_bias = c.attention_bias;
+    c.mlp_bias = f.bool_or("mlp_bias", false);
+  } else if (c.model_type == "qwen2") {
+    c.attention_bias = true;  // Qwen2 always has q/k/v biases and no o_proj bias
+    c.o_proj_bias = false;
+    c.mlp_bias = false;
+  } else {  // qwen3
+    c.attention_bias = f.bool_or("attention_bias", false);
+    c.o_proj_bias = c.attention_bias;
+    c.mlp_bias = false;
+    c.qk_norm = true;
+  }
+
+  if (f.has("tracenas_layers")) {
+    const json& tl = j.at("tracenas_layers");
+    if (!tl.is_array() || static_cast<int>(tl.size()) != c.num_layers) {
+      f.fail("tracenas_layers", "must be a list of num_hidden_layers = " +
+                                    std::to_string(c.num_layers) + " entries");
+    }
+    for (std::size_t i = 0; i < tl.size(); ++i) {
+      const std::string where = "tracenas_layers[" + std::to_string(i) + "]";
+      if (!tl[i].is_object()) f.fail(where, "must be an object (got " + tl[i].dump() + ")");
+      Fields lf(tl[i], origin);
+      ModelConfig::LayerWidth w;
+      w.attn = lf.bool_or("attn", true);
+      w.mlp = lf.bool_or("mlp", true);
+      if (w.attn) {
+        w.heads = lf.positive_int_or("heads", c.num_heads);
+        w.kv_heads = lf.positive_int_or("kv_heads", c.num_kv_heads);
+        if (w.kv_heads > c.num_kv_heads || w.heads % w.kv_heads != 0 ||
+            w.heads / w.kv_heads > c.num_heads / c.num_kv_heads) {
+          f.fail(where + ".heads", "heads " + std::to_string(w.heads) + " / kv_heads " +
+                                       std::to_string(w.kv_heads) +
+                                       " do not fit the base grouping");
+        }
+      }
+      if (w.mlp) {
+        w.mlp_channels = lf.positive_int_or("mlp_channels", c.intermediate_size);
+        if (w.mlp_channels > c.intermediate_size) {
+          f.fail(where + ".mlp_channels", "exceeds intermediate_size " +
+                                              std::to_string(c.intermediate_size));
+        }
+      }
+      c.layer_widths.push_back(w);
+    }
+  }
+
+  if (f.has("rope_scaling")) {
+    const json& rs = j.at("rope_scaling");
+    if (!rs.is_object()) f.fail("rope_scaling", "must be an object (got " + rs.dump() + ")");
+    Fields r(rs, origin);
+    std::string type = r.string_or("rope_type", r.string_or("type", "default"));
+    if (type == "default") {
+      c.rope_type = "default";
+    } else if (type == "linear") {
+      c.rope_type = "linear";
+      if (!r.has("factor")) f.fail("rope_scaling.factor", "missing");
+      c.rope_factor = r.positive_number_or("factor", 1.0);
+    } else if (type == "llama3") {
+      c.rope_type = "llama3";
+      for (const char* k : {"factor", "low_freq_factor", "high_freq_factor",
+                            "original_max_position_embeddings"}) {
+        if (!r.has(k)) f.fail(std::string("rope_scaling.") + k, "missing");
+      }
+      c.rope_factor = r.positive_number_or("factor", 1.0);
+      c.rope_low_freq_factor = r.positive_number_or("low_freq_factor", 1.0);
+      c.rope_high_freq_factor = r.positive_number_or("high_freq_factor", 4.0);
+      c.rope_original_max_position = r.positive_int("original_max_position_embeddings");
+      if (c.rope_high_freq_factor <= c.rope_low_freq_factor) {
+        f.fail("rope_scaling.high_freq_factor", "must exceed low_freq_factor");
+      }
+    } else {
+      f.fail("rope_scaling.rope_type",
+             "unsupported rope type \"" + type + "\" (supported: default, linear, llama3)");
+    }
+  }
+  return c;
+}
+
+ModelConfig read_hf_config(const std::string& path) {
+  fs::path p(path);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw ModelError(path + ": no such checkpoint folder or config file");
+  if (fs::is_directory(p, ec)) p /= "config.json";
+  std::ifstream in(p);
+  if (!in) throw ModelError(p.string() + ": cannot read the model config");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_hf_config(ss.str(), p.string());
+}
+
+}  // namespace tracenas

@@ -1,0 +1,202 @@
+// Token streams for commands: pipeline data sources and CLI data specs, with
+// the tokenizer text sources need (see data_loading.hpp for the rules).
+#include "pipeline/data_loading.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "tracenas/data.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/support/tokens.hpp"
+#include "base/util.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tracenas {
+namespace {
+
+// What the data source sees: every method calls the real tokenizer through
+// the guard, so its failures name the tokenizer's plugin.
+class GuardedTokenizer final : public Tokenizer {
+ public:
+  explicit GuardedTokenizer(Instance<Tokenizer> inner) : inner_(std::move(inner)) {}
+
+  std::string fingerprint() const override {
+    return inner_.call("fingerprint", [](Tokenizer& t) { return t.fingerprint(); });
+  }
+  std::vector<std::int32_t> encode(const std::string& text, bool add_special_tokens) override {
+    return inner_.call("encode", [&](Tokenizer& t) { return t.encode(text, add_special_tokens); });
+  }
+  std::string decode(const std::vector<std::int32_t>& ids) override {
+    return inner_.call("decode", [&](Tokenizer& t) { return t.decode(ids); });
+  }
+  std::int32_t bos_id() const override {
+    return inner_.call("bos_id", [](Tokenizer& t) { return t.bos_id(); });
+  }
+  std::int32_t eos_id() const override {
+    return inner_.call("eos_id", [](Tokenizer& t) { return t.eos_id(); });
+  }
+
+ private:
+  Instance<Tokenizer> inner_;
+};
+
+// The file a folder's tokenizer is read from: tokenizer.model, else
+// tokenizer.json, else "".
+std::string folder_tokenizer_file(const std::string& dir) {
+  std::error_code ec;
+  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
+    fs::path f = fs::path(dir) / name;
+    if (fs::is_regular_file(f, ec)) return f.string();
+  }
+  return "";
+}
+
+// The component that reads `file`, by its extension ("" when none does).
+std::string component_for_file(const std::string& file) {
+  const std::string ext = fs::path(file).extension().string();
+  if (ext == ".model") return "sentencepiece";
+  if (ext == ".json") return "hf_tokenizer";
+  return "";
+}
+
+Instance<Tokenizer> create_for_file(const Registry& registry, const std::string& name,
+                                    const std::string& file, const RunContext& run,
+                                    const std::string& what) {
+  const ComponentEntry* entry = registry.find(ComponentKind::kTokenizer, name);
+  if (entry == nullptr) {
+    throw ConfigError(what + ": " + file + " needs the tokenizer component '" + name +
+                      "', which no loaded plugin provides" +
+                      suggest("", registry.names(ComponentKind::kTokenizer)));
+  }
+  ParamValues params;
+  for (const ParamSpec& s : entry->info.params) params.set(s.name, s.default_value);
+  params.set("path", file);
+  log().info("tokenizer '{}' from {}", name, file);
+  return registry.create<Tokenizer>(name, params, run);
+}
+
+// Creates the source, hands it a tokenizer when it needs one, reads the stream.
+TokenStream read_source(const std::function<Instance<DataSource>()>& make_source,
+                        const std::function<Instance<Tokenizer>()>& make_tokenizer) {
+  // Declared before the source: destroyed after it (the tokenizer outlives the source).
+  Instance<Tokenizer> tokenizer;
+  std::unique_ptr<GuardedTokenizer> guarded;
+  Instance<DataSource> source = make_source();
+  const bool needs =
+      source.call("needs_tokenizer", [](DataSource& d) { return d.needs_tokenizer(); });
+  if (needs) {
+    tokenizer = make_tokenizer();
+    guarded = std::make_unique<GuardedTokenizer>(tokenizer);
+    source.call("set_tokenizer", [&](DataSource& d) { d.set_tokenizer(guarded.get()); });
+  }
+  TokenStream out;
+  out.ids = source.call("token_stream", [](DataSource& d) { return d.token_stream(); });
+  out.fingerprint = source.call("fingerprint", [](DataSource& d) { return d.fingerprint(); });
+  return out;
+}
+
+std::string tokens_fingerprint(const std::string& path) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+  return "tokens:" + fs::absolute(path).lexically_normal().string() +
+         "#size=" + std::to_string(size) + "#mtime=" + std::to_string(mtime);
+}
+
+}  // namespace
+
+Instance<Tokenizer> create_tokenizer_for_path(const Registry& registry, const std::string& path,
+                                              const RunContext& run, const std::string& what) {
+  std::error_code ec;
+  if (path.empty() || !fs::exists(path, ec)) {
+    throw UsageError(what + ": no such tokenizer file or folder (got " + path + ")");
+  }
+  std::string file = path;
+  if (fs::is_directory(path, ec)) {
+    file = folder_tokenizer_file(path);
+    if (file.empty()) {
+      throw UsageError(what + ": the folder holds no tokenizer.model or tokenizer.json (got " +
+                       path + ")");
+    }
+  }
+  const std::string name = component_for_file(file);
+  if (name.empty()) {
+    throw UsageError(what +
+                     ": expected a SentencePiece tokenizer.model, a tokenizer.json or a "
+                     "folder holding one (got " +
+                     path + ")");
+  }
+  return create_for_file(registry, name, file, run, what);
+}
+
+TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipeline,
+                                 const RunContext& run) {
+  auto make_source = [&] {
+    return registry.create<DataSource>(pipeline.data.name, pipeline.data.params, run);
+  };
+  auto make_tokenizer = [&]() -> Instance<Tokenizer> {
+    if (!pipeline.tokenizer.name.empty()) {
+      return registry.create<Tokenizer>(pipeline.tokenizer.name, pipeline.tokenizer.params, run);
+    }
+    const std::string dir =
+        pipeline.model.params.has("path") ? pipeline.model.params.get_string("path") : "";
+    const std::string file = dir.empty() ? "" : folder_tokenizer_file(dir);
+    if (file.empty()) {
+      throw ConfigError(pipeline.file + ": error: data.source: '" + pipeline.data.name +
+                        "' needs a tokenizer: add a 'tokenizer:' section, or use a model folder "
+                        "holding tokenizer.model or tokenizer.json (model.params.path: " +
+                        (dir.empty() ? std::string("not set") : dir + " has neither") + ")");
+    }
+    return create_for_file(registry, component_for_file(file), file, run,
+                           pipeline.file + ": error: model.params.path");
+  };
+  return read_source(make_source, make_tokenizer);
+}
+
+TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
+                             const std::string& option, const std::string& tokenizer_path,
+                             const std::string& model_dir, const RunContext& run) {
+  const std::string kTokens = "tokens:";
+  const std::string kText = "text:";
+  if (spec.rfind(kTokens, 0) == 0) {
+    const std::string path = spec.substr(kTokens.size());
+    TokenStream out;
+    out.ids = read_token_file(path);
+    out.fingerprint = tokens_fingerprint(path);
+    return out;
+  }
+  if (spec.rfind(kText, 0) != 0 || spec.size() == kText.size()) {
+    throw UsageError(option +
+                     ": expected tokens:PATH (PATH ending in .u16, .u32 or .txt) or "
+                     "text:PATH (got " +
+                     spec + ")");
+  }
+  const std::string path = spec.substr(kText.size());
+  auto make_source = [&] {
+    const ComponentEntry* entry = registry.require(ComponentKind::kData, "text");
+    ParamValues params;
+    for (const ParamSpec& s : entry->info.params) params.set(s.name, s.default_value);
+    params.set("path", path);
+    return registry.create<DataSource>("text", params, run);
+  };
+  auto make_tokenizer = [&]() -> Instance<Tokenizer> {
+    if (!tokenizer_path.empty()) {
+      return create_tokenizer_for_path(registry, tokenizer_path, run, "--tokenizer");
+    }
+    const std::string file = model_dir.empty() ? "" : folder_tokenizer_file(model_dir);
+    if (file.empty()) {
+      throw UsageError(option + ": " + spec + " needs a tokenizer: give --tokenizer PATH" +
+                       (model_dir.empty() ? std::string(" or --model DIR")
+                                          : " (the model folder " + model_dir +
+                                                " holds no tokenizer.model or tokenizer.json)"));
+    }
+    return create_for_file(registry, component_for_file(file), file, run, "--model");
+  };
+  return read_source(make_source, make_tokenizer);
+}
+
+}  // namespace tracenas

@@ -1,0 +1,73 @@
+#include "pipeline/session.hpp"
+
+#include "data/calibration.hpp"
+#include "tracenas/data.hpp"
+#include "pipeline/data_loading.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+
+namespace tracenas {
+
+PipelineSession open_session(const Registry& registry, const Pipeline& p, const RunContext& run) {
+  PipelineSession s;
+  s.registry = &registry;
+  s.pipeline = &p;
+  s.run = run;
+  s.model_dir = p.model.params.get_string("path");
+  TokenStream tokens = load_pipeline_tokens(registry, p, run);
+  const std::string& fp = tokens.fingerprint;
+  const std::vector<std::int32_t>& stream = tokens.ids;
+  s.adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  LoadOptions lo;
+  lo.device = run.device;
+  lo.dtype = run.dtype;
+  s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  log().info("model {}: {} layers, {} parameters, {} on {}", s.model_dir,
+             s.model->config().num_layers, s.model->num_parameters(), run.dtype, run.device);
+  const BatchSpec spec = p.batch_spec();
+  s.batches = calibration_batches(stream, spec, fp);
+  s.data_fingerprint = fp + "#seq_len=" + std::to_string(spec.seq_len) +
+                       "#batch=" + std::to_string(spec.batch_size) +
+                       "#batches=" + std::to_string(spec.num_batches) +
+                       "#shuffle=" + std::to_string(spec.shuffle ? 1 : 0) +
+                       "#shuffle_seed=" + std::to_string(spec.shuffle_seed);
+  return s;
+}
+
+ScoringComponents create_scoring_components(const Registry& registry, const Pipeline& p,
+                                            const RunContext& run) {
+  ScoringComponents c;
+  c.criterion = registry.create<ImportanceCriterion>(p.importance.name, p.importance.params, run);
+  for (const auto& pr : p.proxies) {
+    c.proxies.push_back({pr.label, pr.name, registry.create<Proxy>(pr.name, pr.params, run)});
+  }
+  return c;
+}
+
+std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& s, ScoringComponents components) {
+  const Pipeline& p = *s.pipeline;
+  EvaluatorInputs in;
+  in.model = s.model;
+  in.model_dir = s.model_dir;
+  in.dtype = s.run.dtype;
+  in.device = s.run.device;
+  in.batches = s.batches;
+  in.data_fingerprint = s.data_fingerprint;
+  in.criterion = p.importance.name;
+  in.criterion_params = p.importance.params;
+  in.criterion_instance = std::move(components.criterion);
+  in.run_seed = s.run.seed;
+  in.proxies = std::move(components.proxies);
+  in.cache_dir = s.run.cache_dir;
+  return std::make_unique<Evaluator>(std::move(in));
+}
+
+}  // namespace tracenas
+
+namespace tracenas {
+
+std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& s) {
+  return make_evaluator(s, create_scoring_components(*s.registry, *s.pipeline, s.run));
+}
+
+}  // namespace tracenas

@@ -1,0 +1,224 @@
+#include "scoring/evaluator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "data/calibration.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/log.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tracenas {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Every value of a ParamValues, in name order, into the hash.
+void add_params(Hasher& h, const ParamValues& p) {
+  for (const auto& [name, value] : p.values()) {
+    h.add(name);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::monostate>) {
+            h.add(std::string_view("-"));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            h.add(static_cast<std::int64_t>(v));
+          } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double> ||
+                               std::is_same_v<T, std::string>) {
+            h.add(v);
+          } else {
+            h.add(static_cast<std::int64_t>(v.size()));
+            for (const auto& e : v) h.add(e);
+          }
+        },
+        value);
+  }
+}
+
+}  // namespace
+
+std::string model_files_identity(const std::string& dir) {
+  Hasher h;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) h.add_file_identity(f);
+  return h.hex();
+}
+
+std::optional<ImportanceOrder> importance_from_json(const std::string& text,
+                                                    const ModelConfig& c) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array() ||
+      j["layers"].size() != static_cast<std::size_t>(c.num_layers)) {
+    return std::nullopt;
+  }
+  ImportanceOrder order;
+  auto read = [](const nlohmann::json& l, const char* key, int n, std::vector<int>& out) {
+    if (!l.contains(key) || !l[key].is_array() || l[key].size() != static_cast<std::size_t>(n)) {
+      return false;
+    }
+    for (const auto& v : l[key]) {
+      if (!v.is_number_integer()) return false;
+      out.push_back(v.get<int>());
+    }
+    std::vector<int> sorted = out;
+    std::sort(sorted.begin(), sorted.end());
+    for (int i = 0; i < n; ++i) {
+      if (sorted[static_cast<std::size_t>(i)] != i) return false;
+    }
+    return true;
+  };
+  for (const auto& l : j["layers"]) {
+    LayerOrder o;
+    if (!read(l, "kv_order", c.num_kv_heads, o.kv_order) ||
+        !read(l, "head_order", c.num_heads, o.head_order) ||
+        !read(l, "channel_order", c.intermediate_size, o.channel_order)) {
+      return std::nullopt;
+    }
+    order.push_back(std::move(o));
+  }
+  return order;
+}
+
+Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
+  const ModelConfig& c = in_.model->config();
+  check_token_ids(in_.batches, c.vocab_size, in_.data_fingerprint);
+  needs_.loss = true;
+  const ScoredProxy* sketch_owner = nullptr;
+  for (const auto& p : in_.proxies) {
+    TraceNeeds n = p.proxy.call("needs", [](Proxy& px) { return px.needs(); });
+    if (n.sketch_rank > 0) {
+      if (sketch_owner != nullptr &&
+          (n.sketch_rank != needs_.sketch_rank || n.sketch_seed != needs_.sketch_seed)) {
+        throw ConfigError("proxies: '" + sketch_owner->label + "' and '" + p.label +
+                          "' ask for different gradient sketches (rank " +
+                          std::to_string(needs_.sketch_rank) + " seed " +
+                          std::to_string(needs_.sketch_seed) + " vs rank " +
+                          std::to_string(n.sketch_rank) + " seed " +
+                          std::to_string(n.sketch_seed) + "); one pass serves one sketch");
+      }
+      sketch_owner = &p;
+    }
+    needs_ |= n;
+    directions_.push_back(p.proxy.call("direction", [](Proxy& px) { return px.direction(); }));
+  }
+  base_params_ = count_params(c, full_arch(c));
+}
+
+const ModelConfig& Evaluator::config() const { return in_.model->config(); }
+
+void Evaluator::prepare() {
+  if (prepared_) return;
+  const ModelConfig& c = config();
+  DiskCache cache(in_.cache_dir);
+
+  // Importance: keyed by model, data, batching, dtype/device and criterion.
+  auto t0 = std::chrono::steady_clock::now();
+  const bool seeded = in_.criterion_instance.call(
+      "seeded", [](ImportanceCriterion& ic) { return ic.seeded(); });
+  Hasher ih;
+  ih.add(std::string_view("importance/1"))
+      .add(model_files_identity(in_.model_dir))
+      .add(in_.data_fingerprint)
+      .add(in_.dtype)
+      .add(in_.device)
+      .add(in_.criterion);
+  add_params(ih, in_.criterion_params);
+  if (seeded) ih.add(static_cast<std::int64_t>(in_.run_seed));
+  const std::string importance_key = ih.hex();
+  const std::string importance_path = cache.path("importance", importance_key, ".json");
+  std::optional<ImportanceOrder> cached;
+  if (cache.enabled()) {
+    if (auto text = read_file_if_exists(importance_path)) cached = importance_from_json(*text, c);
+  }
+  if (cached) {
+    order_ = std::move(*cached);
+    importance_cached_ = true;
+    log().info("importance ({}) loaded from the cache {}", in_.criterion, importance_path);
+  } else {
+    const bool norms = in_.criterion_instance.call(
+        "needs_activation_norms", [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
+    order_ = compute_importance(*in_.model, in_.batches, norms,
+                                [&](const LayerImportanceInput& li) {
+                                  return in_.criterion_instance.call(
+                                      "score",
+                                      [&](ImportanceCriterion& ic) { return ic.score(li); });
+                                })
+                 .order;
+    if (cache.enabled()) write_file_atomic(importance_path, importance_to_json(order_) + "\n");
+  }
+  importance_seconds_ = seconds_since(t0);
+  prefix_ = std::make_unique<PrefixWeights>(c, in_.model->weights(), order_);
+
+  // Base traces: keyed by the importance key and what the proxies need.
+  t0 = std::chrono::steady_clock::now();
+  TraceNeeds base_needs;
+  base_needs.base_weight_grads = needs_.base_weight_grads;
+  base_needs.sketch_rank = needs_.sketch_rank;
+  base_needs.sketch_seed = needs_.sketch_seed;
+  base_needs.base_logits = needs_.base_logits;
+  Hasher th;
+  th.add(std::string_view("base_traces/1"))
+      .add(importance_key)
+      .add(static_cast<std::int64_t>(base_needs.base_weight_grads))
+      .add(static_cast<std::int64_t>(base_needs.sketch_rank))
+      .add(static_cast<std::int64_t>(base_needs.sketch_seed))
+      .add(static_cast<std::int64_t>(base_needs.base_logits));
+  const std::string traces_path = cache.path("base_traces", th.hex(), ".safetensors");
+  std::optional<BaseTraces> loaded;
+  if (cache.enabled()) loaded = load_base_traces(traces_path, base_needs, c.num_layers, in_.device);
+  if (loaded) {
+    base_ = std::move(*loaded);
+    traces_cached_ = true;
+    log().info("base traces loaded from the cache {}", traces_path);
+  } else {
+    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs);
+    const bool worth_caching = base_needs.base_weight_grads || base_needs.sketch_rank > 0 ||
+                               base_needs.base_logits;
+    if (cache.enabled() && worth_caching) {
+      fs::create_directories(fs::path(traces_path).parent_path());
+      save_base_traces(traces_path, base_);
+    }
+  }
+  traces_seconds_ = seconds_since(t0);
+  prepared_ = true;
+}
+
+Evaluation Evaluator::evaluate(const Arch& arch) {
+  prepare();
+  const ModelConfig& c = config();
+  Evaluation ev;
+  auto t0 = std::chrono::steady_clock::now();
+  Trace trace = run_candidate_pass(c, *prefix_, arch, base_, in_.batches, needs_);
+  ++passes_;
+  ev.pass_seconds = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  Candidate cand;
+  cand.arch = &arch;
+  cand.base = &c;
+  cand.params = count_params(c, arch);
+  cand.base_params = base_params_;
+  ev.params = cand.params;
+  for (const auto& p : in_.proxies) {
+    const auto t1 = std::chrono::steady_clock::now();
+    ev.values.push_back(p.proxy.call("score", [&](Proxy& px) { return px.score(cand, trace); }));
+    ev.proxy_each_seconds.push_back(seconds_since(t1));
+  }
+  ev.proxy_seconds = seconds_since(t0);
+  return ev;
+}
+
+}  // namespace tracenas

@@ -1,0 +1,76 @@
+// The one pass per candidate: forward/backward of a sub-network over the K
+// calibration batches, collecting exactly what the pipeline's proxies need
+// (TraceNeeds) into a Trace that every proxy reads (SPEC.md section 5).
+//
+// Both passes run on the importance-reordered weights (PrefixWeights), where
+// a candidate is narrow() views. Gradients are taken with respect to leaf
+// tensors that share storage with those views (no copy of the weights).
+//   base pass (once per run):  g_M = sum over batches of d loss_k / d W, every
+//                              projection weight and bias, full width;
+//   candidate pass:            g_C = mean over batches of d loss_k / d W_C for
+//                              its kept projection weights and biases; the
+//                              same coordinates of g_M are narrow() views of it.
+// Norm weights (RMSNorm, Qwen3 q/k norms) and embeddings take no part.
+//
+// Sketches (TraceNeeds::sketch_rank = r > 0): per projection weight W with
+// output dims `out` and input dims `in` (q [g,n,h | d], k/v [g,h | d],
+// o [d | g,n,h], gate/up [c | d], down [d | c]) two seeded Gaussian matrices
+// A [r, in] and B [out, r] are drawn once, in the importance-ordered layout,
+// from (sketch_seed, layer, projection). A candidate's kept coordinates are a
+// prefix of every dim, so its A and B are prefix narrows of the base's. The
+// sketch products are computed in float32 (float64 for a float64 model) and
+// handed to proxies in float64. The base pass keeps only G_M A^T and B^T G_M
+// (r x (in + out) numbers per projection) unless a proxy also needs the full
+// base gradients.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "tracenas/support/decoder.hpp"
+#include "tracenas/proxy.hpp"
+#include "model/subnet.hpp"
+
+namespace tracenas {
+
+// What the base pass keeps: per layer, the gradient of every projection
+// weight/bias in the reordered grouped layout, and per-batch base logits.
+struct BaseTraces {
+  std::vector<LayerWeights> grads;  // same shapes as PrefixWeights::reordered()
+  std::vector<at::Tensor> logits;   // [batch, seq, vocab] per batch (when asked for)
+  std::vector<double> batch_losses;
+  // Sketches: per layer, per projection name ("q_proj.weight", ...).
+  struct Sketch {
+    at::Tensor a;      // [r, in...] (weights only)
+    at::Tensor b;      // [out..., r] (weights only)
+    at::Tensor right;  // G_M A^T [out..., r]; for a bias: its gradient (float64)
+    at::Tensor left;   // B^T G_M [r, in...] (weights only)
+  };
+  int sketch_rank = 0;
+  std::uint64_t sketch_seed = 0;
+  std::vector<std::map<std::string, Sketch>> sketches;
+};
+
+BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
+                               const std::vector<at::Tensor>& batches, const TraceNeeds& needs);
+
+// The base traces as one safetensors file (tensors named "grad.<layer>.<proj>",
+// "sketch.<layer>.<proj>.{a,b,right,left}", "logits.<batch>"; losses and
+// sketch settings in the metadata), written atomically, and read back onto
+// `device`. load_base_traces returns nullopt when the file is missing or
+// does not hold what `needs` asks for (a stale or foreign cache entry).
+void save_base_traces(const std::string& path, const BaseTraces& base);
+std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceNeeds& needs,
+                                           int num_layers, const std::string& device);
+
+// The candidate's pass. `arch` has no explicit indices (prefix fast path).
+Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix, const Arch& arch,
+                         const BaseTraces& base, const std::vector<at::Tensor>& batches,
+                         const TraceNeeds& needs);
+
+}  // namespace tracenas

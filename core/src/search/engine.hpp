@@ -1,0 +1,104 @@
+// The search engine: the ask/tell loop that turns a strategy's proposals into
+// scored candidates under a budget, and survives being killed.
+//
+//   ask(n) -> genomes -> constraints (rejected for free, counted per reason)
+//                     -> duplicates answered from the store (no pass, no budget)
+//                     -> Evaluator::evaluate: one pass, every proxy
+//                     -> one line appended to candidates.jsonl, flushed and fsynced
+//          <- tell(observations, in the order asked)
+//
+// fitness = the objective proxy's value when higher is better, its negation
+// when lower is better; a non-finite objective is an invalid observation and
+// never selected. Budget: max_evaluations counts evaluated (new) candidates;
+// time_limit_s is checked between candidates.
+//
+// Resume: the log is read back (a torn last line is dropped), the strategy is
+// restarted with the same seed, and every genome it proposes that the log
+// holds is answered from the log instead of evaluated. Because a strategy is
+// deterministic for a seed and a sequence of tells, the replay retraces the
+// interrupted run exactly and the search then continues where it stopped:
+// no candidate is evaluated twice and the result equals an uninterrupted run.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scoring/evaluator.hpp"
+#include "plugin/registry.hpp"
+#include "tracenas/search.hpp"
+#include "search/search_space.hpp"
+
+namespace tracenas {
+
+struct EngineOptions {
+  std::int64_t max_evaluations = 0;  // 0: no limit (then time_limit_s must be set)
+  double time_limit_s = 0;           // 0: no limit
+  int ask_size = 8;                  // genomes asked per round
+  int top_k = 10;
+  std::uint64_t seed = 0;
+  std::string run_dir;  // candidates.jsonl goes here
+  bool resume = false;
+  int objective = 0;  // index into the evaluator's proxies
+  int progress = -1;  // 1: progress bar, 0: log lines, -1: bar when stderr is a terminal
+  double log_every_s = 10;
+};
+
+struct CandidateRecord {
+  std::int64_t index = 0;  // order of evaluation
+  int round = 0;
+  Genome genome;
+  Arch arch;
+  std::int64_t params = 0;
+  std::vector<double> values;  // one per proxy
+  double objective = 0;
+  double fitness = 0;
+  bool valid = true;
+  double seconds = 0;
+  double pass_seconds = 0;
+  double proxy_seconds = 0;
+};
+
+struct EngineResult {
+  std::optional<CandidateRecord> best;
+  std::vector<CandidateRecord> top;  // best first, valid only, at most top_k
+  std::int64_t evaluated = 0;        // candidates scored (this run and, resumed, before)
+  std::int64_t replayed = 0;         // of which answered from the log on resume
+  std::int64_t duplicates = 0;
+  std::int64_t invalid = 0;  // non-finite objective
+  std::map<std::string, std::int64_t> rejected;  // per reason (search_space.hpp)
+  std::int64_t rounds = 0;
+  std::string stop_reason;  // "max_evaluations", "time_limit", "strategy_done", "stalled"
+  double candidate_seconds = 0;  // evaluation time of this process
+  double search_seconds = 0;     // the whole loop of this process
+};
+
+class Engine {
+ public:
+  Engine(Evaluator& evaluator, const ArchSpace& space, Instance<SearchStrategy>& strategy,
+         EngineOptions options);
+  EngineResult run();
+
+  // The path of the candidate log in a run folder.
+  static std::string log_path(const std::string& run_dir);
+
+ private:
+  nlohmann::json record_json(const CandidateRecord& r) const;
+  std::optional<CandidateRecord> record_from_json(const nlohmann::json& j) const;
+  std::map<Genome, CandidateRecord> read_log(const std::string& path) const;
+
+  Evaluator& evaluator_;
+  const ArchSpace& space_;
+  Instance<SearchStrategy>& strategy_;
+  EngineOptions options_;
+};
+
+// A candidate record as the JSON used by best.json and summary.json.
+nlohmann::json candidate_json(const CandidateRecord& r, const Evaluator& evaluator,
+                              const ModelConfig& base);
+
+}  // namespace tracenas
