@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "tracenas/support/cache.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
@@ -83,60 +84,6 @@ const std::vector<std::string>& command_names() {
 
 using cli::print_result;
 
-// Arguments of one subcommand: positionals, repeated --set, flags.
-struct Args {
-  std::vector<std::string> positional;
-  std::vector<std::string> sets;
-  std::vector<std::string> plugin_paths;
-  std::map<std::string, bool> flags;
-};
-
-Args parse_args(const std::string& command, const std::vector<std::string>& argv,
-                const std::vector<std::string>& allowed_flags, bool allow_set,
-                bool allow_plugin_path) {
-  Args a;
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& s = argv[i];
-    auto value_of = [&](const std::string& opt) {
-      auto eq = s.find('=');
-      if (eq != std::string::npos) return s.substr(eq + 1);
-      if (i + 1 >= argv.size()) throw UsageError(command + ": " + opt + " needs a value");
-      return argv[++i];
-    };
-    if (allow_set && (s == "--set" || s.rfind("--set=", 0) == 0)) {
-      a.sets.push_back(value_of("--set"));
-    } else if (allow_plugin_path && (s == "--plugin-path" || s.rfind("--plugin-path=", 0) == 0)) {
-      a.plugin_paths.push_back(value_of("--plugin-path"));
-    } else if (s.size() > 1 && s[0] == '-') {
-      if (std::find(allowed_flags.begin(), allowed_flags.end(), s) == allowed_flags.end()) {
-        std::vector<std::string> known = allowed_flags;
-        if (allow_set) known.push_back("--set");
-        if (allow_plugin_path) known.push_back("--plugin-path");
-        throw UsageError(command + ": unknown option '" + s + "'" + suggest(s, known));
-      }
-      a.flags[s] = true;
-    } else {
-      a.positional.push_back(s);
-    }
-  }
-  return a;
-}
-
-std::string require_one_file(const std::string& command, const Args& a) {
-  if (a.positional.size() != 1) {
-    throw UsageError(command + ": expected one pipeline file (got " +
-                     std::to_string(a.positional.size()) + " arguments)");
-  }
-  return a.positional[0];
-}
-
-Pipeline load_pipeline(const std::string& file, const std::vector<std::string>& sets,
-                       Registry& registry) {
-  PipelineSource source(file, sets);
-  registry.discover(source.plugin_search_paths());
-  return source.validate(registry);
-}
-
 json components_json(const Pipeline& p) {
   json proxies = json::array();
   for (const auto& pr : p.proxies) {
@@ -150,10 +97,10 @@ json components_json(const Pipeline& p) {
 }
 
 int cmd_validate(const std::vector<std::string>& argv) {
-  Args a = parse_args("validate", argv, {}, true, false);
-  std::string file = require_one_file("validate", a);
+  cli::Options o("validate", argv, {{"--set", true, true}});
+  const std::string file = cli::pipeline_file(o);
   Registry registry;
-  Pipeline p = load_pipeline(file, a.sets, registry);
+  Pipeline p = load_pipeline(file, o.all("--set"), registry);
   std::cerr << p.resolved_yaml();
   log().info("{}: valid", file);
   print_result({{"valid", true},
@@ -161,69 +108,6 @@ int cmd_validate(const std::vector<std::string>& argv) {
                 {"run_dir", p.run_dir()},
                 {"components", components_json(p)}});
   return 0;
-}
-
-// Sets up the run folder of `p` for `command` ("run", "study"): refuses a
-// folder that already holds that command's work (its `marker` file is not
-// empty) unless resuming with the same resolved pipeline, writes
-// config.resolved.yaml, opens the log file and applies the runtime settings.
-RunContext open_run_folder(const Pipeline& p, const std::string& command, const char* marker,
-                           bool resume) {
-  RunContext run = p.run_context();
-  const fs::path dir = run.run_dir;
-  const fs::path resolved = dir / "config.resolved.yaml";
-  const std::string text = p.resolved_yaml();
-  // A folder holds a run once its marker has content; one left by a run that
-  // failed before recording anything is reused.
-  std::error_code ec;
-  const bool holds_run = fs::file_size(dir / marker, ec) > 0 && !ec;
-  if (holds_run) {
-    if (!resume) {
-      throw ConfigError(p.file + ": error: run.name: run folder '" + dir.string() +
-                        "' already holds a " + command +
-                        "; pass --resume to continue it or choose another run.name (got " +
-                        p.run.get_string("name") + ")");
-    }
-    std::ifstream in(resolved);
-    std::stringstream old;
-    old << in.rdbuf();
-    if (in && old.str() != text) {
-      throw ConfigError(p.file + ": error: --resume: the resolved pipeline differs from the one "
-                        "the " + command + " in '" + dir.string() + "' was started with (" +
-                        resolved.string() + ")");
-    }
-  }
-  fs::create_directories(dir);
-  fs::create_directories(run.cache_dir);
-  write_file_atomic(resolved.string(), text);
-  add_log_file((dir / "tracenas.log").string());
-  log().info("tracenas {} {} '{}' in {}{}", TN_VERSION, command, p.run.get_string("name"),
-             dir.string(), resume ? " (resume)" : "");
-  run = apply_runtime(run);
-  log().info("device {}, dtype {}, {} thread(s)", run.device, run.dtype, run.threads);
-  return run;
-}
-
-int cmd_run(const std::vector<std::string>& argv) {
-  Args a = parse_args("run", argv, {"--resume"}, true, false);
-  std::string file = require_one_file("run", a);
-  const bool resume = a.flags.count("--resume") > 0;
-  Registry registry;
-  Pipeline p = load_pipeline(file, a.sets, registry);
-  RunContext run = open_run_folder(p, "run", "candidates.jsonl", resume);
-  return tracenas::cli::run_search(p, registry, run, resume);
-}
-
-int cmd_study(const std::vector<std::string>& argv) {
-  Args a = parse_args("study", argv, {"--resume"}, true, false);
-  std::string file = require_one_file("study", a);
-  const bool resume = a.flags.count("--resume") > 0;
-  Registry registry;
-  Pipeline p = load_pipeline(file, a.sets, registry);
-  // The window and the data split are checked before the folder is touched.
-  cli::check_study(p, registry);
-  RunContext run = open_run_folder(p, "study", "architectures.json", resume);
-  return tracenas::cli::run_study(p, registry, run, resume);
 }
 
 json params_json(const ParamSchema& schema) {
@@ -255,12 +139,13 @@ json params_json(const ParamSchema& schema) {
 }
 
 int cmd_plugins(const std::vector<std::string>& argv) {
-  Args a = parse_args("plugins", argv, {"--json"}, false, true);
-  if (!a.positional.empty()) {
-    throw UsageError("plugins: unexpected argument '" + a.positional[0] + "'");
+  cli::Options o("plugins", argv, {{"--json", false}, {"--plugin-path", true, true}});
+  if (!o.positional().empty()) {
+    throw UsageError("plugins: unexpected argument '" + o.positional()[0] + "'");
   }
+  const std::vector<std::string> plugin_paths = o.all("--plugin-path");
   Registry registry;
-  registry.discover(a.plugin_paths, "--plugin-path");
+  registry.discover(plugin_paths, "--plugin-path");
   json plugins = json::array();
   for (const PluginRecord& r : registry.plugins()) {
     json comps = json::array();
@@ -280,9 +165,9 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   }
   json result = {{"tracenas", TN_VERSION},
                  {"plugin_abi", TN_PLUGIN_ABI_VERSION},
-                 {"search_paths", Registry::discovery_paths(a.plugin_paths)},
+                 {"search_paths", Registry::discovery_paths(plugin_paths)},
                  {"plugins", plugins}};
-  if (a.flags.count("--json")) {
+  if (o.flag("--json")) {
     print_result(result);
     return 0;
   }
@@ -345,8 +230,8 @@ int dispatch(int argc, char** argv) {
       filtered.push_back(s);
     }
   }
-  if (command == "run") return cmd_run(filtered);
-  if (command == "study") return cmd_study(filtered);
+  if (command == "run") return cli::cmd_run(filtered);
+  if (command == "study") return cli::cmd_study(filtered);
   if (command == "validate") return cmd_validate(filtered);
   if (command == "plugins") return cmd_plugins(filtered);
   if (command == "eval") return cli::cmd_eval(filtered);

@@ -24,6 +24,7 @@
 #include "tracenas/model.hpp"
 #include "study/multiple_choice.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/session.hpp"
 #include "tracenas/proxy.hpp"
 #include "plugin/registry.hpp"
 #include "base/runtime.hpp"
@@ -60,8 +61,8 @@ std::vector<std::int32_t> read_data_spec(ModelSession& s, const Options& o, cons
 }
 
 ImportanceOrder importance_on(ModelSession& s, const std::vector<at::Tensor>& batches,
-                              const std::string& criterion) {
-  auto crit = s.registry->create<ImportanceCriterion>(criterion, {}, s.run);
+                              const std::string& criterion, const ParamValues& params = {}) {
+  auto crit = s.registry->create<ImportanceCriterion>(criterion, params, s.run);
   bool needs = crit.call("needs_activation_norms",
                          [](ImportanceCriterion& c) { return c.needs_activation_norms(); });
   return compute_importance(*s.model, batches, needs,
@@ -143,14 +144,7 @@ json score_arch(ModelSession& s, const Arch& arch, const std::vector<at::Tensor>
   const ModelConfig& c = s.model->config();
   ImportanceOrder order;
   const bool explicit_all = has_all_indices(arch);
-  if (!explicit_all) {
-    auto crit = s.registry->create<ImportanceCriterion>(criterion, criterion_params, s.run);
-    bool needs = crit.call("needs_activation_norms",
-                           [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
-    order = compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
-              return crit.call("score", [&](ImportanceCriterion& ic) { return ic.score(in); });
-            }).order;
-  }
+  if (!explicit_all) order = importance_on(s, batches, criterion, criterion_params);
   auto sel = select_units(c, arch, explicit_all ? nullptr : &order);
   PrefixWeights prefix(c, s.model->weights(),
                        selection_first(c, sel, explicit_all ? nullptr : &order));
@@ -187,7 +181,7 @@ void print_result(const json& j) { std::cout << j.dump() << std::endl; }
 int cmd_score(const std::vector<std::string>& argv) {
   Options o("score", argv,
             with_model_options(
-                {{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--set"}}));
+                {{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--set", true, true}}));
   const std::string arch_path = o.require("--arch");
   ModelSession s;
   std::vector<NamedProxy> proxies;
@@ -195,22 +189,8 @@ int cmd_score(const std::vector<std::string>& argv) {
   std::string criterion = "wanda";
   ParamValues criterion_params;
   if (o.positional().size() == 1) {
-    std::vector<std::string> sets;
-    if (auto v = o.get("--set")) sets.push_back(*v);
-    PipelineSource source(o.positional()[0], sets);
-    s.registry->discover(source.plugin_search_paths());
-    Pipeline p = source.validate(*s.registry);
-    s.run = apply_runtime(p.run_context());
-    s.dir = p.model.params.get_string("path");
-    s.adapter = s.registry->create<ModelAdapter>(p.model.name, p.model.params, s.run);
-    LoadOptions lo;
-    lo.device = s.run.device;
-    lo.dtype = s.run.dtype;
-    s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-    TokenStream tokens = load_pipeline_tokens(*s.registry, p, s.run);
-    const auto& stream = tokens.ids;
-    const std::string& fp = tokens.fingerprint;
-    batches = calibration_batches(stream, p.batch_spec(), fp);
+    const Pipeline p = open_pipeline_session(s, o);
+    batches = s.batches;
     for (const auto& pr : p.proxies) {
       proxies.push_back({pr.label, s.registry->create<Proxy>(pr.name, pr.params, s.run)});
     }
@@ -320,32 +300,13 @@ int cmd_importance(const std::vector<std::string>& argv) {
   Options o(
       "importance", argv,
       with_model_options(
-          {{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--criterion"}, {"--set"}}));
+          {{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--criterion"}, {"--set", true, true}}));
   ImportanceOrder order;
   if (o.positional().size() == 1) {
     // Pipeline form: model, data, batching and criterion from the pipeline.
-    std::vector<std::string> sets;
-    if (auto v = o.get("--set")) sets.push_back(*v);
-    PipelineSource source(o.positional()[0], sets);
     ModelSession s;
-    s.registry->discover(source.plugin_search_paths());
-    Pipeline p = source.validate(*s.registry);
-    s.run = apply_runtime(p.run_context());
-    s.adapter = s.registry->create<ModelAdapter>(p.model.name, p.model.params, s.run);
-    LoadOptions lo;
-    lo.device = s.run.device;
-    lo.dtype = s.run.dtype;
-    s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
-    TokenStream tokens = load_pipeline_tokens(*s.registry, p, s.run);
-    const auto& stream = tokens.ids;
-    const std::string& fp = tokens.fingerprint;
-    auto batches = calibration_batches(stream, p.batch_spec(), fp);
-    auto crit =
-        s.registry->create<ImportanceCriterion>(p.importance.name, p.importance.params, s.run);
-    bool needs = crit.get().needs_activation_norms();
-    order = compute_importance(*s.model, batches, needs, [&](const LayerImportanceInput& in) {
-              return crit.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
-            }).order;
+    const Pipeline p = open_pipeline_session(s, o);
+    order = importance_on(s, s.batches, p.importance.name, p.importance.params);
   } else if (o.positional().empty()) {
     ModelSession s;
     open_model(s, o);
@@ -421,6 +382,17 @@ void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
   log().info("model {}: {} layers, {} parameters, {} on {}", s.dir, s.model->config().num_layers,
              s.model->num_parameters(), s.run.dtype, s.run.device);
+}
+
+Pipeline open_pipeline_session(ModelSession& s, const Options& o) {
+  Pipeline p = load_pipeline(pipeline_file(o), o.all("--set"), *s.registry);
+  s.run = apply_runtime(p.run_context());
+  PipelineSession session = open_session(*s.registry, p, s.run);
+  s.dir = session.model_dir;
+  s.adapter = session.adapter;
+  s.model = session.model;
+  s.batches = std::move(session.batches);
+  return p;
 }
 
 std::shared_ptr<DecoderModel> load_other_model(const ModelSession& s, const std::string& dir) {

@@ -5,10 +5,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "options.hpp"
 #include "tracenas/support/decoder.hpp"
 #include "tracenas/model.hpp"
+#include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 
 namespace tracenas::cli {
@@ -19,6 +23,7 @@ struct ModelSession {
   RunContext run;
   Instance<ModelAdapter> adapter;
   std::shared_ptr<DecoderModel> model;
+  std::vector<at::Tensor> batches;  // calibration batches (pipeline forms)
 };
 
 // The adapter for a checkpoint folder by its config.json model_type
@@ -29,6 +34,12 @@ std::string adapter_for_model_type(const std::string& dir);
 // loads --model with --adapter (default: by model_type) in --dtype, or in
 // `dtype` when it is not empty.
 void open_model(ModelSession& s, const Options& o, const std::string& dtype = "");
+
+// The pipeline form of score and importance: the one positional pipeline
+// file with its --set overrides, opened like `tracenas run` opens it
+// (pipeline/session.hpp: the data first, so bad data fails before the model
+// loads, then the model and the calibration batches).
+Pipeline open_pipeline_session(ModelSession& s, const Options& o);
 
 // Another checkpoint folder (a teacher) loaded like the session's model.
 std::shared_ptr<DecoderModel> load_other_model(const ModelSession& s, const std::string& dir);

@@ -37,19 +37,24 @@ Options::Options(std::string command, const std::vector<std::string>& argv,
       flags_[name] = true;
       continue;
     }
-    if (inline_value) {
-      values_[name] = *inline_value;
-    } else {
-      if (i + 1 >= argv.size()) throw UsageError(command_ + ": " + name + " needs a value");
-      values_[name] = argv[++i];
+    if (!inline_value && i + 1 >= argv.size()) {
+      throw UsageError(command_ + ": " + name + " needs a value");
     }
+    std::vector<std::string>& values = values_[name];
+    if (!spec->repeated) values.clear();
+    values.push_back(inline_value ? *inline_value : argv[++i]);
   }
 }
 
 std::optional<std::string> Options::get(const std::string& name) const {
   auto it = values_.find(name);
-  if (it == values_.end()) return std::nullopt;
-  return it->second;
+  if (it == values_.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::vector<std::string> Options::all(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Options::require(const std::string& name) const {
@@ -76,6 +81,14 @@ int Options::get_int(const std::string& name, int def, int min, int max) const {
                      std::to_string(max) + " (got " + *v + ")");
   }
   return static_cast<int>(x);
+}
+
+std::string pipeline_file(const Options& o) {
+  if (o.positional().size() != 1) {
+    throw UsageError(o.command() + ": expected one pipeline file (got " +
+                     std::to_string(o.positional().size()) + " arguments)");
+  }
+  return o.positional()[0];
 }
 
 }  // namespace tracenas::cli

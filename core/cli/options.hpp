@@ -1,6 +1,6 @@
-// Command-line options of the model commands (eval, importance, prune,
-// convert, score): `--name value` or `--name=value`, flags, positionals.
-// Unknown options and bad values are UsageErrors naming the option.
+// The command line of every subcommand: `--name value` or `--name=value`,
+// flags, repeatable options (`--set`), positionals. Unknown options and bad
+// values are UsageErrors naming the command and the option.
 #pragma once
 
 #include <map>
@@ -13,6 +13,7 @@ namespace tracenas::cli {
 struct OptionSpec {
   std::string name;  // "--seq-len"
   bool takes_value = true;
+  bool repeated = false;  // may be given several times (all() has every value)
 };
 
 class Options {
@@ -20,7 +21,10 @@ class Options {
   Options(std::string command, const std::vector<std::string>& argv,
           const std::vector<OptionSpec>& specs);
 
+  // The option's value (the last one of a repeated option).
   std::optional<std::string> get(const std::string& name) const;
+  // Every value of a repeated option, in order.
+  std::vector<std::string> all(const std::string& name) const;
   std::string require(const std::string& name) const;
   std::string get_or(const std::string& name, const std::string& def) const;
   // An integer option within [min, max].
@@ -31,9 +35,12 @@ class Options {
 
  private:
   std::string command_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
   std::map<std::string, bool> flags_;
   std::vector<std::string> positional_;
 };
+
+// The one positional argument of a pipeline command (UsageError otherwise).
+std::string pipeline_file(const Options& o);
 
 }  // namespace tracenas::cli

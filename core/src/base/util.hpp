@@ -1,6 +1,9 @@
-// Small helpers shared across the core: name suggestions, joining, quoting.
+// Small helpers shared across the core: name suggestions, joining, quoting,
+// shapes in messages, elapsed time.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,5 +18,9 @@ std::string suggest(const std::string& name, const std::vector<std::string>& can
 std::string join(const std::vector<std::string>& items, const std::string& sep);
 // JSON-style quoting of a string for messages.
 std::string quote(const std::string& s);
+// A tensor shape for messages: "[2, 3]".
+std::string shape_text(const std::vector<std::int64_t>& shape);
+// Seconds of the steady clock since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 }  // namespace tracenas

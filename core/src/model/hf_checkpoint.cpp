@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_config.hpp"
 #include "io/safetensors.hpp"
@@ -12,11 +13,7 @@
 namespace tracenas {
 namespace {
 
-std::string shape_str(at::IntArrayRef s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
+std::string shape_str(at::IntArrayRef s) { return shape_text(s.vec()); }
 
 std::string layer_name(const std::string& pattern, int layer) {
   std::string out = pattern;

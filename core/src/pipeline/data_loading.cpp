@@ -199,4 +199,23 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
   return read_source(make_source, make_tokenizer);
 }
 
+std::optional<TokenStream> section_tokens(const Pipeline& p, const ParamValues& section,
+                                          const std::string& where, const std::string& key,
+                                          bool fallback, const Registry& registry,
+                                          const RunContext& run, const std::string& model_dir,
+                                          std::string& name) {
+  const std::string path = section.get_string(key + "_data");
+  if (path.empty()) {
+    if (!fallback) return std::nullopt;
+    name = p.data.params.has("path") ? p.data.name + ":" + p.data.params.get_string("path")
+                                     : "the pipeline's data source (" + p.data.name + ")";
+    return load_pipeline_tokens(registry, p, run);
+  }
+  const std::string tokenizer = !p.tokenizer.name.empty() && p.tokenizer.params.has("path")
+                                    ? p.tokenizer.params.get_string("path")
+                                    : std::string();
+  name = section.get_string(key + "_format") + ":" + path;
+  return load_spec_tokens(registry, name, where + "." + key + "_data", tokenizer, model_dir, run);
+}
+
 }  // namespace tracenas

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,15 @@ TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipel
 TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
                              const std::string& option, const std::string& tokenizer_path,
                              const std::string& model_dir, const RunContext& run);
+
+// The token stream of `section`'s `<key>_data` key (read as `<key>_format`
+// through the pipeline's tokenizer, else the model folder's), or, when that is
+// empty, the pipeline's data source (`fallback`) or nullopt. `name` receives
+// a description for messages; `where` names the section ("study").
+std::optional<TokenStream> section_tokens(const Pipeline& p, const ParamValues& section,
+                                          const std::string& where, const std::string& key,
+                                          bool fallback, const Registry& registry,
+                                          const RunContext& run, const std::string& model_dir,
+                                          std::string& name);
 
 }  // namespace tracenas

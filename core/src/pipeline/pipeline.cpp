@@ -1016,4 +1016,11 @@ std::string Pipeline::resolved_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
+Pipeline load_pipeline(const std::string& file, const std::vector<std::string>& sets,
+                       Registry& registry) {
+  PipelineSource source(file, sets);
+  registry.discover(source.plugin_search_paths());
+  return source.validate(registry);
+}
+
 }  // namespace tracenas

@@ -109,4 +109,9 @@ const ParamSchema& output_schema();
 const ParamSchema& study_schema();
 const ParamSchema& recovery_schema();
 
+// Reads `file` with the `--set` overrides `sets`, discovers the plugins it
+// names (plugins.search_paths) in `registry` and validates it.
+Pipeline load_pipeline(const std::string& file, const std::vector<std::string>& sets,
+                       Registry& registry);
+
 }  // namespace tracenas

@@ -1,5 +1,7 @@
 #include "pipeline/session.hpp"
 
+#include "tracenas/error.hpp"
+
 #include "data/calibration.hpp"
 #include "tracenas/data.hpp"
 #include "pipeline/data_loading.hpp"
@@ -68,6 +70,21 @@ namespace tracenas {
 
 std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& s) {
   return make_evaluator(s, create_scoring_components(*s.registry, *s.pipeline, s.run));
+}
+
+namespace {
+int dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
+}  // namespace
+
+std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
+                                      const std::string& dtype) {
+  try {
+    return std::make_unique<ArchSpace>(
+        base, SpaceOptions::from_params(p.space, base),
+        Constraints::from_params(p.constraints, base, dtype_bytes(dtype), p.batch_spec().seq_len));
+  } catch (const ConfigError& e) {
+    throw ConfigError(p.file + ": error: " + e.what());
+  }
 }
 
 }  // namespace tracenas

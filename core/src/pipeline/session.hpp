@@ -11,6 +11,7 @@
 
 #include "tracenas/support/decoder.hpp"
 #include "scoring/evaluator.hpp"
+#include "search/search_space.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 
@@ -46,5 +47,10 @@ ScoringComponents create_scoring_components(const Registry& registry, const Pipe
 std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session,
                                           ScoringComponents components);
 std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session);
+
+// The search space and constraints of `p` over `base` (ConfigError prefixed
+// with the pipeline file); `dtype` sizes the KV cache.
+std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
+                                      const std::string& dtype);
 
 }  // namespace tracenas

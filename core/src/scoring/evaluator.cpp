@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/calibration.hpp"
+#include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 
@@ -16,10 +17,6 @@ namespace fs = std::filesystem;
 
 namespace tracenas {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Every value of a ParamValues, in name order, into the hash.
 void add_params(Hasher& h, const ParamValues& p) {

@@ -16,6 +16,7 @@
 
 #include "base/append_log.hpp"
 #include "tracenas/support/cache.hpp"
+#include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 
@@ -26,10 +27,6 @@ namespace tracenas {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 json value_json(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 

@@ -1,0 +1,211 @@
+#include "run/search_run.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "base/util.hpp"
+#include "model/export.hpp"
+#include "model/subnet.hpp"
+#include "pipeline/data_loading.hpp"
+#include "pipeline/session.hpp"
+#include "search/engine.hpp"
+#include "search/search_space.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/support/cache.hpp"
+#include "train/train.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+void write_json(const fs::path& path, const json& j) {
+  write_file_atomic(path.string(), j.dump(2) + "\n");
+}
+
+// The recovery stage: trains the exported best model (realized again in
+// memory, float32 master weights on the model's device) and exports it to
+// <run>/recovered. A finished stage is reused on --resume; an interrupted one
+// continues from its last checkpoint.
+json run_recovery(const Pipeline& p, const Registry& registry, const RunContext& run,
+                  const PipelineSession& session, const std::vector<LayerSelection>& selection,
+                  const fs::path& dir, bool resume) {
+  const ParamValues& v = p.recovery;
+  const fs::path out = dir / "recovered";
+  const fs::path done = out / "recovery.json";
+  if (resume && fs::exists(done)) {
+    std::ifstream in(done);
+    json j = json::parse(in, nullptr, false);
+    if (!j.is_discarded()) {
+      log().info("recovery: already done ({})", done.string());
+      return j;
+    }
+  }
+  TrainOptions t = train_options_from_params(v, p.batch_spec().seq_len);
+  try {
+    validate_schedule(t.schedule);
+  } catch (const UsageError& e) {
+    throw ConfigError(p.file + ": error: recovery: " + e.what());
+  }
+  t.shuffle = true;
+  t.seed = run.seed;
+  t.eval_every = v.get_int("eval_every");
+  t.checkpoint_every = v.get_int("checkpoint_every");
+  t.checkpoint_dir = (out / "checkpoints").string();
+  t.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
+  if (resume && fs::exists(out / "checkpoints" / "latest")) t.resume = out.string();
+  const ModelConfig& c = session.model->config();
+  std::string eval_name;
+  TokenStream train = *section_tokens(p, v, "recovery", "train", true, registry, run,
+                                      session.model_dir, t.data_name);
+  std::optional<TokenStream> eval =
+      section_tokens(p, v, "recovery", "eval", false, registry, run, session.model_dir, eval_name);
+  if (eval) t.eval_name = eval_name;
+  if (v.get_bool("distill")) {
+    t.teacher = session.model.get();
+    t.kd_alpha = v.get_float("kd_alpha");
+    t.kd_temperature = v.get_float("kd_temperature");
+  }
+  DecoderModel pruned(c, float32_weights(realize_weights(c, session.model->weights(), selection),
+                                         session.model->device()));
+  log().info("recovery: {} steps of {} x {} tokens on {}{}", t.steps, t.batch * t.accumulate,
+             t.seq_len, t.data_name, t.teacher != nullptr ? ", distilled from the parent" : "");
+  TrainResult r = train_model(pruned, train.ids, eval ? &eval->ids : nullptr, t);
+  const auto shard = static_cast<std::uint64_t>(p.output.get_int("shard_size_mb")) << 20;
+  ExportResult e = export_trained(session.model_dir, pruned, out.string(), shard);
+  json j = {{"model", e.out_dir},
+            {"params", e.params},
+            {"steps", t.steps},
+            {"loss", r.log.empty() ? json(nullptr) : json(r.log.back().loss)},
+            {"eval_loss", r.eval_loss ? json(*r.eval_loss) : json(nullptr)}};
+  write_file_atomic(done.string(), j.dump(2) + "\n");
+  log().info("recovery: trained model written to {}", e.out_dir);
+  return j;
+}
+
+}  // namespace
+
+SearchRunResult run_search(const Pipeline& p, const Registry& registry, const RunContext& run,
+                           bool resume) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const fs::path dir = run.run_dir;
+
+  // The space and its constraints first: an impossible window fails before any compute.
+  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  const ModelConfig base =
+      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
+  log().info("search space: {} genes; parameter window [{}, {}] ({})", space->dims(),
+             space->constraints().min_params, space->constraints().max_params,
+             space->constraints().non_embedding ? "non-embedding" : "total");
+  auto strategy = registry.create<SearchStrategy>(p.search.name, p.search.params, run);
+  ScoringComponents scoring = create_scoring_components(registry, p, run);
+
+  // Base work, once (or from the cache).
+  const auto t_prep = std::chrono::steady_clock::now();
+  PipelineSession session = open_session(registry, p, run);
+  std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
+  evaluator->prepare();
+  const double prepare_seconds = seconds_since(t_prep);
+  log().info("base prepared in {:.2f} s (importance {}, base traces {})", prepare_seconds,
+             evaluator->importance_from_cache() ? "cached" : "computed",
+             evaluator->traces_from_cache() ? "cached" : "computed");
+
+  EngineOptions eo;
+  eo.max_evaluations = p.search_budget.get_int("max_evaluations");
+  eo.time_limit_s = p.search_budget.get_float("time_limit_s");
+  eo.top_k = static_cast<int>(p.output.get_int("top_k"));
+  eo.seed = run.seed;
+  eo.run_dir = dir.string();
+  eo.resume = resume;
+  eo.objective = p.objective;
+  Engine engine(*evaluator, *space, strategy, eo);
+  EngineResult r = engine.run();
+
+  const ModelConfig& c = evaluator->config();
+  json summary = {{"run_dir", dir.string()},
+                  {"stop_reason", r.stop_reason},
+                  {"objective", p.proxies[static_cast<std::size_t>(p.objective)].label},
+                  {"base_params", evaluator->base_params()},
+                  {"window",
+                   {{"min_params", space->constraints().min_params},
+                    {"max_params", space->constraints().max_params},
+                    {"scope", space->constraints().non_embedding ? "non_embedding" : "total"}}},
+                  {"counts",
+                   {{"evaluated", r.evaluated},
+                    {"replayed_from_log", r.replayed},
+                    {"duplicates", r.duplicates},
+                    {"invalid", r.invalid},
+                    {"rejected", r.rejected},
+                    {"rounds", r.rounds}}},
+                  {"seconds",
+                   {{"base_preparation", prepare_seconds},
+                    {"importance", evaluator->importance_seconds()},
+                    {"base_traces", evaluator->traces_seconds()},
+                    {"candidates", r.candidate_seconds},
+                    {"search", r.search_seconds}}},
+                  {"cache",
+                   {{"importance", evaluator->importance_from_cache()},
+                    {"base_traces", evaluator->traces_from_cache()}}}};
+  json top = json::array();
+  for (const auto& t : r.top) top.push_back(candidate_json(t, *evaluator, c));
+  summary["top"] = top;
+  SearchRunResult result;
+  result.run_dir = dir.string();
+  result.evaluated = r.evaluated;
+  if (!r.best) {
+    summary["best"] = nullptr;
+    write_json(dir / "summary.json", summary);
+    throw Error("run: no candidate with a finite objective was found (" +
+                std::to_string(r.evaluated) + " evaluated); see " +
+                (dir / "summary.json").string());
+  }
+  const CandidateRecord& best = *r.best;
+  json best_json = candidate_json(best, *evaluator, c);
+  auto selection = select_units(c, best.arch, &evaluator->order());
+  const Arch explicit_arch = with_explicit_indices(best.arch, selection);
+  write_arch((dir / "best_arch.json").string(), explicit_arch, c);
+  best_json["arch_file"] = (dir / "best_arch.json").string();
+  summary["best"] = best_json;
+  if (p.output.get_bool("export_best")) {
+    const fs::path out = dir / "model";
+    const auto shard = static_cast<std::uint64_t>(p.output.get_int("shard_size_mb")) << 20;
+    ExportResult ex =
+        export_pruned(session.model_dir, *session.model, best.arch, selection, out.string(), shard);
+    log().info("best model exported to {} ({} parameters)", ex.out_dir, ex.params);
+    best_json["model"] = ex.out_dir;
+    summary["best"]["model"] = ex.out_dir;
+    result.model_dir = ex.out_dir;
+    if (p.recovery.get_int("steps") > 0) {
+      const json rec = run_recovery(p, registry, run, session, selection, dir, resume);
+      best_json["recovered"] = rec;
+      summary["best"]["recovered"] = rec;
+      result.recovered = rec;
+    }
+  }
+  summary["seconds"]["total"] = seconds_since(t_start);
+  write_json(dir / "best.json", best_json);
+  write_json(dir / "summary.json", summary);
+  log().info(
+      "best: {} = {} with {} parameters ({:.1f}% of the base); {} evaluated, {} "
+      "duplicates, {} rejected",
+      summary["objective"].get<std::string>(), best.objective, best.params,
+      100.0 * static_cast<double>(best.params) / static_cast<double>(evaluator->base_params()),
+      r.evaluated, r.duplicates, [&] {
+        std::int64_t n = 0;
+        for (const auto& [k, v] : r.rejected) n += v;
+        return n;
+      }());
+  result.best_params = best.params;
+  result.best_objective = best_json["objective"];
+  result.best_proxies = best_json["proxies"];
+  result.best_json = (dir / "best.json").string();
+  result.summary_json = (dir / "summary.json").string();
+  return result;
+}
+
+}  // namespace tracenas

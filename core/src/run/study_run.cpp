@@ -1,0 +1,591 @@
+#include "run/study_run.hpp"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "base/append_log.hpp"
+#include "base/util.hpp"
+#include "data/calibration.hpp"
+#include "model/subnet.hpp"
+#include "pipeline/data_loading.hpp"
+#include "pipeline/session.hpp"
+#include "search/engine.hpp"
+#include "study/study.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/support/cache.hpp"
+#include "train/train.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct StudySettings {
+  int n = 0;
+  int n_strategy = 0;
+  int max_draws = 0;
+  int seq_len = 0;
+  int eval_batch = 0;
+  int resamples = 0;
+  TrainOptions train;
+};
+
+StudySettings settings_of(const Pipeline& p) {
+  const ParamValues& s = p.study;
+  StudySettings r;
+  r.n = static_cast<int>(s.get_int("architectures"));
+  r.n_strategy = static_cast<int>(std::lround(s.get_float("strategy_share") * r.n));
+  r.max_draws = static_cast<int>(s.get_int("max_draws"));
+  if (r.max_draws == 0) r.max_draws = 200 * r.n;
+  r.seq_len = static_cast<int>(s.get_int("seq_len"));
+  if (r.seq_len == 0) r.seq_len = p.batch_spec().seq_len;
+  r.eval_batch = static_cast<int>(s.get_int("eval_batch_size"));
+  r.resamples = static_cast<int>(s.get_int("resamples"));
+  r.train = train_options_from_params(s, r.seq_len);
+  TrainOptions& t = r.train;
+  t.shuffle = true;
+  t.seed = static_cast<std::uint64_t>(p.run.get_int("seed"));
+  return r;
+}
+
+std::string too_small(const Pipeline& p, int found, int draws, int n) {
+  return p.file + ": error: study.architectures: the constraint window admits only " +
+         std::to_string(found) + " distinct architectures (found in " + std::to_string(draws) +
+         " uniform draws); the study needs " + std::to_string(n) +
+         " (lower study.architectures or widen the constraints)";
+}
+
+// A log line per architecture: study.jsonl, torn or unreadable lines dropped
+// (and the file rewritten without them, so appends start on a fresh line).
+std::map<int, json> read_study_log(const fs::path& path) {
+  std::map<int, json> out;
+  std::ifstream in(path);
+  if (!in) return out;
+  std::string line, kept;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("index")) {
+      dropped = dropped || !line.empty();
+      continue;
+    }
+    out[j["index"].get<int>()] = j;
+    kept += line + "\n";
+  }
+  if (!in.eof()) throw Error(path.string() + ": cannot read");
+  if (dropped) {
+    log().warn("{}: dropped an incomplete line (a run killed while writing it)", path.string());
+    write_file_atomic(path.string(), kept);
+  }
+  return out;
+}
+
+double number_or_nan(const json& j) { return j.is_number() ? j.get<double>() : kNaN; }
+
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json coefficient_json(const Coefficient& c) {
+  return {{"value", finite_or_null(c.value)},
+          {"ci95", {finite_or_null(c.ci.low), finite_or_null(c.ci.high)}},
+          {"resamples_used", c.ci.used}};
+}
+
+std::string file_name_of(const std::string& label) {
+  std::string out;
+  for (char ch : label) {
+    out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')
+               ? ch
+               : '_';
+  }
+  return out.empty() ? "proxy" : out;
+}
+
+struct Planned {
+  int index = 0;
+  std::string origin;  // "uniform" | "strategy"
+  Genome genome;
+};
+
+json plan_json(const std::vector<Planned>& plan) {
+  json list = json::array();
+  for (const Planned& a : plan) {
+    list.push_back({{"index", a.index}, {"origin", a.origin}, {"genome", a.genome}});
+  }
+  return {{"architectures", list}};
+}
+
+std::vector<Planned> read_plan(const fs::path& path, const ArchSpace& space, int n) {
+  std::ifstream in(path);
+  json j = json::parse(in, nullptr, false);
+  const std::string what = path.string() + ": ";
+  if (j.is_discarded() || !j.contains("architectures") || !j["architectures"].is_array()) {
+    throw Error(what + "not a study architecture list (expected {\"architectures\": [...]})");
+  }
+  std::vector<Planned> plan;
+  for (const json& a : j["architectures"]) {
+    Planned pl;
+    pl.index = a.value("index", -1);
+    pl.origin = a.value("origin", "");
+    if (a.contains("genome") && a["genome"].is_array()) pl.genome = a["genome"].get<Genome>();
+    if (pl.index != static_cast<int>(plan.size()) ||
+        static_cast<int>(pl.genome.size()) != space.dims() || !space.feasible(pl.genome)) {
+      throw Error(what + "architecture " + std::to_string(plan.size()) +
+                  " does not fit the pipeline's search space (was the pipeline changed?)");
+    }
+    plan.push_back(std::move(pl));
+  }
+  if (static_cast<int>(plan.size()) != n) {
+    throw Error(what + "holds " + std::to_string(plan.size()) +
+                " architectures, study.architectures is " + std::to_string(n));
+  }
+  return plan;
+}
+
+// The pipeline's search strategy, run for `evaluations` candidates in
+// `dir` (resumed when its log exists): its valid candidates, best first.
+std::vector<CandidateRecord> strategy_proposals(const Pipeline& p, const Registry& registry,
+                                                const RunContext& run, Evaluator& evaluator,
+                                                const ArchSpace& space, const fs::path& dir) {
+  const std::int64_t own = p.study.get_int("proposal_evaluations");
+  EngineOptions eo;
+  eo.max_evaluations = own > 0 ? own : p.search_budget.get_int("max_evaluations");
+  eo.time_limit_s = own > 0 ? 0.0 : p.search_budget.get_float("time_limit_s");
+  eo.top_k = static_cast<int>(
+      std::min<std::int64_t>(1 << 20, std::max<std::int64_t>(eo.max_evaluations, 1000)));
+  eo.seed = run.seed;
+  eo.run_dir = dir.string();
+  fs::create_directories(dir);
+  std::error_code ec;
+  eo.resume = fs::file_size(Engine::log_path(dir.string()), ec) > 0 && !ec;
+  eo.objective = p.objective;
+  auto strategy = registry.create<SearchStrategy>(p.search.name, p.search.params, run);
+  log().info("study: the {} strategy proposes from {} evaluations in {}", p.search.name,
+             eo.max_evaluations, dir.string());
+  Engine engine(evaluator, space, strategy, eo);
+  return engine.run().top;
+}
+
+struct Split {
+  std::vector<std::int32_t> train;
+  std::vector<std::int32_t> eval;
+  std::string train_name;
+  std::string eval_name;
+  bool tail_held_out = false;
+  std::int64_t train_windows = 0;
+  std::int64_t eval_windows = 0;
+};
+
+Split split_data(const Pipeline& p, const Registry& registry, const RunContext& run,
+                 const PipelineSession& session, const StudySettings& st) {
+  const ParamValues& s = p.study;
+  Split out;
+  TokenStream train = *section_tokens(p, s, "study", "train", true, registry, run,
+                                      session.model_dir, out.train_name);
+  const auto seq = static_cast<std::int64_t>(st.seq_len);
+  const auto windows = static_cast<std::int64_t>(train.ids.size()) / seq;
+  if (s.get_string("eval_data").empty()) {
+    const double frac = s.get_float("eval_fraction");
+    const auto held = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(std::ceil(frac * static_cast<double>(windows))));
+    if (windows - held < st.train.batch) {
+      throw ConfigError(p.file + ": error: study.eval_fraction: " + out.train_name + " holds " +
+                        std::to_string(windows) + " windows of " + std::to_string(seq) +
+                        " tokens; holding out " + std::to_string(held) + " leaves fewer than " +
+                        "study.batch_size = " + std::to_string(st.train.batch) + " to train on");
+    }
+    out.train.assign(train.ids.begin(), train.ids.begin() + (windows - held) * seq);
+    out.eval.assign(train.ids.begin() + (windows - held) * seq, train.ids.begin() + windows * seq);
+    out.eval_name = "the last " + std::to_string(held) + " windows of " + out.train_name;
+    out.tail_held_out = true;
+    const BatchSpec b = p.batch_spec();
+    const bool same_source = s.get_string("train_data").empty();
+    const std::int64_t calib_tokens =
+        static_cast<std::int64_t>(b.num_batches) * b.batch_size * b.seq_len;
+    if (same_source && (b.shuffle || calib_tokens > (windows - held) * seq)) {
+      log().warn(
+          "study: the calibration windows may overlap the held-out windows (data.shuffle "
+          "or more calibration tokens than training tokens); the held-out loss is then "
+          "not fully held out");
+    }
+  } else {
+    out.train = std::move(train.ids);
+    out.eval = section_tokens(p, s, "study", "eval", false, registry, run, session.model_dir,
+                              out.eval_name)
+                   ->ids;
+  }
+  out.train_windows = static_cast<std::int64_t>(out.train.size()) / seq;
+  out.eval_windows = static_cast<std::int64_t>(out.eval.size()) / seq;
+  return out;
+}
+
+struct Correlations {
+  std::vector<ProxyCorrelation> rows;          // every architecture
+  std::vector<ProxyCorrelation> uniform_rows;  // the uniform samples alone
+  std::vector<std::size_t> uniform_index;      // which architectures are uniform samples
+  std::vector<double> after, before;           // held-out losses after / before training
+  json coefficients = json::array();           // study.json "coefficients"
+  json summary = json::object();               // label -> {spearman_after, kendall_after}
+  json plots = json::array();                  // the SVG files written
+};
+
+// The study's architectures: read back on resume, else drawn (uniform samples
+// of the window) and proposed (the strategy's best distinct candidates) once,
+// and written to <run>/architectures.json.
+std::vector<Planned> plan_architectures(const Pipeline& p, const Registry& registry,
+                                        const RunContext& run, Evaluator& evaluator,
+                                        const ArchSpace& space, const StudySettings& st,
+                                        bool resume) {
+  const fs::path dir = run.run_dir;
+  const ModelConfig& c = evaluator.config();
+  const fs::path plan_path = dir / "architectures.json";
+  std::vector<Planned> plan;
+  if (resume && fs::exists(plan_path)) {
+    plan = read_plan(plan_path, space, st.n);
+  } else {
+    const UniformDraws d = draw_distinct(space, st.n, run.seed, st.max_draws);
+    if (static_cast<int>(d.genomes.size()) < st.n) {
+      throw ConfigError(too_small(p, static_cast<int>(d.genomes.size()), d.draws, st.n));
+    }
+    std::set<std::string> taken;
+    const int n_uniform = st.n - st.n_strategy;
+    for (int i = 0; i < n_uniform; ++i) {
+      taken.insert(arch_to_json(space.decode(d.genomes[i]), c));
+      plan.push_back({i, "uniform", d.genomes[i]});
+    }
+    if (st.n_strategy > 0) {
+      for (const CandidateRecord& r :
+           strategy_proposals(p, registry, run, evaluator, space, dir / "proposals")) {
+        if (static_cast<int>(plan.size()) == st.n) break;
+        if (taken.insert(arch_to_json(r.arch, c)).second) {
+          plan.push_back({static_cast<int>(plan.size()), "strategy", r.genome});
+        }
+      }
+    }
+    // Too few distinct proposals: the next uniform draws fill the rest.
+    for (std::size_t i = n_uniform; static_cast<int>(plan.size()) < st.n; ++i) {
+      if (taken.insert(arch_to_json(space.decode(d.genomes[i]), c)).second) {
+        plan.push_back({static_cast<int>(plan.size()), "uniform", d.genomes[i]});
+      }
+    }
+    write_file_atomic(plan_path.string(), plan_json(plan).dump(1) + "\n");
+  }
+  return plan;
+}
+
+// Scores, prunes, trains and evaluates every planned architecture not yet in
+// `log_path` (study.jsonl), appending one fsynced record each; returns every
+// record by architecture index.
+std::map<int, json> train_architectures(const std::vector<Planned>& plan, const ArchSpace& space,
+                                        Evaluator& evaluator, const PipelineSession& session,
+                                        const std::vector<at::Tensor>& eval_set,
+                                        const Split& data, const TrainOptions& topt,
+                                        const fs::path& log_path) {
+  const ModelConfig& c = evaluator.config();
+  std::map<int, json> done = read_study_log(log_path);
+  if (!done.empty()) log().info("study: {} architectures already done (resume)", done.size());
+  AppendLog out(log_path.string());
+  const auto& proxies = evaluator.proxies();
+  for (const Planned& a : plan) {
+    if (done.count(a.index)) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    const Arch arch = space.decode(a.genome);
+    const Evaluation ev = evaluator.evaluate(arch);
+    const double proxy_seconds = seconds_since(t0);
+
+    const auto t1 = std::chrono::steady_clock::now();
+    const auto selection = select_units(c, arch, &evaluator.order());
+    DecoderModel pruned(c, float32_weights(realize_weights(c, session.model->weights(), selection),
+                                           session.model->device()));
+    const double before = evaluate(c, pruned.weights(), eval_set).loss;
+    const double eval_seconds_before = seconds_since(t1);
+    const auto t2 = std::chrono::steady_clock::now();
+    TrainResult tr = train_model(pruned, data.train, nullptr, topt);
+    const double train_seconds = seconds_since(t2);
+    const auto t3 = std::chrono::steady_clock::now();
+    const double after = evaluate(c, pruned.weights(), eval_set).loss;
+    const double eval_seconds = eval_seconds_before + seconds_since(t3);
+
+    json values = json::object();
+    for (std::size_t j = 0; j < proxies.size(); ++j) {
+      values[proxies[j].label] = finite_or_null(ev.values[j]);
+    }
+    json rec = {
+        {"index", a.index},
+        {"origin", a.origin},
+        {"params", ev.params},
+        {"scoped_params", space.scoped_params(arch)},
+        {"proxies", values},
+        {"loss_before", finite_or_null(before)},
+        {"loss_after", finite_or_null(after)},
+        {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
+        {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
+        {"seconds", {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
+        {"genome", a.genome},
+        {"arch", json::parse(arch_to_json(arch, c))}};
+    out.append(rec.dump());
+    done[a.index] = rec;
+    log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps ({:.1f} s)",
+               done.size(), plan.size(), a.origin, ev.params, before, after, topt.steps,
+               seconds_since(t0));
+  }
+
+  return done;
+}
+
+// The coefficients of every proxy against the held-out losses (all
+// architectures, and the uniform samples alone), with a scatter plot each in
+// <run>/plots/.
+Correlations correlate_all(const Pipeline& p, const RunContext& run, const Evaluator& evaluator,
+                           const std::vector<Planned>& plan, const std::map<int, json>& done,
+                           const StudySettings& st) {
+  const fs::path dir = run.run_dir;
+  const auto& proxies = evaluator.proxies();
+  Correlations k;
+  std::vector<double>& after = k.after;
+  std::vector<double>& before = k.before;
+  std::vector<std::vector<double>> values(proxies.size());
+  for (const Planned& a : plan) {
+    const json& r = done.at(a.index);
+    after.push_back(number_or_nan(r["loss_after"]));
+    before.push_back(number_or_nan(r["loss_before"]));
+    for (std::size_t j = 0; j < proxies.size(); ++j) {
+      const json& pv = r["proxies"];
+      values[j].push_back(pv.contains(proxies[j].label) ? number_or_nan(pv[proxies[j].label])
+                                                        : kNaN);
+    }
+  }
+  std::vector<ProxyCorrelation>& rows = k.rows;
+  std::vector<ProxyCorrelation>& uniform_rows = k.uniform_rows;
+  json& coefficients = k.coefficients;
+  // The uniform samples alone: an unbiased sample of the window, without the
+  // strategy's cluster of (usually larger) architectures.
+  std::vector<std::size_t>& uniform_index = k.uniform_index;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].origin == "uniform") uniform_index.push_back(i);
+  }
+  auto pick = [&](const std::vector<double>& v) {
+    std::vector<double> out;
+    for (std::size_t i : uniform_index) out.push_back(v[i]);
+    return out;
+  };
+  json& plots = k.plots;
+  json& summary_coefficients = k.summary;
+  fs::create_directories(dir / "plots");
+  for (std::size_t j = 0; j < proxies.size(); ++j) {
+    const Direction direction = evaluator.directions()[j];
+    ProxyCorrelation r = correlate_proxy(proxies[j].label, direction, values[j], after, before,
+                                         st.resamples, run.seed);
+    rows.push_back(r);
+    const ProxyCorrelation u = correlate_proxy(proxies[j].label, direction, pick(values[j]),
+                                               pick(after), pick(before), st.resamples, run.seed);
+    uniform_rows.push_back(u);
+    coefficients.push_back(
+        {{"proxy", r.label},
+         {"component", proxies[j].name},
+         {"better", direction == Direction::kHigherIsBetter ? "higher" : "lower"},
+         {"n", r.n},
+         {"spearman_after", coefficient_json(r.spearman_after)},
+         {"kendall_after", coefficient_json(r.kendall_after)},
+         {"spearman_before", coefficient_json(r.spearman_before)},
+         {"kendall_before", coefficient_json(r.kendall_before)},
+         {"uniform_only",
+          {{"n", u.n},
+           {"spearman_after", coefficient_json(u.spearman_after)},
+           {"kendall_after", coefficient_json(u.kendall_after)},
+           {"spearman_before", coefficient_json(u.spearman_before)},
+           {"kendall_before", coefficient_json(u.kendall_before)}}}});
+    summary_coefficients[r.label] = {{"spearman_after", finite_or_null(r.spearman_after.value)},
+                                     {"kendall_after", finite_or_null(r.kendall_after.value)}};
+    std::vector<ScatterPoint> pts;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      pts.push_back({values[j][i], after[i], plan[i].origin == "strategy" ? 1 : 0});
+    }
+    char sub[160];
+    std::snprintf(sub, sizeof sub, "Spearman rho %+.3f, Kendall tau %+.3f (score vs -loss, n = %d)",
+                  r.spearman_after.value, r.kendall_after.value, r.n);
+    const fs::path svg = dir / "plots" / (file_name_of(r.label) + ".svg");
+    write_file_atomic(
+        svg.string(),
+        scatter_svg(
+            r.label + " vs held-out loss after recovery training", sub,
+            r.label + " (" + (direction == Direction::kHigherIsBetter ? "higher" : "lower") +
+                " is better)",
+            "held-out loss after training", pts, {"uniform sample", p.search.name + " proposal"}));
+    plots.push_back(svg.string());
+  }
+
+  return k;
+}
+
+// study.json (settings, base loss, every coefficient) and study.md (the
+// tables) in the run folder.
+void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySettings& st,
+                         const TrainOptions& topt, const Split& data, int from_strategy,
+                         double base_loss, std::int64_t base_params, const Correlations& k,
+                         double seconds) {
+  const fs::path dir = run.run_dir;
+  const ParamValues& s = p.study;
+  json settings = {{"architectures", st.n},
+                   {"from_strategy", from_strategy},
+                   {"strategy", p.search.name},
+                   {"seed", run.seed},
+                   {"seq_len", st.seq_len},
+                   {"batch_size", topt.batch},
+                   {"steps", topt.steps},
+                   {"schedule", topt.schedule.kind},
+                   {"lr", topt.schedule.lr},
+                   {"min_lr", topt.schedule.min_lr},
+                   {"warmup_steps", topt.schedule.warmup_steps},
+                   {"weight_decay", topt.adamw.weight_decay},
+                   {"clip", topt.clip},
+                   {"train_data", data.train_name},
+                   {"train_windows", data.train_windows},
+                   {"eval_data", data.eval_name},
+                   {"eval_windows", data.eval_windows},
+                   {"resamples", st.resamples},
+                   {"proposal_evaluations", s.get_int("proposal_evaluations")}};
+  auto range_of = [](const std::vector<double>& v) {
+    double lo = kNaN, hi = kNaN;
+    for (double x : v) {
+      if (!std::isfinite(x)) continue;
+      lo = std::isnan(lo) ? x : std::min(lo, x);
+      hi = std::isnan(hi) ? x : std::max(hi, x);
+    }
+    return json{finite_or_null(lo), finite_or_null(hi)};
+  };
+  json study = {{"pipeline", p.file},
+                {"settings", settings},
+                {"base_loss", base_loss},
+                {"base_params", base_params},
+                {"loss_after_range", range_of(k.after)},
+                {"loss_before_range", range_of(k.before)},
+                {"orientation",
+                 "coefficients of (score, -loss): score is the proxy value when higher is "
+                 "better, its negation when lower is better; +1 = the proxy orders the "
+                 "architectures exactly as their held-out loss does"},
+                {"coefficients", k.coefficients},
+                {"seconds", seconds}};
+  write_file_atomic((dir / "study.json").string(), study.dump(2) + "\n");
+
+  std::ostringstream md;
+  md << "# Proxy validation study: " << p.run.get_string("name") << "\n\n"
+     << "- " << st.n << " architectures (" << st.n - from_strategy << " uniform samples of the "
+     << "constraint window, " << from_strategy << " proposals of the `" << p.search.name
+     << "` strategy), seed " << run.seed << ".\n"
+     << "- Recovery training of each: " << topt.steps << " AdamW steps of " << topt.batch << " x "
+     << st.seq_len << " tokens, `" << topt.schedule.kind << "` schedule, lr " << topt.schedule.lr
+     << " (floor " << topt.schedule.min_lr << ", warm-up " << topt.schedule.warmup_steps
+     << "), weight decay " << topt.adamw.weight_decay << ", clip " << topt.clip
+     << "; training data " << data.train_name << " (" << data.train_windows << " windows).\n"
+     << "- Held-out loss on " << data.eval_name << " (" << data.eval_windows
+     << (data.tail_held_out ? " windows, never trained on" : " windows")
+     << "); the unpruned model's is " << base_loss << ".\n"
+     << "- Coefficients of (score, -loss), score = the proxy's value oriented so that higher "
+     << "is better: +1 means the proxy ranks the architectures exactly as their loss does. "
+     << "Brackets: percentile-bootstrap 95% intervals (" << st.resamples << " resamples).\n\n"
+     << study_table(k.rows);
+  if (from_strategy > 0 && k.uniform_index.size() >= 3) {
+    md << "\nThe " << k.uniform_index.size()
+       << " uniform samples alone (an unbiased sample of the window):\n\n"
+       << study_table(k.uniform_rows);
+  }
+  write_file_atomic((dir / "study.md").string(), md.str());
+
+}
+
+}  // namespace
+
+void check_study(const Pipeline& p, const Registry& registry) {
+  const StudySettings st = settings_of(p);
+  try {
+    validate_schedule(st.train.schedule);
+  } catch (const UsageError& e) {
+    throw ConfigError(p.file + ": error: study: " + e.what());
+  }
+  RunContext run = p.run_context();
+  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  const ModelConfig base =
+      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
+  const UniformDraws d = draw_distinct(*space, st.n, run.seed, st.max_draws);
+  if (static_cast<int>(d.genomes.size()) < st.n) {
+    throw ConfigError(too_small(p, static_cast<int>(d.genomes.size()), d.draws, st.n));
+  }
+}
+
+StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunContext& run,
+                         bool resume) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const fs::path dir = run.run_dir;
+  const StudySettings st = settings_of(p);
+
+  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  const ModelConfig base =
+      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
+  ScoringComponents scoring = create_scoring_components(registry, p, run);
+  PipelineSession session = open_session(registry, p, run);
+  std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
+  evaluator->prepare();
+  const ModelConfig& c = evaluator->config();
+
+  const Split data = split_data(p, registry, run, session, st);
+  std::vector<at::Tensor> eval_set =
+      eval_batches(data.eval, st.seq_len, st.eval_batch, data.eval_name);
+  check_token_ids(eval_set, c.vocab_size, data.eval_name);
+  for (at::Tensor& b : eval_set) b = b.to(session.model->device());
+  log().info("study: training on {} ({} windows), evaluating on {} ({} windows)", data.train_name,
+             data.train_windows, data.eval_name, data.eval_windows);
+
+  const std::vector<Planned> plan =
+      plan_architectures(p, registry, run, *evaluator, *space, st, resume);
+  const int from_strategy = static_cast<int>(std::count_if(
+      plan.begin(), plan.end(), [](const Planned& a) { return a.origin == "strategy"; }));
+  log().info("study: {} architectures ({} uniform, {} from the {} strategy)", plan.size(),
+             plan.size() - from_strategy, from_strategy, p.search.name);
+
+  const double base_loss = evaluate(c, session.model->weights(), eval_set).loss;
+  log().info("study: base model held-out loss {:.4f}", base_loss);
+
+  TrainOptions topt = st.train;
+  topt.data_name = data.train_name;
+  topt.log_steps = false;
+  // Float32 master weights; the forward in bfloat16 when the pipeline runs in it.
+  topt.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
+  const fs::path log_path = dir / "study.jsonl";
+  const std::map<int, json> done = train_architectures(plan, *space, *evaluator, session,
+                                                       eval_set, data, topt, log_path);
+
+  const Correlations k = correlate_all(p, run, *evaluator, plan, done, st);
+  write_study_outputs(p, run, st, topt, data, from_strategy, base_loss,
+                      evaluator->base_params(), k, seconds_since(t_start));
+
+  StudyRunResult r;
+  r.study_dir = dir.string();
+  r.architectures = st.n;
+  r.study_jsonl = log_path.string();
+  r.study_json = (dir / "study.json").string();
+  r.table_md = (dir / "study.md").string();
+  for (const json& plot : k.plots) r.plots.push_back(plot.get<std::string>());
+  r.base_loss = base_loss;
+  r.coefficients = k.summary;
+  r.table = study_table(k.rows);
+  return r;
+}
+
+}  // namespace tracenas
