@@ -4,17 +4,17 @@
 // machine's dense-matmul rate measured in the running process.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include <ATen/ATen.h>
-
 #include "tracenas/arch.hpp"
-#include "tracenas/support/decoder.hpp"
 #include "tracenas/model.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas::bench {
 

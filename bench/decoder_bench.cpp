@@ -12,6 +12,8 @@
 // Run: OMP_WAIT_POLICY=PASSIVE tracenas_bench_decoder [--threads N] [--reps N]
 //                                                     [--heads N] [--kv-heads N]
 //                                                     [--drop-layers N]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -19,19 +21,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
-
-#include "tracenas/arch.hpp"
-#include "tracenas/support/decoder.hpp"
-#include "tracenas/model.hpp"
 #include "base/runtime.hpp"
-#include "model/subnet.hpp"
 #include "bench_model.hpp"
+#include "model/subnet.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 namespace {

@@ -9,6 +9,8 @@
 // test: it prints figures, then ONE JSON object with all of them.
 //
 // Run: OMP_WAIT_POLICY=PASSIVE tracenas_bench_proxy [--threads N] [--reps N] [--batches K]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,17 +18,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
-
-#include "bench_model.hpp"
-#include "scoring/evaluator.hpp"
-#include "plugin/registry.hpp"
 #include "base/runtime.hpp"
+#include "bench_model.hpp"
+#include "plugin/registry.hpp"
+#include "scoring/evaluator.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -56,8 +55,8 @@ std::vector<ScoredProxy> all_proxies(const Registry& reg, int batches) {
   ParamValues sk;
   sk.set("gradient", std::string("sketch"));
   ps.push_back(make_proxy(reg, "trace_correlation", "trace_correlation_sketch", sk));
-  for (const char* n : {"loss", "kl_to_parent", "grad_norm", "snip", "fisher", "param_count",
-                        "random"}) {
+  for (const char* n :
+       {"loss", "kl_to_parent", "grad_norm", "snip", "fisher", "param_count", "random"}) {
     ps.push_back(make_proxy(reg, n, n));
   }
   if (batches >= 2) ps.push_back(make_proxy(reg, "zico", "zico"));
@@ -70,8 +69,9 @@ int run(const Options& opt) {
   rc.device = "cpu";
   apply_runtime(rc);
   Registry reg;
-  for (const char* f : {"libtracenas_importance_criteria.so", "libtracenas_proxy_trace_correlation.so",
-                        "libtracenas_proxy_gradient_baselines.so", "libtracenas_proxy_baselines.so"}) {
+  for (const char* f :
+       {"libtracenas_importance_criteria.so", "libtracenas_proxy_trace_correlation.so",
+        "libtracenas_proxy_gradient_baselines.so", "libtracenas_proxy_baselines.so"}) {
     reg.load_file(std::string(TN_PLUGIN_DIR) + "/" + f);
   }
   const ModelConfig c = bench_config();
@@ -82,7 +82,8 @@ int run(const Options& opt) {
     batches.push_back(at::randint(c.vocab_size, {kBatch, kSeq}, at::kLong));
   }
   // The model "folder" of the cache key: a file standing for the checkpoint.
-  const fs::path work = fs::temp_directory_path() / ("tracenas_bench_proxy_" + std::to_string(::getpid()));
+  const fs::path work =
+      fs::temp_directory_path() / ("tracenas_bench_proxy_" + std::to_string(::getpid()));
   fs::create_directories(work / "model");
   std::ofstream(work / "model" / "config.json") << "{\"bench\": true}\n";
   auto inputs = [&](const std::string& cache) {
@@ -178,9 +179,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (k == "--threads") o.threads = v;
-    else if (k == "--reps") o.reps = v;
-    else if (k == "--batches") o.batches = v;
+    if (k == "--threads")
+      o.threads = v;
+    else if (k == "--reps")
+      o.reps = v;
+    else if (k == "--batches")
+      o.batches = v;
     else {
       std::fprintf(stderr, "usage: tracenas_bench_proxy [--threads N] [--reps N] [--batches K]\n");
       return 2;

@@ -17,6 +17,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev
+  clang-format git
 )
 
 missing=()

@@ -24,7 +24,6 @@
 namespace tracenas {
 namespace {
 
-
 const Registry& strategies() {
   static Registry* r = [] {
     auto* reg = new Registry();

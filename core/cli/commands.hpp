@@ -1,11 +1,9 @@
 // The subcommands of `tracenas` implemented outside main.cpp.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
 
 namespace tracenas::cli {
 

@@ -11,26 +11,25 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "base/runtime.hpp"
+#include "base/util.hpp"
 #include "commands.hpp"
 #include "options.hpp"
-#include "tracenas/support/cache.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "pipeline/pipeline.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/proxy.hpp"
-#include "plugin/registry.hpp"
-#include "base/runtime.hpp"
 #include "tracenas/search.hpp"
-#include "base/util.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/version.hpp"
 
 namespace fs = std::filesystem;
@@ -78,7 +77,7 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 const std::vector<std::string>& command_names() {
   static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
                                                  "importance", "score",    "prune",   "convert",
-                                                 "tokenize",   "train",   "study"};
+                                                 "tokenize",   "train",    "study"};
   return names;
 }
 
@@ -89,8 +88,10 @@ json components_json(const Pipeline& p) {
   for (const auto& pr : p.proxies) {
     proxies.push_back({{"proxy", pr.name}, {"label", pr.label}, {"objective", pr.objective}});
   }
-  json out = {{"model", p.model.name},        {"data", p.data.name},
-              {"importance", p.importance.name}, {"proxies", proxies},
+  json out = {{"model", p.model.name},
+              {"data", p.data.name},
+              {"importance", p.importance.name},
+              {"proxies", proxies},
               {"search", p.search.name}};
   if (!p.tokenizer.name.empty()) out["tokenizer"] = p.tokenizer.name;
   return out;
@@ -174,8 +175,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   std::size_t n_components = 0;
   for (const auto& pl : plugins) {
     std::cout << pl["id"].get<std::string>() << " " << pl["version"].get<std::string>() << " ("
-              << pl["license"].get<std::string>() << ")  " << pl["file"].get<std::string>()
-              << "\n";
+              << pl["license"].get<std::string>() << ")  " << pl["file"].get<std::string>() << "\n";
     for (const auto& c : pl["components"]) {
       ++n_components;
       std::cout << "  " << c["kind"].get<std::string>() << "/" << c["name"].get<std::string>()
@@ -183,8 +183,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
       for (const auto& prm : c["params"]) {
         std::cout << "      " << prm["name"].get<std::string>() << " ("
                   << prm["type"].get<std::string>() << ", default "
-                  << (prm.contains("required") ? std::string("required")
-                                               : prm["default"].dump())
+                  << (prm.contains("required") ? std::string("required") : prm["default"].dump())
                   << "): " << prm["doc"].get<std::string>() << "\n";
       }
     }
@@ -269,8 +268,8 @@ int main(int argc, char** argv) {
     std::cerr << (msg.find(": error: ") == std::string::npos ? "tracenas: error: " : "") << msg
               << std::endl;
     auto nl = msg.find('\n');
-    tracenas::cli::print_result(
-        {{"error", nl == std::string::npos ? msg : msg.substr(0, nl)}, {"exit_code", e.exit_code()}});
+    tracenas::cli::print_result({{"error", nl == std::string::npos ? msg : msg.substr(0, nl)},
+                                 {"exit_code", e.exit_code()}});
     return e.exit_code();
   } catch (const std::exception& e) {
     // LibTorch errors carry a backtrace after the first line.

@@ -8,30 +8,30 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/runtime.hpp"
 #include "commands.hpp"
+#include "data/calibration.hpp"
+#include "io/llama2c.hpp"
+#include "model/export.hpp"
+#include "model/subnet.hpp"
 #include "model_session.hpp"
 #include "options.hpp"
-#include "tracenas/arch.hpp"
-#include "data/calibration.hpp"
-#include "tracenas/data.hpp"
 #include "pipeline/data_loading.hpp"
-#include "tracenas/error.hpp"
-#include "model/export.hpp"
-#include "tracenas/support/hf_config.hpp"
-#include "tracenas/importance.hpp"
-#include "io/llama2c.hpp"
-#include "tracenas/log.hpp"
-#include "tracenas/model.hpp"
-#include "study/multiple_choice.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/session.hpp"
-#include "tracenas/proxy.hpp"
 #include "plugin/registry.hpp"
-#include "base/runtime.hpp"
-#include "model/subnet.hpp"
-#include "tracenas/tokenizer.hpp"
-#include "tracenas/support/tokens.hpp"
 #include "scoring/trace.hpp"
+#include "study/multiple_choice.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/data.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/importance.hpp"
+#include "tracenas/log.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/proxy.hpp"
+#include "tracenas/support/hf_config.hpp"
+#include "tracenas/support/tokens.hpp"
+#include "tracenas/tokenizer.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -180,8 +180,12 @@ void print_result(const json& j) { std::cout << j.dump() << std::endl; }
 
 int cmd_score(const std::vector<std::string>& argv) {
   Options o("score", argv,
-            with_model_options(
-                {{"--data"}, {"--arch"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--set", true, true}}));
+            with_model_options({{"--data"},
+                                {"--arch"},
+                                {"--seq-len"},
+                                {"--batch"},
+                                {"--batches"},
+                                {"--set", true, true}}));
   const std::string arch_path = o.require("--arch");
   ModelSession s;
   std::vector<NamedProxy> proxies;
@@ -297,10 +301,13 @@ int cmd_eval(const std::vector<std::string>& argv) {
 }
 
 int cmd_importance(const std::vector<std::string>& argv) {
-  Options o(
-      "importance", argv,
-      with_model_options(
-          {{"--data"}, {"--seq-len"}, {"--batch"}, {"--batches"}, {"--criterion"}, {"--set", true, true}}));
+  Options o("importance", argv,
+            with_model_options({{"--data"},
+                                {"--seq-len"},
+                                {"--batch"},
+                                {"--batches"},
+                                {"--criterion"},
+                                {"--set", true, true}}));
   ImportanceOrder order;
   if (o.positional().size() == 1) {
     // Pipeline form: model, data, batching and criterion from the pipeline.

@@ -3,17 +3,17 @@
 // --dtype.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
 #include "options.hpp"
-#include "tracenas/support/decoder.hpp"
-#include "tracenas/model.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas::cli {
 

@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "tracenas/error.hpp"
 #include "base/util.hpp"
+#include "tracenas/error.hpp"
 
 namespace tracenas::cli {
 

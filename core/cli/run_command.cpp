@@ -15,14 +15,13 @@ namespace tracenas::cli {
 namespace {
 
 json result_json(const SearchRunResult& r) {
-  json j = {{"run_dir", r.run_dir},
-            {"evaluated", r.evaluated},
-            {"best",
-             {{"params", r.best_params},
-              {"objective", r.best_objective},
-              {"proxies", r.best_proxies}}},
-            {"best_json", r.best_json},
-            {"summary", r.summary_json}};
+  json j = {
+      {"run_dir", r.run_dir},
+      {"evaluated", r.evaluated},
+      {"best",
+       {{"params", r.best_params}, {"objective", r.best_objective}, {"proxies", r.best_proxies}}},
+      {"best_json", r.best_json},
+      {"summary", r.summary_json}};
   if (!r.model_dir.empty()) j["model"] = r.model_dir;
   if (r.recovered) j["recovered"] = *r.recovered;
   return j;

@@ -2,7 +2,6 @@
 // run/study_run.hpp in the pipeline's run folder, its table on stderr and its
 // one-line JSON result.
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"

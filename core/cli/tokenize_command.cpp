@@ -21,8 +21,8 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "pipeline/data_loading.hpp"
-#include "tracenas/error.hpp"
 #include "plugin/registry.hpp"
+#include "tracenas/error.hpp"
 #include "tracenas/tokenizer.hpp"
 
 using nlohmann::json;

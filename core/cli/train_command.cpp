@@ -1,4 +1,4 @@
-// `tracenas train`: recovery training of a (pruned) model (core/include/tracenas/train.hpp).
+// `tracenas train`: recovery training of a (pruned) model (core/src/train/train.hpp).
 //
 //   tracenas train --model DIR --data SPEC --out DIR [--seq-len N] [--batch B]
 //     [--accumulate A] [--steps N] [--lr X] [--min-lr X] [--beta1 X] [--beta2 X]
@@ -21,17 +21,17 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/runtime.hpp"
 #include "commands.hpp"
 #include "model_session.hpp"
 #include "options.hpp"
 #include "pipeline/data_loading.hpp"
-#include "tracenas/support/decoder.hpp"
+#include "plugin/registry.hpp"
 #include "tracenas/error.hpp"
-#include "tracenas/support/hf_config.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
-#include "plugin/registry.hpp"
-#include "base/runtime.hpp"
+#include "tracenas/support/decoder.hpp"
+#include "tracenas/support/hf_config.hpp"
 #include "train/train.hpp"
 
 namespace fs = std::filesystem;

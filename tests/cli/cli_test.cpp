@@ -20,8 +20,8 @@
 #include "configs/corpus.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
-#include "tracenas/version.hpp"
 #include "test_dir.hpp"
+#include "tracenas/version.hpp"
 
 extern char** environ;
 

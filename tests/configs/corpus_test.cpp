@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/error.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 #include "test_dir.hpp"
+#include "tracenas/error.hpp"
 
 namespace tracenas {
 namespace {

@@ -47,9 +47,9 @@ TEST(ShippedConfigs, EveryPipelineValidates) {
 }
 
 TEST(ShippedConfigs, PaperSearchesTargetThePapersBudgets) {
-  const std::vector<std::pair<std::string, double>> want = {
-      {"llama2-7b-to-2.7b.yaml", 2.7e9}, {"llama31-8b-to-4.6b.yaml", 4.6e9},
-      {"qwen25-14b-to-8.5b.yaml", 8.5e9}};
+  const std::vector<std::pair<std::string, double>> want = {{"llama2-7b-to-2.7b.yaml", 2.7e9},
+                                                            {"llama31-8b-to-4.6b.yaml", 4.6e9},
+                                                            {"qwen25-14b-to-8.5b.yaml", 8.5e9}};
   for (const auto& [file, target] : want) {
     Pipeline p = load((fs::path(TN_SOURCE_DIR) / "configs" / "paper" / file).string());
     EXPECT_EQ(p.constraints.get_float("target_params"), target) << file;

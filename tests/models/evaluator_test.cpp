@@ -2,23 +2,24 @@
 // every proxy, the SPEC.md section 5 invariants of trace_correlation (2L,
 // loss scale, masking == prefix slicing, sketch determinism), the on-disk
 // cache of importance and base traces, and the vocabulary check.
+#include "scoring/evaluator.hpp"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 
+#include "data/calibration.hpp"
 #include "hf_names.hpp"
+#include "io/llama2c.hpp"
+#include "model/subnet.hpp"
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
-#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
-#include "scoring/evaluator.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/llama2c.hpp"
-#include "plugin/registry.hpp"
-#include "model/subnet.hpp"
 #include "tracenas/support/tokens.hpp"
 
 namespace tracenas {
@@ -117,8 +118,8 @@ TEST(Evaluator, OnePassPerCandidateServesEveryProxy) {
   std::vector<ScoredProxy> ps;
   ps.push_back(proxy("trace_correlation", "phi"));
   ps.push_back(proxy("trace_correlation", "phi_sketch", sketch_params(3)));
-  for (const char* n : {"loss", "kl_to_parent", "grad_norm", "snip", "fisher", "zico",
-                        "param_count", "random"}) {
+  for (const char* n :
+       {"loss", "kl_to_parent", "grad_norm", "snip", "fisher", "zico", "param_count", "random"}) {
     ps.push_back(proxy(n, n));
   }
   Evaluator ev(inputs(load("float32"), std::move(ps)));
@@ -167,8 +168,8 @@ TEST(Evaluator, SketchIsIdenticalAcrossRunsWithTheSameSeed) {
 // gradients (linear in the loss), which Pearson ignores.
 TEST(Evaluator, TraceCorrelationIsInvariantToScalingTheLoss) {
   auto m = load("float64");
-  ImportanceResult imp = compute_importance(
-      *m, stories().batches, true, [&](const LayerImportanceInput& in) {
+  ImportanceResult imp =
+      compute_importance(*m, stories().batches, true, [&](const LayerImportanceInput& in) {
         auto w = plugins().create<ImportanceCriterion>("wanda", {}, RunContext{});
         return w.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
       });
@@ -262,8 +263,8 @@ TEST(Evaluator, MaskingAndPrefixSlicingGiveTheSameTraceCorrelation) {
       if (attn) {
         for (int j : s.heads) {
           parts.push_back(l.attention.q.grad()[j / n_full][j % n_full].flatten());
-          parts.push_back(l.attention.o.grad().select(1, j / n_full).select(1, j % n_full)
-                              .flatten());
+          parts.push_back(
+              l.attention.o.grad().select(1, j / n_full).select(1, j % n_full).flatten());
         }
         for (int g : s.kv_heads) {
           parts.push_back(l.attention.k.grad()[g].flatten());

@@ -11,14 +11,14 @@
 #include <set>
 
 #include "hf_names.hpp"
+#include "io/llama2c.hpp"
+#include "io/safetensors.hpp"
+#include "model/subnet.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/llama2c.hpp"
-#include "io/safetensors.hpp"
-#include "model/subnet.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -8,11 +8,11 @@
 #include <functional>
 
 #include "hf_names.hpp"
+#include "io/safetensors.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 

@@ -10,11 +10,11 @@
 #include <fstream>
 
 #include "hf_names.hpp"
+#include "io/llama2c.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/llama2c.hpp"
 
 namespace tracenas {
 namespace {
@@ -49,7 +49,8 @@ TEST(MultipleChoice, LogLikelihoodsAccAndAccNormMatchAnIndependentComputation) {
   tracenas::testing::ScratchDir d;
   // Ids of stories260K's 512-token vocabulary; the third line gives choice
   // texts whose byte lengths (1 and 13) normalize acc_norm.
-  const std::string path = write(d,
+  const std::string path = write(
+      d,
       "{\"context_ids\": [1, 403, 261, 335], \"choices_ids\": [[280, 304], [432]], \"answer\": 0}\n"
       "\n"
       "{\"id\": \"b\", \"context_ids\": [1, 72, 403], \"choices_ids\": [[261], [300], [17, 18]],"

@@ -8,14 +8,14 @@
 #include <fstream>
 #include <iterator>
 
-#include "test_dir.hpp"
-#include "tracenas/support/decoder.hpp"
-#include "tracenas/error.hpp"
-#include "tracenas/support/hf_checkpoint.hpp"
-#include "io/llama2c.hpp"
-#include "tracenas/model.hpp"
-#include "plugin/registry.hpp"
 #include "base/runtime.hpp"
+#include "io/llama2c.hpp"
+#include "plugin/registry.hpp"
+#include "test_dir.hpp"
+#include "tracenas/error.hpp"
+#include "tracenas/model.hpp"
+#include "tracenas/support/decoder.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/tokens.hpp"
 
 namespace tracenas {

@@ -8,16 +8,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/calibration.hpp"
 #include "hf_names.hpp"
+#include "io/llama2c.hpp"
+#include "model/subnet.hpp"
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
-#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/llama2c.hpp"
-#include "plugin/registry.hpp"
-#include "model/subnet.hpp"
 #include "tracenas/support/tokens.hpp"
 
 namespace tracenas {

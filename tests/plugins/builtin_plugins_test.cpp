@@ -1,12 +1,11 @@
 // The built-in plugins, exercised through the registry exactly as the host uses them.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <ATen/ATen.h>
-
+#include "plugin/registry.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/proxy.hpp"
-#include "plugin/registry.hpp"
 #include "tracenas/search.hpp"
 
 namespace tracenas {
@@ -71,8 +70,7 @@ TEST(BuiltinImportance, WandaWithoutNormsIsAPluginErrorNamingTheLayer) {
     EXPECT_NE(std::string(e.what()).find("importance criterion 'wanda' of plugin "
                                          "'org.tracenas.importance.criteria'"),
               std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("layer 3: no o_proj activation norms"),
-              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("layer 3: no o_proj activation norms"), std::string::npos);
   }
 }
 
@@ -124,8 +122,7 @@ TEST(BuiltinData, TokensSourceReadsTheFileAndRejectsAMissingOne) {
   auto src = builtins().create<DataSource>("tokens", p, run);
   auto stream = src.call("token_stream", [](DataSource& d) { return d.token_stream(); });
   EXPECT_EQ(stream.size(), 512u * 256u);
-  EXPECT_NE(src.get().fingerprint().find("stories260K-samples.u16#size=262144"),
-            std::string::npos);
+  EXPECT_NE(src.get().fingerprint().find("stories260K-samples.u16#size=262144"), std::string::npos);
   p.set("path", std::string("/nonexistent/x.u16"));
   try {
     builtins().create<DataSource>("tokens", p, run);

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/error.hpp"
 #include "plugin/registry.hpp"
 #include "plugin_test_util.hpp"
+#include "tracenas/error.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;

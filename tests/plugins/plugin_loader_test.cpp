@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "plugin/registry.hpp"
+#include "plugin_test_util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/proxy.hpp"
-#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
-#include "plugin_test_util.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;

@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "cli_runner.hpp"
-#include "test_dir.hpp"
 #include "study/stats.hpp"
+#include "test_dir.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

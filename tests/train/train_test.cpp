@@ -1,4 +1,4 @@
-// Recovery training (core/include/tracenas/train.hpp): schedules, clipping and
+// Recovery training (core/src/train/train.hpp): schedules, clipping and
 // AdamW against hand-computed values; on the real stories260K model, that the
 // training loss falls, that a resumed run continues exactly, that the trained
 // model (also a pruned one with per-layer widths) is exported and reloads; and
@@ -19,16 +19,16 @@
 #include <sstream>
 
 #include "cli_runner.hpp"
+#include "data/calibration.hpp"
+#include "io/llama2c.hpp"
+#include "model/export.hpp"
+#include "model/subnet.hpp"
 #include "models/hf_names.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
-#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
-#include "model/export.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/llama2c.hpp"
-#include "model/subnet.hpp"
 #include "tracenas/support/tokens.hpp"
 
 namespace tracenas {

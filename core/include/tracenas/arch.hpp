@@ -7,11 +7,11 @@
 // parameters of a sub-network exactly as SPEC.md section 4 defines them.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "tracenas/api.hpp"
 
 namespace tracenas {
 
@@ -46,7 +46,8 @@ TN_API Arch full_arch(const ModelConfig& base);
 TN_API void validate_arch(const Arch& arch, const ModelConfig& base, const std::string& origin);
 
 // arch.json text -> Arch (validated against `base`). `origin` names the file.
-TN_API Arch parse_arch(const std::string& json_text, const std::string& origin, const ModelConfig& base);
+TN_API Arch parse_arch(const std::string& json_text, const std::string& origin,
+                       const ModelConfig& base);
 TN_API Arch read_arch(const std::string& path, const ModelConfig& base);
 // Arch -> arch.json text (format, base, layers; explicit indices when present).
 TN_API std::string arch_to_json(const Arch& arch, const ModelConfig& base);

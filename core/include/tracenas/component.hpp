@@ -9,8 +9,6 @@
 // a PluginError naming the plugin and the component.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/params.hpp"
 
 namespace tracenas {

@@ -6,12 +6,11 @@
 // calibration set is the first K batches), so sources only read and decode.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/component.hpp"
 
 namespace tracenas {

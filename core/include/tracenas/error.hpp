@@ -7,10 +7,10 @@
 // value at fault.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <stdexcept>
 #include <string>
+
+#include "tracenas/api.hpp"
 
 namespace tracenas {
 

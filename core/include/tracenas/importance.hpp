@@ -8,10 +8,9 @@
 // the lower index), so every criterion is realized the same way.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <ATen/core/Tensor.h>
 
+#include "tracenas/api.hpp"
 #include "tracenas/component.hpp"
 
 namespace tracenas {

@@ -4,11 +4,11 @@
 // once a run folder exists, to `<run_dir>/tracenas.log` as well.
 #pragma once
 
-#include "tracenas/api.hpp"
+#include <spdlog/spdlog.h>
 
 #include <string>
 
-#include <spdlog/spdlog.h>
+#include "tracenas/api.hpp"
 
 namespace tracenas {
 

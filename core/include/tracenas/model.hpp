@@ -6,25 +6,24 @@
 // names onto the decoder's canonical roles, and loads the weights.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/component.hpp"
 
 namespace tracenas {
 
 // The normalized model config every adapter produces (notation of SPEC.md).
 struct TN_API ModelConfig {
-  std::string model_type;      // "llama", "qwen2", "qwen3", ...
-  int num_layers = 0;          // L
-  int hidden_size = 0;         // d
-  int num_heads = 0;           // H (query heads)
-  int num_kv_heads = 0;        // G (key/value heads, GQA groups)
-  int head_dim = 0;            // h (not always d / H)
-  int intermediate_size = 0;   // I (MLP width)
+  std::string model_type;     // "llama", "qwen2", "qwen3", ...
+  int num_layers = 0;         // L
+  int hidden_size = 0;        // d
+  int num_heads = 0;          // H (query heads)
+  int num_kv_heads = 0;       // G (key/value heads, GQA groups)
+  int head_dim = 0;           // h (not always d / H)
+  int intermediate_size = 0;  // I (MLP width)
   int vocab_size = 0;
   int max_position_embeddings = 0;
   double rms_norm_eps = 1e-6;

@@ -7,14 +7,14 @@
 // value per declared parameter, defaults filled in. Plugin code never sees YAML.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "tracenas/api.hpp"
 
 namespace tracenas {
 
@@ -32,9 +32,9 @@ enum class ParamType {
 
 TN_API const char* to_string(ParamType type);
 
-using ParamValue = std::variant<std::monostate, bool, std::int64_t, double, std::string,
-                                std::vector<std::int64_t>, std::vector<double>,
-                                std::vector<std::string>>;
+using ParamValue =
+    std::variant<std::monostate, bool, std::int64_t, double, std::string, std::vector<std::int64_t>,
+                 std::vector<double>, std::vector<std::string>>;
 
 // One declared parameter. Build with the helpers below, e.g.
 //   ParamSpec::integer("population_size", 30, "individuals per generation").min(2)
@@ -90,7 +90,7 @@ class TN_API ParamValues {
   bool has(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   std::int64_t get_int(const std::string& name) const;
-  double get_float(const std::string& name) const;  // also accepts int values
+  double get_float(const std::string& name) const;               // also accepts int values
   const std::string& get_string(const std::string& name) const;  // string, choice, path
   const std::vector<std::int64_t>& get_int_list(const std::string& name) const;
   const std::vector<double>& get_float_list(const std::string& name) const;

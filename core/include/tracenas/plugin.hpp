@@ -16,9 +16,9 @@
 // hidden visibility and exports only the entry point.
 #pragma once
 
-#include <cstdint>
-
 #include <torch/version.h>
+
+#include <cstdint>
 
 #include "tracenas/component.hpp"
 
@@ -73,25 +73,25 @@ typedef const tn_plugin_info* (*tn_plugin_entry_fn)(void);
 
 }  // extern "C"
 
-#define TN_BUILD_FINGERPRINT                                                        \
-  tn_build_fingerprint {                                                            \
+#define TN_BUILD_FINGERPRINT                                                                  \
+  tn_build_fingerprint {                                                                      \
     TN_COMPILER_ID, TN_COMPILER_MAJOR, TN_CXX11_ABI, TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR \
   }
 
 // Defines the plugin's entry point. REGISTER_FN: void(tracenas::Registrar&).
-#define TN_PLUGIN_WITH_SUMMARY(ID, VERSION, LICENSE, SUMMARY, REGISTER_FN)                  \
-  extern "C" __attribute__((visibility("default"))) const tn_plugin_info*                 \
-  tracenas_plugin_entry_v1(void) {                                                          \
-    static const tn_plugin_info info = {                                                    \
-        sizeof(tn_plugin_info),                                                             \
-        TN_PLUGIN_ABI_VERSION,                                                              \
-        ID,                                                                                 \
-        VERSION,                                                                            \
-        LICENSE,                                                                            \
-        SUMMARY,                                                                            \
-        TN_BUILD_FINGERPRINT,                                                               \
-        [](void* r) { REGISTER_FN(*static_cast<::tracenas::Registrar*>(r)); }};             \
-    return &info;                                                                           \
+#define TN_PLUGIN_WITH_SUMMARY(ID, VERSION, LICENSE, SUMMARY, REGISTER_FN)      \
+  extern "C" __attribute__((visibility("default"))) const tn_plugin_info*       \
+  tracenas_plugin_entry_v1(void) {                                              \
+    static const tn_plugin_info info = {                                        \
+        sizeof(tn_plugin_info),                                                 \
+        TN_PLUGIN_ABI_VERSION,                                                  \
+        ID,                                                                     \
+        VERSION,                                                                \
+        LICENSE,                                                                \
+        SUMMARY,                                                                \
+        TN_BUILD_FINGERPRINT,                                                   \
+        [](void* r) { REGISTER_FN(*static_cast<::tracenas::Registrar*>(r)); }}; \
+    return &info;                                                               \
   }
 
 #define TN_PLUGIN(ID, VERSION, LICENSE, REGISTER_FN) \

@@ -7,14 +7,13 @@
 // logits) are computed once per run and handed over in the Trace too.
 #pragma once
 
-#include "tracenas/api.hpp"
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
+#include "tracenas/api.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/component.hpp"
 #include "tracenas/model.hpp"
@@ -25,15 +24,15 @@ enum class Direction { kHigherIsBetter, kLowerIsBetter };
 
 // What a proxy needs from the candidate's pass. The engine collects the union.
 struct TN_API TraceNeeds {
-  bool loss = false;             // per-batch calibration loss
-  bool weight_grads = false;     // kept-coordinate projection gradients per block
+  bool loss = false;               // per-batch calibration loss
+  bool weight_grads = false;       // kept-coordinate projection gradients per block
   bool base_weight_grads = false;  // the same coordinates of the base model's gradients
-  bool grad_moments = false;     // per-coordinate mean|g| and std(g) across batches
-  int sketch_rank = 0;           // > 0: sketched gradients (G A^T, B^T G) of this rank
+  bool grad_moments = false;       // per-coordinate mean|g| and std(g) across batches
+  int sketch_rank = 0;             // > 0: sketched gradients (G A^T, B^T G) of this rank
   std::uint64_t sketch_seed = 0;
-  bool logits = false;           // candidate logits per batch
-  bool base_logits = false;      // base-model logits per batch
-  bool block_outputs = false;    // residual stream after each kept block
+  bool logits = false;         // candidate logits per batch
+  bool base_logits = false;    // base-model logits per batch
+  bool block_outputs = false;  // residual stream after each kept block
 
   TraceNeeds& operator|=(const TraceNeeds& o);
 };
@@ -45,10 +44,10 @@ enum class BlockKind { kAttn, kMlp };
 struct TN_API BlockTrace {
   int layer = 0;
   BlockKind kind = BlockKind::kAttn;
-  std::vector<std::string> names;      // e.g. "q_proj.weight"
-  std::vector<at::Tensor> weights;     // kept weights (views)
-  std::vector<at::Tensor> grads;       // mean over batches of the candidate's gradient
-  std::vector<at::Tensor> base_grads;  // sum over batches of the base gradient, same coordinates
+  std::vector<std::string> names;         // e.g. "q_proj.weight"
+  std::vector<at::Tensor> weights;        // kept weights (views)
+  std::vector<at::Tensor> grads;          // mean over batches of the candidate's gradient
+  std::vector<at::Tensor> base_grads;     // sum over batches of the base gradient, same coordinates
   std::vector<at::Tensor> grad_abs_mean;  // grad_moments: mean over batches of |g|
   std::vector<at::Tensor> grad_std;       // grad_moments: std over batches of g (population)
   std::vector<at::Tensor> grad_sq_mean;   // grad_moments: mean over batches of g^2
@@ -62,10 +61,10 @@ struct TN_API BlockTrace {
 };
 
 struct TN_API Trace {
-  std::vector<double> batch_losses;     // one per calibration batch
-  std::vector<BlockTrace> blocks;       // kept blocks, in model order
-  std::vector<at::Tensor> logits;       // [batch, seq, vocab] per calibration batch
-  std::vector<at::Tensor> base_logits;  // same, of the base model
+  std::vector<double> batch_losses;       // one per calibration batch
+  std::vector<BlockTrace> blocks;         // kept blocks, in model order
+  std::vector<at::Tensor> logits;         // [batch, seq, vocab] per calibration batch
+  std::vector<at::Tensor> base_logits;    // same, of the base model
   std::vector<at::Tensor> block_outputs;  // [batch, seq, hidden] after each kept block
 };
 
@@ -73,7 +72,7 @@ struct TN_API Trace {
 struct TN_API Candidate {
   const Arch* arch = nullptr;
   const ModelConfig* base = nullptr;
-  std::int64_t params = 0;       // SPEC.md section 4
+  std::int64_t params = 0;  // SPEC.md section 4
   std::int64_t base_params = 0;
 };
 

@@ -7,12 +7,11 @@
 // genomes, which is how a resumed search ends where an uninterrupted one does.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/component.hpp"
 

@@ -1,12 +1,11 @@
 // Tokenizers: text to token ids and back, for text data sources and commands.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/component.hpp"
 
 namespace tracenas {

@@ -93,8 +93,7 @@ Hasher& Hasher::add_file_content(const std::string& path) {
 
 std::string Hasher::hex() const {
   char out[33];
-  std::snprintf(out, sizeof out, "%016llx%016llx",
-                static_cast<unsigned long long>(avalanche(a_)),
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(avalanche(a_)),
                 static_cast<unsigned long long>(avalanche(b_ ^ (a_ >> 7))));
   return out;
 }

@@ -1,10 +1,10 @@
 #include "tracenas/log.hpp"
 
-#include <memory>
-#include <mutex>
-
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <memory>
+#include <mutex>
 
 namespace tracenas {
 namespace {

@@ -1,10 +1,9 @@
 #include "base/runtime.hpp"
 
-#include <malloc.h>
-
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <torch/version.h>
 
 #include "tracenas/error.hpp"

@@ -1,8 +1,8 @@
 #include "data/calibration.hpp"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "tracenas/error.hpp"
@@ -24,8 +24,7 @@ at::Tensor window_batch(const std::vector<std::int32_t>& stream,
 }  // namespace
 
 std::vector<at::Tensor> calibration_batches(const std::vector<std::int32_t>& stream,
-                                            const BatchSpec& spec,
-                                            const std::string& source_name) {
+                                            const BatchSpec& spec, const std::string& source_name) {
   std::vector<at::Tensor> out;
   for (const auto& offsets : calibration_windows(stream.size(), spec, source_name)) {
     out.push_back(window_batch(stream, offsets, spec.seq_len));
@@ -66,16 +65,15 @@ ImportanceResult compute_importance(const DecoderModel& model,
     LayerImportanceInput in;
     in.layer = i;
     in.o_proj_weight = l.attention.o.reshape({c.hidden_size, -1});  // [d, H*h]
-    in.down_proj_weight = l.ffn.down;                                // [d, I]
+    in.down_proj_weight = l.ffn.down;                               // [d, I]
     if (needs_norms) {
       in.o_input_norm = stats.o_input_sq[static_cast<std::size_t>(i)].sqrt();
       in.down_input_norm = stats.down_input_sq[static_cast<std::size_t>(i)].sqrt();
     }
     LayerImportanceScores s = score(in);
     LayerScores ls;
-    r.order.push_back(order_from_channel_scores(s.o_channel_scores.cpu(),
-                                                s.down_channel_scores.cpu(), c.num_heads,
-                                                c.num_kv_heads, &ls));
+    r.order.push_back(order_from_channel_scores(
+        s.o_channel_scores.cpu(), s.down_channel_scores.cpu(), c.num_heads, c.num_kv_heads, &ls));
     r.scores.push_back(ls);
   }
   return r;
@@ -93,11 +91,10 @@ void check_token_ids(const std::vector<at::Tensor>& batches, int vocab, const st
     const std::int64_t id = b[row][col].item<std::int64_t>();
     throw DataError(source + ": token id " + std::to_string(id) +
                     " is not below the model's vocabulary size " + std::to_string(vocab) +
-                    " (batch " + std::to_string(k) + ", window " +
-                    std::to_string(row) + ", position " + std::to_string(col) + ")");
+                    " (batch " + std::to_string(k) + ", window " + std::to_string(row) +
+                    ", position " + std::to_string(col) + ")");
   }
 }
-
 
 std::string importance_to_json(const ImportanceOrder& order) {
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();

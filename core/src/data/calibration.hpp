@@ -9,24 +9,23 @@
 // per-layer orders (SPEC.md section 3).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
-#include "tracenas/data.hpp"
-#include "tracenas/support/decoder.hpp"
-#include "tracenas/importance.hpp"
 #include "model/subnet.hpp"
+#include "tracenas/data.hpp"
+#include "tracenas/importance.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 
 // The K calibration batches, each [batch, seq_len] int64.
 std::vector<at::Tensor> calibration_batches(const std::vector<std::int32_t>& stream,
-                                            const BatchSpec& spec,
-                                            const std::string& source_name);
+                                            const BatchSpec& spec, const std::string& source_name);
 
 // Every whole window of `stream`, `batch_size` windows per batch (the last
 // batch may hold fewer). DataError when there is not one whole window.

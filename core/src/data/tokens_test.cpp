@@ -17,8 +17,8 @@ class TokensTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("tn_tokens_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("tn_tokens_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -55,12 +55,14 @@ TEST_F(TokensTest, ReadsWhitespaceSeparatedText) {
 
 TEST_F(TokensTest, RejectsBadFilesNamingThem) {
   std::string odd = write("odd.u16", std::string("\x01\x00\x02", 3));
-  EXPECT_NE(expect_data_error([&] { read_token_file(odd); }).find(
-                odd + ": size 3 bytes is not a whole number of 2-byte tokens"),
+  EXPECT_NE(expect_data_error([&] {
+              read_token_file(odd);
+            }).find(odd + ": size 3 bytes is not a whole number of 2-byte tokens"),
             std::string::npos);
   std::string bad = write("bad.txt", "1 2 x3 4");
-  EXPECT_NE(expect_data_error([&] { read_token_file(bad); })
-                .find(bad + ": entry 2 at byte 4 is not a token id (got \"x3\")"),
+  EXPECT_NE(expect_data_error([&] {
+              read_token_file(bad);
+            }).find(bad + ": entry 2 at byte 4 is not a token id (got \"x3\")"),
             std::string::npos);
   std::string neg = write("neg.txt", "-1");
   EXPECT_NE(expect_data_error([&] { read_token_file(neg); }).find("is not a token id"),
@@ -68,8 +70,9 @@ TEST_F(TokensTest, RejectsBadFilesNamingThem) {
   std::string ext = write("a.bin", "1");
   EXPECT_NE(expect_data_error([&] { read_token_file(ext); }).find("unknown token file type '.bin'"),
             std::string::npos);
-  EXPECT_NE(expect_data_error([&] { read_token_file((dir_ / "none.u16").string()); })
-                .find("no such token file"),
+  EXPECT_NE(expect_data_error([&] {
+              read_token_file((dir_ / "none.u16").string());
+            }).find("no such token file"),
             std::string::npos);
   std::string big = write("big.u32", std::string("\x00\x00\x00\x80", 4));
   EXPECT_NE(expect_data_error([&] { read_token_file(big); }).find("token 0 is 2147483648"),

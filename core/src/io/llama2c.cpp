@@ -1,14 +1,14 @@
 #include "io/llama2c.hpp"
 
+#include <ATen/ATen.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "tracenas/error.hpp"
 #include "io/safetensors.hpp"
+#include "tracenas/error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -59,9 +59,9 @@ Llama2cResult convert_llama2c(const std::string& bin_path, const std::string& ou
   if (hs % 2 != 0) {
     throw ModelError(bin_path + ": head size " + std::to_string(hs) + " must be even for RoPE");
   }
-  const int64_t floats = V * dim + L * dim + L * dim * dim + 2 * L * kv_dim * dim +
-                         L * dim * dim + L * dim + 3 * L * hidden * dim + dim +
-                         seq_len * hs + (shared ? 0 : V * dim);
+  const int64_t floats = V * dim + L * dim + L * dim * dim + 2 * L * kv_dim * dim + L * dim * dim +
+                         L * dim + 3 * L * hidden * dim + dim + seq_len * hs +
+                         (shared ? 0 : V * dim);
   const int64_t expected = 28 + 4 * floats;
   if (file_size != expected) {
     throw ModelError(bin_path + ": size " + std::to_string(file_size) +
@@ -113,26 +113,25 @@ Llama2cResult convert_llama2c(const std::string& bin_path, const std::string& ou
   int64_t params = 0;
   for (const auto& [n, t] : tensors) params += t.numel();
 
-  nlohmann::ordered_json cfg = {
-      {"architectures", {"LlamaForCausalLM"}},
-      {"model_type", "llama"},
-      {"hidden_size", dim},
-      {"intermediate_size", hidden},
-      {"num_hidden_layers", L},
-      {"num_attention_heads", H},
-      {"num_key_value_heads", G},
-      {"head_dim", hs},
-      {"vocab_size", V},
-      {"max_position_embeddings", seq_len},
-      {"rms_norm_eps", 1e-5},
-      {"rope_theta", 10000.0},
-      {"hidden_act", "silu"},
-      {"attention_bias", false},
-      {"mlp_bias", false},
-      {"tie_word_embeddings", shared},
-      {"bos_token_id", 1},
-      {"eos_token_id", 2},
-      {"torch_dtype", "float32"}};
+  nlohmann::ordered_json cfg = {{"architectures", {"LlamaForCausalLM"}},
+                                {"model_type", "llama"},
+                                {"hidden_size", dim},
+                                {"intermediate_size", hidden},
+                                {"num_hidden_layers", L},
+                                {"num_attention_heads", H},
+                                {"num_key_value_heads", G},
+                                {"head_dim", hs},
+                                {"vocab_size", V},
+                                {"max_position_embeddings", seq_len},
+                                {"rms_norm_eps", 1e-5},
+                                {"rope_theta", 10000.0},
+                                {"hidden_act", "silu"},
+                                {"attention_bias", false},
+                                {"mlp_bias", false},
+                                {"tie_word_embeddings", shared},
+                                {"bos_token_id", 1},
+                                {"eos_token_id", 2},
+                                {"torch_dtype", "float32"}};
   fs::create_directories(out_dir);
   save_checkpoint(out_dir, tensors, {{"format", "pt"}, {"source", "llama2.c"}}, 0);
   const fs::path cfg_path = fs::path(out_dir) / "config.json";

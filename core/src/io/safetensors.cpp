@@ -18,8 +18,8 @@
 #include <set>
 #include <sstream>
 
-#include "tracenas/error.hpp"
 #include "base/util.hpp"
+#include "tracenas/error.hpp"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.cpp assumes a little-endian host (safetensors data is little-endian)"

@@ -4,14 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
-#include "base/util.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -82,13 +81,14 @@ Arch full_arch(const ModelConfig& base) {
 
 void validate_arch(const Arch& arch, const ModelConfig& base, const std::string& origin) {
   if (!base.layer_widths.empty()) {
-    throw ArchError(origin + ": architectures apply to unpruned models; this model was already "
+    throw ArchError(origin +
+                    ": architectures apply to unpruned models; this model was already "
                     "pruned to per-layer widths (config.json tracenas_layers)");
   }
   if (static_cast<int>(arch.layers.size()) != base.num_layers) {
-    fail(origin, "layers", "expected one entry per base layer, " +
-                               std::to_string(base.num_layers) + " (got " +
-                               std::to_string(arch.layers.size()) + ")");
+    fail(origin, "layers",
+         "expected one entry per base layer, " + std::to_string(base.num_layers) + " (got " +
+             std::to_string(arch.layers.size()) + ")");
   }
   const int H = base.num_heads, G = base.num_kv_heads, per_group = H / G;
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
@@ -187,18 +187,19 @@ Arch parse_arch(const std::string& text, const std::string& origin, const ModelC
   }
   if (!j.is_object()) throw ArchError(origin + ": expected a JSON object");
   check_keys(j, {"format", "base", "layers"}, origin, "");
-  if (!j.contains("format")) fail(origin, "format", "missing (expected \"" + std::string(kArchFormat) + "\")");
+  if (!j.contains("format"))
+    fail(origin, "format", "missing (expected \"" + std::string(kArchFormat) + "\")");
   if (j["format"] != kArchFormat) {
-    fail(origin, "format", "expected \"" + std::string(kArchFormat) + "\" (got " +
-                               j["format"].dump() + ")");
+    fail(origin, "format",
+         "expected \"" + std::string(kArchFormat) + "\" (got " + j["format"].dump() + ")");
   }
   if (j.contains("base")) {
     const json& b = j["base"];
     if (!b.is_object()) fail(origin, "base", "expected an object (got " + b.dump() + ")");
     const std::vector<std::pair<std::string, int>> fields = {
-        {"num_layers", base.num_layers},        {"hidden_size", base.hidden_size},
-        {"num_heads", base.num_heads},          {"num_kv_heads", base.num_kv_heads},
-        {"head_dim", base.head_dim},            {"intermediate_size", base.intermediate_size}};
+        {"num_layers", base.num_layers}, {"hidden_size", base.hidden_size},
+        {"num_heads", base.num_heads},   {"num_kv_heads", base.num_kv_heads},
+        {"head_dim", base.head_dim},     {"intermediate_size", base.intermediate_size}};
     std::vector<std::string> known;
     for (const auto& f : fields) known.push_back(f.first);
     check_keys(b, known, origin, "base");
@@ -206,9 +207,10 @@ Arch parse_arch(const std::string& text, const std::string& origin, const ModelC
       if (!b.contains(name)) continue;
       int got = get_int(b[name], origin, "base." + name);
       if (got != value) {
-        fail(origin, "base." + name, "the model has " + std::to_string(value) + " (got " +
-                                         std::to_string(got) + "); this architecture is for "
-                                         "another model");
+        fail(origin, "base." + name,
+             "the model has " + std::to_string(value) + " (got " + std::to_string(got) +
+                 "); this architecture is for "
+                 "another model");
       }
     }
   }
@@ -222,8 +224,7 @@ Arch parse_arch(const std::string& text, const std::string& origin, const ModelC
     const std::string where = "layers[" + std::to_string(i) + "]";
     if (!lj.is_object()) fail(origin, where, "expected an object (got " + lj.dump() + ")");
     check_keys(lj,
-               {"attn", "heads", "kv_heads", "mlp", "mlp_channels", "head_index",
-                "channel_index"},
+               {"attn", "heads", "kv_heads", "mlp", "mlp_channels", "head_index", "channel_index"},
                origin, where);
     LayerArch l;
     if (!lj.contains("attn")) fail(origin, layer_field(i, "attn"), "missing");
@@ -269,7 +270,8 @@ Arch parse_arch(const std::string& text, const std::string& origin, const ModelC
       if (!lj.contains("mlp_channels")) fail(origin, layer_field(i, "mlp_channels"), "missing");
       l.mlp_channels = get_int(lj["mlp_channels"], origin, layer_field(i, "mlp_channels"));
       if (lj.contains("channel_index")) {
-        l.channel_index = get_int_list(lj["channel_index"], origin, layer_field(i, "channel_index"));
+        l.channel_index =
+            get_int_list(lj["channel_index"], origin, layer_field(i, "channel_index"));
         std::sort(l.channel_index.begin(), l.channel_index.end());
       }
     } else {
@@ -294,9 +296,9 @@ Arch read_arch(const std::string& path, const ModelConfig& base) {
 std::string arch_to_json(const Arch& arch, const ModelConfig& base) {
   ordered_json j;
   j["format"] = kArchFormat;
-  j["base"] = {{"num_layers", base.num_layers},     {"hidden_size", base.hidden_size},
-               {"num_heads", base.num_heads},       {"num_kv_heads", base.num_kv_heads},
-               {"head_dim", base.head_dim},         {"intermediate_size", base.intermediate_size}};
+  j["base"] = {{"num_layers", base.num_layers}, {"hidden_size", base.hidden_size},
+               {"num_heads", base.num_heads},   {"num_kv_heads", base.num_kv_heads},
+               {"head_dim", base.head_dim},     {"intermediate_size", base.intermediate_size}};
   ordered_json layers = ordered_json::array();
   for (const LayerArch& l : arch.layers) {
     ordered_json lj;
@@ -335,9 +337,9 @@ std::int64_t count_params(const ModelConfig& c, const Arch& arch) {
     if (l.attn) {
       const std::int64_t q = static_cast<std::int64_t>(l.heads) * h;
       const std::int64_t kv = static_cast<std::int64_t>(l.kv_heads) * h;
-      n += d;                       // input norm
-      n += q * d + 2 * kv * d;      // q, k, v
-      n += d * q;                   // o
+      n += d;                   // input norm
+      n += q * d + 2 * kv * d;  // q, k, v
+      n += d * q;               // o
       if (c.attention_bias) n += q + 2 * kv;
       if (c.o_proj_bias) n += d;
       if (c.qk_norm) n += 2 * h;

@@ -1,8 +1,8 @@
 #include "tracenas/support/decoder.hpp"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "tracenas/error.hpp"
 
@@ -62,14 +62,14 @@ at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(h));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, g*n, S, S]
-  at::Tensor mask = at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(hidden.device()))
-                        .triu(1);
+  at::Tensor mask =
+      at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(hidden.device())).triu(1);
   const bool f64 = scores.scalar_type() == at::kDouble;
   at::Tensor probs = at::softmax(scores.to(f64 ? at::kDouble : at::kFloat)
                                      .masked_fill(mask, -std::numeric_limits<double>::infinity()),
                                  -1)
                          .to(q.scalar_type());
-  at::Tensor out = at::matmul(probs, v);                // [B, g*n, S, h]
+  at::Tensor out = at::matmul(probs, v);                 // [B, g*n, S, h]
   out = out.transpose(1, 2).reshape({B, S, g * n * h});  // [B, S, g*n*h]
   if (o_input_sq != nullptr) accumulate_sq(o_input_sq, out);
   // o: [d, g, n, h] -> [d, g*n*h]
@@ -85,7 +85,7 @@ at::Tensor mlp(const ModelConfig& c, const MlpWeights& m, const at::Tensor& hidd
   at::Tensor x = rms_norm(hidden, m.post_norm, c.rms_norm_eps);
   at::Tensor gate = linear(x, m.gate, d, m.gate_bias);  // [B, S, c]
   at::Tensor up = linear(x, m.up, d, m.up_bias);        // [B, S, c]
-  at::Tensor act = at::silu(gate) * up;  // [B, S, c]
+  at::Tensor act = at::silu(gate) * up;                 // [B, S, c]
   if (down_input_sq != nullptr) accumulate_sq(down_input_sq, act);
   at::Tensor y = at::matmul(act, m.down.t());  // down: [d, c] (a column view is fine)
   if (m.down_bias.defined()) y = y + m.down_bias;
@@ -133,7 +133,7 @@ at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at:
   const bool f64 = dtype == at::kDouble;
   at::Tensor inv = rope_inv_freq(c).to(device, f64 ? at::kDouble : at::kFloat);
   at::Tensor pos = at::arange(S, inv.options());
-  at::Tensor freqs = at::outer(pos, inv);     // [S, h/2]
+  at::Tensor freqs = at::outer(pos, inv);        // [S, h/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);  // [S, h]
   at::Tensor cos = emb.cos().to(dtype);
   at::Tensor sin = emb.sin().to(dtype);
@@ -237,11 +237,16 @@ at::ScalarType parse_dtype(const std::string& name) {
 
 const char* dtype_name(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    case at::kDouble: return "float64";
-    default: return "other";
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    case at::kDouble:
+      return "float64";
+    default:
+      return "other";
   }
 }
 

@@ -1,22 +1,22 @@
 #include "model/export.hpp"
 
+#include <ATen/ATen.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "tracenas/error.hpp"
 #include "io/safetensors.hpp"
+#include "tracenas/error.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 namespace tracenas {
 
-ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base,
-                           const Arch& arch, const std::vector<LayerSelection>& selection,
-                           const std::string& out_dir, std::uint64_t max_shard_bytes) {
+ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base, const Arch& arch,
+                           const std::vector<LayerSelection>& selection, const std::string& out_dir,
+                           std::uint64_t max_shard_bytes) {
   const ModelConfig& c = base.config();
   ModelWeights cut = realize_weights(c, base.weights(), selection);
 

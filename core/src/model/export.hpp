@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "model/subnet.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/support/decoder.hpp"
-#include "model/subnet.hpp"
 
 namespace tracenas {
 
@@ -31,8 +31,8 @@ struct ExportResult {
 
 // `base_dir` is the base checkpoint folder (its config.json is the template,
 // so token ids and other fields carry over).
-ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base,
-                           const Arch& arch, const std::vector<LayerSelection>& selection,
-                           const std::string& out_dir, std::uint64_t max_shard_bytes);
+ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base, const Arch& arch,
+                           const std::vector<LayerSelection>& selection, const std::string& out_dir,
+                           std::uint64_t max_shard_bytes);
 
 }  // namespace tracenas

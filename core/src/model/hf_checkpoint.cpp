@@ -6,9 +6,9 @@
 #include <set>
 
 #include "base/util.hpp"
+#include "io/safetensors.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_config.hpp"
-#include "io/safetensors.hpp"
 
 namespace tracenas {
 namespace {

@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tracenas/error.hpp"
 
@@ -75,8 +74,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   if (!f.has("model_type")) f.fail("model_type", "missing");
   c.model_type = f.string_or("model_type", "");
   if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "qwen3") {
-    f.fail("model_type", "unsupported model type \"" + c.model_type +
-                             "\" (supported: llama, qwen2, qwen3)");
+    f.fail("model_type",
+           "unsupported model type \"" + c.model_type + "\" (supported: llama, qwen2, qwen3)");
   }
   std::string act = f.string_or("hidden_act", "silu");
   if (act != "silu") f.fail("hidden_act", "only silu (SwiGLU) is supported (got \"" + act + "\")");
@@ -91,9 +90,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   c.rms_norm_eps = f.positive_number_or("rms_norm_eps", 1e-6);
   c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
   if (c.num_heads % c.num_kv_heads != 0) {
-    f.fail("num_key_value_heads", "must divide num_attention_heads " +
-                                      std::to_string(c.num_heads) + " (got " +
-                                      std::to_string(c.num_kv_heads) + ")");
+    f.fail("num_key_value_heads", "must divide num_attention_heads " + std::to_string(c.num_heads) +
+                                      " (got " + std::to_string(c.num_kv_heads) + ")");
   }
   if (f.has("head_dim")) {
     c.head_dim = f.positive_int("head_dim");
@@ -125,8 +123,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   if (f.has("tracenas_layers")) {
     const json& tl = j.at("tracenas_layers");
     if (!tl.is_array() || static_cast<int>(tl.size()) != c.num_layers) {
-      f.fail("tracenas_layers", "must be a list of num_hidden_layers = " +
-                                    std::to_string(c.num_layers) + " entries");
+      f.fail("tracenas_layers",
+             "must be a list of num_hidden_layers = " + std::to_string(c.num_layers) + " entries");
     }
     for (std::size_t i = 0; i < tl.size(); ++i) {
       const std::string where = "tracenas_layers[" + std::to_string(i) + "]";
@@ -148,8 +146,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
       if (w.mlp) {
         w.mlp_channels = lf.positive_int_or("mlp_channels", c.intermediate_size);
         if (w.mlp_channels > c.intermediate_size) {
-          f.fail(where + ".mlp_channels", "exceeds intermediate_size " +
-                                              std::to_string(c.intermediate_size));
+          f.fail(where + ".mlp_channels",
+                 "exceeds intermediate_size " + std::to_string(c.intermediate_size));
         }
       }
       c.layer_widths.push_back(w);
@@ -169,8 +167,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
       c.rope_factor = r.positive_number_or("factor", 1.0);
     } else if (type == "llama3") {
       c.rope_type = "llama3";
-      for (const char* k : {"factor", "low_freq_factor", "high_freq_factor",
-                            "original_max_position_embeddings"}) {
+      for (const char* k :
+           {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
         if (!r.has(k)) f.fail(std::string("rope_scaling.") + k, "missing");
       }
       c.rope_factor = r.positive_number_or("factor", 1.0);

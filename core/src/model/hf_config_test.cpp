@@ -81,11 +81,13 @@ TEST(HfConfig, RejectionsNameTheField) {
   EXPECT_EQ(error_of(R"({"model_type": "llama", "num_key_value_heads": 3, )" + base + "}"),
             "cfg.json: num_key_value_heads: must divide num_attention_heads 4 (got 3)");
   EXPECT_EQ(error_of(R"({"model_type": "llama", "rope_scaling": {"rope_type": "yarn",
-              "factor": 2.0}, )" + base + "}"),
+              "factor": 2.0}, )" +
+                     base + "}"),
             "cfg.json: rope_scaling.rope_type: unsupported rope type \"yarn\" (supported: "
             "default, linear, llama3)");
   EXPECT_EQ(error_of(R"({"model_type": "llama", "rope_scaling": {"rope_type": "llama3",
-              "factor": 8.0}, )" + base + "}"),
+              "factor": 8.0}, )" +
+                     base + "}"),
             "cfg.json: rope_scaling.low_freq_factor: missing");
   EXPECT_EQ(error_of(R"({"model_type": "llama", "hidden_act": "gelu", )" + base + "}"),
             "cfg.json: hidden_act: only silu (SwiGLU) is supported (got \"gelu\")");

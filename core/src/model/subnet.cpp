@@ -1,9 +1,9 @@
 #include "model/subnet.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <ATen/ATen.h>
 
 #include "tracenas/error.hpp"
 
@@ -83,7 +83,7 @@ LayerOrder order_from_channel_scores(const at::Tensor& o_scores, const at::Tenso
     throw Error("importance: " + std::to_string(so.numel()) +
                 " o_proj channel scores do not split into " + std::to_string(H) + " heads");
   }
-  at::Tensor head = so.view({H, -1}).sum(1);  // [H]
+  at::Tensor head = so.view({H, -1}).sum(1);     // [H]
   at::Tensor kv = head.view({G, H / G}).sum(1);  // [G]
   LayerOrder order;
   order.head_order = descending_order(head);
@@ -172,8 +172,8 @@ ModelWeights realize_weights(const ModelConfig& c, const ModelWeights& base,
     l.attn = sel[i].attn;
     l.mlp = sel[i].mlp;
     if (l.attn) {
-      l.attention = take_heads(base.layers[i].attention, sel[i].kv_heads, sel[i].heads,
-                               c.head_dim, c.hidden_size);
+      l.attention = take_heads(base.layers[i].attention, sel[i].kv_heads, sel[i].heads, c.head_dim,
+                               c.hidden_size);
     }
     if (l.mlp) l.ffn = take_channels(base.layers[i].ffn, sel[i].channels);
     w.layers.push_back(std::move(l));
@@ -202,8 +202,8 @@ PrefixWeights::PrefixWeights(const ModelConfig& c, const ModelWeights& base,
       }
     }
     LayerWeights l;
-    l.attention = take_heads(base.layers[i].attention, o.kv_order, heads, c.head_dim,
-                             c.hidden_size);
+    l.attention =
+        take_heads(base.layers[i].attention, o.kv_order, heads, c.head_dim, c.hidden_size);
     l.ffn = take_channels(base.layers[i].ffn, o.channel_order);
     reordered_.layers.push_back(std::move(l));
   }

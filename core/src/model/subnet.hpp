@@ -15,9 +15,9 @@
 // of the reordered weights: no copies, and removed units cost nothing.
 #pragma once
 
-#include <vector>
-
 #include <ATen/core/Tensor.h>
+
+#include <vector>
 
 #include "tracenas/arch.hpp"
 #include "tracenas/support/decoder.hpp"

@@ -7,11 +7,11 @@
 #include <memory>
 #include <utility>
 
+#include "base/util.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/support/tokens.hpp"
-#include "base/util.hpp"
 
 namespace fs = std::filesystem;
 

@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/component.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "tracenas/component.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace tracenas {

@@ -14,10 +14,10 @@
 #include <sstream>
 #include <thread>
 
-#include "tracenas/error.hpp"
-#include "plugin/registry.hpp"
-#include "train/train.hpp"
 #include "base/util.hpp"
+#include "plugin/registry.hpp"
+#include "tracenas/error.hpp"
+#include "train/train.hpp"
 
 namespace fs = std::filesystem;
 
@@ -188,7 +188,7 @@ void add_training_params(ParamSchema& v, std::int64_t default_steps, double min_
       ParamSpec::integer("accumulate", 1, "micro-batches per optimizer step").range(1, 1 << 20));
   v.push_back(ParamSpec::integer("steps", default_steps, steps_doc).range(min_steps, 1 << 30));
   v.push_back(ParamSpec::choice("schedule", {"constant", "cosine", "wsd"}, "cosine",
-                                "learning-rate schedule (core/include/tracenas/train.hpp)"));
+                                "learning-rate schedule (core/src/train/train.hpp)"));
   v.push_back(ParamSpec::real("lr", 2e-3, "peak learning rate").range(0, 1e3));
   v.push_back(ParamSpec::real("min_lr", 2e-4, "floor of the cosine decay").range(0, 1e3));
   v.push_back(ParamSpec::integer("warmup_steps", 5, "linear warm-up steps").min(0));

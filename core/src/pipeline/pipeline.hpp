@@ -55,8 +55,8 @@ struct ComponentRef {
 struct Pipeline {
   std::string file;  // the YAML file it came from
   int schema_version = kPipelineSchemaVersion;
-  ParamValues run;          // name, seed, output_dir, cache_dir, threads, device, dtype
-  ParamValues plugins;      // search_paths
+  ParamValues run;      // name, seed, output_dir, cache_dir, threads, device, dtype
+  ParamValues plugins;  // search_paths
   ComponentRef model;
   ComponentRef data;
   ParamValues data_batches;  // seq_len, batch_size, num_batches, shuffle, shuffle_seed
@@ -66,7 +66,7 @@ struct Pipeline {
   int objective = 0;  // index into proxies
   ComponentRef search;
   ParamValues search_budget;  // max_evaluations, time_limit_s
-  ParamValues space;        // the architecture space (search_space.hpp)
+  ParamValues space;          // the architecture space (search_space.hpp)
   ParamValues constraints;
   ParamValues output;
   ParamValues study;     // `tracenas study` (study_schema())

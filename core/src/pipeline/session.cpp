@@ -1,10 +1,9 @@
 #include "pipeline/session.hpp"
 
-#include "tracenas/error.hpp"
-
 #include "data/calibration.hpp"
-#include "tracenas/data.hpp"
 #include "pipeline/data_loading.hpp"
+#include "tracenas/data.hpp"
+#include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
 

@@ -3,17 +3,17 @@
 // Shared by `tracenas run`, `score` and `importance` (pipeline forms).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
-#include "tracenas/support/decoder.hpp"
-#include "scoring/evaluator.hpp"
-#include "search/search_space.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "scoring/evaluator.hpp"
+#include "search/search_space.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 

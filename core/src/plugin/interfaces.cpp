@@ -38,24 +38,36 @@ TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
 
 const char* to_string(ComponentKind kind) {
   switch (kind) {
-    case ComponentKind::kModel: return "model adapter";
-    case ComponentKind::kData: return "data source";
-    case ComponentKind::kTokenizer: return "tokenizer";
-    case ComponentKind::kImportance: return "importance criterion";
-    case ComponentKind::kProxy: return "proxy";
-    case ComponentKind::kSearch: return "search strategy";
+    case ComponentKind::kModel:
+      return "model adapter";
+    case ComponentKind::kData:
+      return "data source";
+    case ComponentKind::kTokenizer:
+      return "tokenizer";
+    case ComponentKind::kImportance:
+      return "importance criterion";
+    case ComponentKind::kProxy:
+      return "proxy";
+    case ComponentKind::kSearch:
+      return "search strategy";
   }
   return "component";
 }
 
 const char* kind_key(ComponentKind kind) {
   switch (kind) {
-    case ComponentKind::kModel: return "model";
-    case ComponentKind::kData: return "data";
-    case ComponentKind::kTokenizer: return "tokenizer";
-    case ComponentKind::kImportance: return "importance";
-    case ComponentKind::kProxy: return "proxy";
-    case ComponentKind::kSearch: return "search";
+    case ComponentKind::kModel:
+      return "model";
+    case ComponentKind::kData:
+      return "data";
+    case ComponentKind::kTokenizer:
+      return "tokenizer";
+    case ComponentKind::kImportance:
+      return "importance";
+    case ComponentKind::kProxy:
+      return "proxy";
+    case ComponentKind::kSearch:
+      return "search";
   }
   return "component";
 }

@@ -8,15 +8,24 @@ namespace tracenas {
 
 const char* to_string(ParamType type) {
   switch (type) {
-    case ParamType::kBool: return "bool";
-    case ParamType::kInt: return "int";
-    case ParamType::kFloat: return "float";
-    case ParamType::kString: return "string";
-    case ParamType::kChoice: return "choice";
-    case ParamType::kPath: return "path";
-    case ParamType::kIntList: return "int_list";
-    case ParamType::kFloatList: return "float_list";
-    case ParamType::kStringList: return "string_list";
+    case ParamType::kBool:
+      return "bool";
+    case ParamType::kInt:
+      return "int";
+    case ParamType::kFloat:
+      return "float";
+    case ParamType::kString:
+      return "string";
+    case ParamType::kChoice:
+      return "choice";
+    case ParamType::kPath:
+      return "path";
+    case ParamType::kIntList:
+      return "int_list";
+    case ParamType::kFloatList:
+      return "float_list";
+    case ParamType::kStringList:
+      return "string_list";
   }
   return "?";
 }
@@ -59,8 +68,7 @@ ParamSpec ParamSpec::int_list(std::string name, std::vector<std::int64_t> def, s
 ParamSpec ParamSpec::real_list(std::string name, std::vector<double> def, std::string doc) {
   return make(std::move(name), ParamType::kFloatList, std::move(def), std::move(doc));
 }
-ParamSpec ParamSpec::string_list(std::string name, std::vector<std::string> def,
-                                 std::string doc) {
+ParamSpec ParamSpec::string_list(std::string name, std::vector<std::string> def, std::string doc) {
   return make(std::move(name), ParamType::kStringList, std::move(def), std::move(doc));
 }
 
@@ -90,7 +98,8 @@ void ParamValues::set(const std::string& name, ParamValue value) {
 const ParamValue& ParamValues::at(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end() || std::holds_alternative<std::monostate>(it->second)) {
-    throw Error("parameter '" + name + "' is not set (a component read a parameter it did not "
+    throw Error("parameter '" + name +
+                "' is not set (a component read a parameter it did not "
                 "declare, or an optional one without checking has())");
   }
   return it->second;

@@ -1,17 +1,16 @@
 #include "plugin/registry.hpp"
 
 #include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <sstream>
 
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
-
+#include "base/util.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/plugin.hpp"
-#include "base/util.hpp"
 
 namespace fs = std::filesystem;
 
@@ -31,9 +30,12 @@ std::string first_line(const std::string& s) {
 
 std::string compiler_name(int id) {
   switch (id) {
-    case 1: return "GCC";
-    case 2: return "Clang";
-    default: return "compiler#" + std::to_string(id);
+    case 1:
+      return "GCC";
+    case 2:
+      return "Clang";
+    default:
+      return "compiler#" + std::to_string(id);
   }
 }
 
@@ -46,8 +48,9 @@ void check_fingerprint(const std::string& who, const tn_build_fingerprint& p) {
   const tn_build_fingerprint& h = host_fingerprint();
   auto refuse = [&](const std::string& what, const std::string& plugin_value,
                     const std::string& host_value) {
-    throw PluginError(who + ": built with " + what + " " + plugin_value + ", but the host was built with " +
-                          what + " " + host_value + "; rebuild the plugin against this TraceNAS",
+    throw PluginError(who + ": built with " + what + " " + plugin_value +
+                          ", but the host was built with " + what + " " + host_value +
+                          "; rebuild the plugin against this TraceNAS",
                       2);
   };
   if (p.compiler_id != h.compiler_id || p.compiler_major != h.compiler_major) {
@@ -125,7 +128,8 @@ void rethrow_as_plugin_error(const Origin& origin, const char* action) {
 // components, checked, before they are committed to the registry.
 class Registry::Adder : public Registrar {
  public:
-  Adder(const Registry& registry, Origin plugin) : registry_(registry), plugin_(std::move(plugin)) {}
+  Adder(const Registry& registry, Origin plugin)
+      : registry_(registry), plugin_(std::move(plugin)) {}
 
   void add(ComponentInfo info) override {
     Origin origin = plugin_;
@@ -133,9 +137,8 @@ class Registry::Adder : public Registrar {
     origin.component = info.name;
     static const std::regex kName("^[a-z][a-z0-9_]*$");
     if (!std::regex_match(info.name, kName)) {
-      throw PluginError(plugin_.describe() + ": component name " + quote(info.name) +
-                            " must be snake_case",
-                        1);
+      throw PluginError(
+          plugin_.describe() + ": component name " + quote(info.name) + " must be snake_case", 1);
     }
     if (!info.factory) {
       throw PluginError(origin.describe() + ": registered without a factory", 1);
@@ -271,8 +274,9 @@ void Registry::load_file(const std::string& file) {
   rec.summary = info->summary ? info->summary : "";
   rec.file = canonical;
   static const std::regex kId("^[a-z0-9][a-z0-9-]*(\\.[a-z0-9][a-z0-9_-]*)+$");
-  static const std::regex kSemver("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)"
-                                  "(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$");
+  static const std::regex kSemver(
+      "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)"
+      "(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$");
   static const std::regex kSpdx("^[A-Za-z0-9.+() -]+$");
   if (!std::regex_match(rec.id, kId)) {
     throw PluginError(who + ": plugin id " + quote(rec.id) +
@@ -291,9 +295,9 @@ void Registry::load_file(const std::string& file) {
   }
   for (const PluginRecord& other : plugins_) {
     if (other.id == rec.id) {
-      throw PluginError("plugin id '" + rec.id + "' is provided by two files: " + other.file +
-                            " and " + rec.file,
-                        2);
+      throw PluginError(
+          "plugin id '" + rec.id + "' is provided by two files: " + other.file + " and " + rec.file,
+          2);
     }
   }
   if (info->register_components == nullptr) {
@@ -354,8 +358,10 @@ std::unique_ptr<Component> Registry::create_raw(ComponentKind kind, const std::s
 }
 
 void Registry::throw_wrong_type(const Origin& origin) {
-  throw PluginError(origin.describe() + ": create: the factory returned an object that does not "
-                    "implement the " + std::string(to_string(origin.kind)) + " interface",
+  throw PluginError(origin.describe() +
+                        ": create: the factory returned an object that does not "
+                        "implement the " +
+                        std::string(to_string(origin.kind)) + " interface",
                     1);
 }
 

@@ -23,7 +23,7 @@ struct PluginRecord {
   std::string version;
   std::string license;
   std::string summary;
-  std::string file;  // absolute path of the shared library
+  std::string file;                     // absolute path of the shared library
   std::vector<std::string> components;  // "kind/name"
 };
 

@@ -35,8 +35,10 @@ RunContext open_run_folder(const Pipeline& p, const std::string& command, const 
     std::stringstream old;
     old << in.rdbuf();
     if (in && old.str() != text) {
-      throw ConfigError(p.file + ": error: --resume: the resolved pipeline differs from the one "
-                        "the " + command + " in '" + dir.string() + "' was started with (" +
+      throw ConfigError(p.file +
+                        ": error: --resume: the resolved pipeline differs from the one "
+                        "the " +
+                        command + " in '" + dir.string() + "' was started with (" +
                         resolved.string() + ")");
     }
   }

@@ -7,10 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
@@ -20,14 +19,14 @@ namespace tracenas {
 
 struct SearchRunResult {
   std::string run_dir;
-  std::int64_t evaluated = 0;          // candidates evaluated (this run and the log replayed)
-  std::int64_t best_params = 0;        // parameters of the best candidate
-  nlohmann::json best_objective;       // its objective (null when not finite)
-  nlohmann::json best_proxies;         // every proxy of it, by label
-  std::string model_dir;               // the exported best model; empty without export_best
+  std::int64_t evaluated = 0;               // candidates evaluated (this run and the log replayed)
+  std::int64_t best_params = 0;             // parameters of the best candidate
+  nlohmann::json best_objective;            // its objective (null when not finite)
+  nlohmann::json best_proxies;              // every proxy of it, by label
+  std::string model_dir;                    // the exported best model; empty without export_best
   std::optional<nlohmann::json> recovered;  // the recovery stage's record (recovery.json)
-  std::string best_json;               // <run>/best.json
-  std::string summary_json;            // <run>/summary.json
+  std::string best_json;                    // <run>/best.json
+  std::string summary_json;                 // <run>/summary.json
 };
 
 // Runs the search of `pipeline` in `run.run_dir` (set up by open_run_folder),

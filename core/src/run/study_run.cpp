@@ -292,9 +292,8 @@ std::vector<Planned> plan_architectures(const Pipeline& p, const Registry& regis
 // record by architecture index.
 std::map<int, json> train_architectures(const std::vector<Planned>& plan, const ArchSpace& space,
                                         Evaluator& evaluator, const PipelineSession& session,
-                                        const std::vector<at::Tensor>& eval_set,
-                                        const Split& data, const TrainOptions& topt,
-                                        const fs::path& log_path) {
+                                        const std::vector<at::Tensor>& eval_set, const Split& data,
+                                        const TrainOptions& topt, const fs::path& log_path) {
   const ModelConfig& c = evaluator.config();
   std::map<int, json> done = read_study_log(log_path);
   if (!done.empty()) log().info("study: {} architectures already done (resume)", done.size());
@@ -505,7 +504,6 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
        << study_table(k.uniform_rows);
   }
   write_file_atomic((dir / "study.md").string(), md.str());
-
 }
 
 }  // namespace
@@ -568,12 +566,12 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
   // Float32 master weights; the forward in bfloat16 when the pipeline runs in it.
   topt.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
   const fs::path log_path = dir / "study.jsonl";
-  const std::map<int, json> done = train_architectures(plan, *space, *evaluator, session,
-                                                       eval_set, data, topt, log_path);
+  const std::map<int, json> done =
+      train_architectures(plan, *space, *evaluator, session, eval_set, data, topt, log_path);
 
   const Correlations k = correlate_all(p, run, *evaluator, plan, done, st);
-  write_study_outputs(p, run, st, topt, data, from_strategy, base_loss,
-                      evaluator->base_params(), k, seconds_since(t_start));
+  write_study_outputs(p, run, st, topt, data, from_strategy, base_loss, evaluator->base_params(), k,
+                      seconds_since(t_start));
 
   StudyRunResult r;
   r.study_dir = dir.string();

@@ -8,10 +8,9 @@
 // resumable), study.json, study.md and plots/<proxy>.svg.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
@@ -22,9 +21,9 @@ namespace tracenas {
 struct StudyRunResult {
   std::string study_dir;
   int architectures = 0;
-  std::string study_jsonl;  // <run>/study.jsonl
-  std::string study_json;   // <run>/study.json
-  std::string table_md;     // <run>/study.md
+  std::string study_jsonl;         // <run>/study.jsonl
+  std::string study_json;          // <run>/study.json
+  std::string table_md;            // <run>/study.md
   std::vector<std::string> plots;  // <run>/plots/<proxy>.svg
   double base_loss = 0.0;          // the unpruned model's held-out loss
   nlohmann::json coefficients;     // label -> {spearman_after, kendall_after}
@@ -38,7 +37,7 @@ void check_study(const Pipeline& pipeline, const Registry& registry);
 
 // Runs the study in `run.run_dir`, resuming from its architecture list and
 // study.jsonl when `resume`.
-StudyRunResult run_study(const Pipeline& pipeline, const Registry& registry,
-                         const RunContext& run, bool resume);
+StudyRunResult run_study(const Pipeline& pipeline, const Registry& registry, const RunContext& run,
+                         bool resume);
 
 }  // namespace tracenas

@@ -1,15 +1,15 @@
 #include "scoring/evaluator.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "data/calibration.hpp"
 #include "base/util.hpp"
+#include "data/calibration.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 
@@ -55,8 +55,7 @@ std::string model_files_identity(const std::string& dir) {
   return h.hex();
 }
 
-std::optional<ImportanceOrder> importance_from_json(const std::string& text,
-                                                    const ModelConfig& c) {
+std::optional<ImportanceOrder> importance_from_json(const std::string& text, const ModelConfig& c) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array() ||
       j["layers"].size() != static_cast<std::size_t>(c.num_layers)) {
@@ -104,8 +103,8 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
                           "' ask for different gradient sketches (rank " +
                           std::to_string(needs_.sketch_rank) + " seed " +
                           std::to_string(needs_.sketch_seed) + " vs rank " +
-                          std::to_string(n.sketch_rank) + " seed " +
-                          std::to_string(n.sketch_seed) + "); one pass serves one sketch");
+                          std::to_string(n.sketch_rank) + " seed " + std::to_string(n.sketch_seed) +
+                          "); one pass serves one sketch");
       }
       sketch_owner = &p;
     }
@@ -124,8 +123,8 @@ void Evaluator::prepare() {
 
   // Importance: keyed by model, data, batching, dtype/device and criterion.
   auto t0 = std::chrono::steady_clock::now();
-  const bool seeded = in_.criterion_instance.call(
-      "seeded", [](ImportanceCriterion& ic) { return ic.seeded(); });
+  const bool seeded =
+      in_.criterion_instance.call("seeded", [](ImportanceCriterion& ic) { return ic.seeded(); });
   Hasher ih;
   ih.add(std::string_view("importance/1"))
       .add(model_files_identity(in_.model_dir))
@@ -147,14 +146,13 @@ void Evaluator::prepare() {
     log().info("importance ({}) loaded from the cache {}", in_.criterion, importance_path);
   } else {
     const bool norms = in_.criterion_instance.call(
-        "needs_activation_norms", [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
-    order_ = compute_importance(*in_.model, in_.batches, norms,
-                                [&](const LayerImportanceInput& li) {
-                                  return in_.criterion_instance.call(
-                                      "score",
-                                      [&](ImportanceCriterion& ic) { return ic.score(li); });
-                                })
-                 .order;
+        "needs_activation_norms",
+        [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
+    order_ =
+        compute_importance(*in_.model, in_.batches, norms, [&](const LayerImportanceInput& li) {
+          return in_.criterion_instance.call("score",
+                                             [&](ImportanceCriterion& ic) { return ic.score(li); });
+        }).order;
     if (cache.enabled()) write_file_atomic(importance_path, importance_to_json(order_) + "\n");
   }
   importance_seconds_ = seconds_since(t0);
@@ -183,8 +181,8 @@ void Evaluator::prepare() {
     log().info("base traces loaded from the cache {}", traces_path);
   } else {
     base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs);
-    const bool worth_caching = base_needs.base_weight_grads || base_needs.sketch_rank > 0 ||
-                               base_needs.base_logits;
+    const bool worth_caching =
+        base_needs.base_weight_grads || base_needs.sketch_rank > 0 || base_needs.base_logits;
     if (cache.enabled() && worth_caching) {
       fs::create_directories(fs::path(traces_path).parent_path());
       save_base_traces(traces_path, base_);

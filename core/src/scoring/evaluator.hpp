@@ -14,20 +14,20 @@
 // reads; passes() counts them.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
-#include "tracenas/support/cache.hpp"
-#include "tracenas/support/decoder.hpp"
+#include "model/subnet.hpp"
+#include "plugin/registry.hpp"
+#include "scoring/trace.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/proxy.hpp"
-#include "plugin/registry.hpp"
-#include "model/subnet.hpp"
-#include "scoring/trace.hpp"
+#include "tracenas/support/cache.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 
@@ -54,9 +54,9 @@ struct EvaluatorInputs {
 
 struct Evaluation {
   std::int64_t params = 0;
-  std::vector<double> values;  // one per proxy, in pipeline order (may be non-finite)
-  double pass_seconds = 0;     // forward/backward of the candidate
-  double proxy_seconds = 0;    // proxy arithmetic
+  std::vector<double> values;              // one per proxy, in pipeline order (may be non-finite)
+  double pass_seconds = 0;                 // forward/backward of the candidate
+  double proxy_seconds = 0;                // proxy arithmetic
   std::vector<double> proxy_each_seconds;  // per proxy
 };
 

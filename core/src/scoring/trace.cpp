@@ -1,13 +1,13 @@
 #include "scoring/trace.hpp"
 
-#include <functional>
-#include <sstream>
-
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "tracenas/error.hpp"
+#include <functional>
+#include <sstream>
+
 #include "io/safetensors.hpp"
+#include "tracenas/error.hpp"
 
 namespace tracenas {
 namespace {
@@ -41,9 +41,8 @@ void for_each_projection(LayerWeights& l, const SlotFn& fn) {
 // Turns every projection tensor into a gradient leaf sharing its storage.
 void make_leaves(ModelWeights& w) {
   for (LayerWeights& l : w.layers) {
-    for_each_projection(l, [](const char*, BlockKind, at::Tensor& t) {
-      t = t.detach().requires_grad_(true);
-    });
+    for_each_projection(
+        l, [](const char*, BlockKind, at::Tensor& t) { t = t.detach().requires_grad_(true); });
   }
 }
 
@@ -51,7 +50,7 @@ void make_leaves(ModelWeights& w) {
 // for a bias (not sketched).
 int out_dims(const std::string& name) {
   if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) return 0;
-  if (name == "q_proj.weight") return 3;  // [g, n, h | d]
+  if (name == "q_proj.weight") return 3;                             // [g, n, h | d]
   if (name == "k_proj.weight" || name == "v_proj.weight") return 2;  // [g, h | d]
   return 1;  // o [d | g, n, h], gate/up [c | d], down [d | c]
 }
@@ -116,8 +115,8 @@ void sketch_base(BaseTraces& base, ModelWeights& w, int rank, std::uint64_t seed
         for (int64_t d = nout; d < g.dim(); ++d) a_shape.push_back(g.size(d));
         for (int64_t d = 0; d < nout; ++d) b_shape.push_back(g.size(d));
         b_shape.push_back(rank);
-        s.a = at::randn(a_shape, gen, opts).to(g.device());  // [r, in...]
-        s.b = at::randn(b_shape, gen, opts).to(g.device());  // [out..., r]
+        s.a = at::randn(a_shape, gen, opts).to(g.device());    // [r, in...]
+        s.b = at::randn(b_shape, gen, opts).to(g.device());    // [out..., r]
         s.right = sketch_right(g, s.a, nout).to(at::kDouble);  // [out..., r]
         s.left = sketch_left(g, s.b, nout).to(at::kDouble);    // [r, in...]
       }
@@ -409,11 +408,16 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
       const std::string part = name.substr(last + 1);
       BaseTraces::Sketch& s = base.sketches[static_cast<std::size_t>(layer)][proj];
       at::Tensor t = load(name);
-      if (part == "a") s.a = t;
-      else if (part == "b") s.b = t;
-      else if (part == "right") s.right = t;
-      else if (part == "left") s.left = t;
-      else return std::nullopt;
+      if (part == "a")
+        s.a = t;
+      else if (part == "b")
+        s.b = t;
+      else if (part == "right")
+        s.right = t;
+      else if (part == "left")
+        s.left = t;
+      else
+        return std::nullopt;
     }
     for (const auto& layer : base.sketches) {
       if (layer.empty()) return std::nullopt;

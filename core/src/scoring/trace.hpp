@@ -24,17 +24,17 @@
 // base gradients.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
-#include "tracenas/support/decoder.hpp"
-#include "tracenas/proxy.hpp"
 #include "model/subnet.hpp"
+#include "tracenas/proxy.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 

@@ -15,10 +15,10 @@
 #include <sstream>
 
 #include "base/append_log.hpp"
-#include "tracenas/support/cache.hpp"
 #include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
+#include "tracenas/support/cache.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -117,7 +117,8 @@ std::string Engine::log_path(const std::string& run_dir) {
 json Engine::record_json(const CandidateRecord& r) const {
   json values = json::object();
   const auto& proxies = evaluator_.proxies();
-  for (std::size_t i = 0; i < proxies.size(); ++i) values[proxies[i].label] = value_json(r.values[i]);
+  for (std::size_t i = 0; i < proxies.size(); ++i)
+    values[proxies[i].label] = value_json(r.values[i]);
   return {{"index", r.index},
           {"round", r.round},
           {"genome", r.genome},
@@ -152,11 +153,10 @@ std::optional<CandidateRecord> Engine::record_from_json(const json& j) const {
   }
   r.objective = r.values[static_cast<std::size_t>(options_.objective)];
   r.valid = std::isfinite(r.objective);
-  const bool higher =
-      evaluator_.directions()[static_cast<std::size_t>(options_.objective)] ==
-      Direction::kHigherIsBetter;
-  r.fitness = r.valid ? (higher ? r.objective : -r.objective)
-                      : -std::numeric_limits<double>::infinity();
+  const bool higher = evaluator_.directions()[static_cast<std::size_t>(options_.objective)] ==
+                      Direction::kHigherIsBetter;
+  r.fitness =
+      r.valid ? (higher ? r.objective : -r.objective) : -std::numeric_limits<double>::infinity();
   r.seconds = j.value("seconds", 0.0);
   r.pass_seconds = j.value("pass_seconds", 0.0);
   r.proxy_seconds = j.value("proxy_seconds", 0.0);
@@ -228,8 +228,7 @@ EngineResult Engine::run() {
     }
     int n = options_.ask_size;
     if (options_.max_evaluations > 0) {
-      n = static_cast<int>(
-          std::min<std::int64_t>(n, options_.max_evaluations - res.evaluated));
+      n = static_cast<int>(std::min<std::int64_t>(n, options_.max_evaluations - res.evaluated));
     }
     std::vector<Genome> asked = strategy_.call("ask", [&](SearchStrategy& s) { return s.ask(n); });
     if (asked.empty()) {
@@ -303,9 +302,10 @@ EngineResult Engine::run() {
     stalled_rounds = res.evaluated == before ? stalled_rounds + 1 : 0;
     if (stalled_rounds >= kMaxStalledRounds) {
       res.stop_reason = "stalled";
-      log().warn("search: the strategy proposed no new feasible architecture in {} rounds; "
-                 "stopping",
-                 kMaxStalledRounds);
+      log().warn(
+          "search: the strategy proposed no new feasible architecture in {} rounds; "
+          "stopping",
+          kMaxStalledRounds);
       break;
     }
   }
@@ -316,7 +316,8 @@ EngineResult Engine::run() {
     if (r.valid) valid.push_back(r);
   }
   std::sort(valid.begin(), valid.end(), better);
-  if (static_cast<int>(valid.size()) > options_.top_k) valid.resize(static_cast<std::size_t>(options_.top_k));
+  if (static_cast<int>(valid.size()) > options_.top_k)
+    valid.resize(static_cast<std::size_t>(options_.top_k));
   res.top = std::move(valid);
   res.search_seconds = seconds_since(t_start);
   return res;
@@ -325,12 +326,13 @@ EngineResult Engine::run() {
 json candidate_json(const CandidateRecord& r, const Evaluator& evaluator, const ModelConfig& base) {
   json values = json::object();
   const auto& proxies = evaluator.proxies();
-  for (std::size_t i = 0; i < proxies.size(); ++i) values[proxies[i].label] = value_json(r.values[i]);
+  for (std::size_t i = 0; i < proxies.size(); ++i)
+    values[proxies[i].label] = value_json(r.values[i]);
   return {{"index", r.index},
           {"round", r.round},
           {"params", r.params},
-          {"params_fraction", static_cast<double>(r.params) /
-                                  static_cast<double>(evaluator.base_params())},
+          {"params_fraction",
+           static_cast<double>(r.params) / static_cast<double>(evaluator.base_params())},
           {"objective", value_json(r.objective)},
           {"proxies", values},
           {"genome", r.genome},

@@ -22,16 +22,15 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "scoring/evaluator.hpp"
 #include "plugin/registry.hpp"
-#include "tracenas/search.hpp"
+#include "scoring/evaluator.hpp"
 #include "search/search_space.hpp"
+#include "tracenas/search.hpp"
 
 namespace tracenas {
 
@@ -69,10 +68,10 @@ struct EngineResult {
   std::int64_t evaluated = 0;        // candidates scored (this run and, resumed, before)
   std::int64_t replayed = 0;         // of which answered from the log on resume
   std::int64_t duplicates = 0;
-  std::int64_t invalid = 0;  // non-finite objective
+  std::int64_t invalid = 0;                      // non-finite objective
   std::map<std::string, std::int64_t> rejected;  // per reason (search_space.hpp)
   std::int64_t rounds = 0;
-  std::string stop_reason;  // "max_evaluations", "time_limit", "strategy_done", "stalled"
+  std::string stop_reason;       // "max_evaluations", "time_limit", "strategy_done", "stalled"
   double candidate_seconds = 0;  // evaluation time of this process
   double search_seconds = 0;     // the whole loop of this process
 };

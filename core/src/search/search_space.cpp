@@ -4,8 +4,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "tracenas/error.hpp"
 #include "base/util.hpp"
+#include "tracenas/error.hpp"
 
 namespace tracenas {
 namespace {

@@ -1,8 +1,8 @@
 #include "study/multiple_choice.hpp"
 
-#include <fstream>
-
 #include <ATen/ATen.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tracenas/error.hpp"
@@ -12,7 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::int32_t> ids_of(const json& v, const std::string& where, const std::string& field) {
+std::vector<std::int32_t> ids_of(const json& v, const std::string& where,
+                                 const std::string& field) {
   if (!v.is_array()) throw DataError(where + ": field '" + field + "' must be a list of token ids");
   std::vector<std::int32_t> out;
   for (const auto& e : v) {
@@ -124,7 +125,8 @@ MultipleChoiceResult score_multiple_choice(const ModelConfig& config, const Mode
         }
       }
       at::Tensor tokens = at::tensor(seq, at::kLong).view({1, -1}).to(device);
-      at::Tensor logp = at::log_softmax(decoder_logits(config, weights, tokens).to(at::kDouble), -1);
+      at::Tensor logp =
+          at::log_softmax(decoder_logits(config, weights, tokens).to(at::kDouble), -1);
       // Continuation token i sits at position ctx + i and is predicted at ctx + i - 1.
       const auto ctx = static_cast<std::int64_t>(ex.context.size());
       double sum = 0;
@@ -137,7 +139,8 @@ MultipleChoiceResult score_multiple_choice(const ModelConfig& config, const Mode
     std::size_t best = 0, best_norm = 0;
     for (std::size_t i = 1; i < ll.size(); ++i) {
       if (ll[i] > ll[best]) best = i;
-      if (ll[i] / ex.choice_lengths[i] > ll[best_norm] / ex.choice_lengths[best_norm]) best_norm = i;
+      if (ll[i] / ex.choice_lengths[i] > ll[best_norm] / ex.choice_lengths[best_norm])
+        best_norm = i;
     }
     r.acc += best == static_cast<std::size_t>(ex.answer) ? 1 : 0;
     r.acc_norm += best_norm == static_cast<std::size_t>(ex.answer) ? 1 : 0;

@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/proxy.hpp"
 #include "search/search_space.hpp"
 #include "study/stats.hpp"
+#include "tracenas/proxy.hpp"
 
 namespace tracenas {
 

@@ -13,11 +13,11 @@
 #include <sstream>
 
 #include "data/calibration.hpp"
+#include "io/safetensors.hpp"
+#include "model/subnet.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/random.hpp"
-#include "io/safetensors.hpp"
-#include "model/subnet.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -57,9 +57,9 @@
 #include <string>
 #include <vector>
 
-#include "tracenas/support/decoder.hpp"
 #include "model/export.hpp"
 #include "tracenas/params.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 

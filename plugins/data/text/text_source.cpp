@@ -36,11 +36,11 @@
 #include <string_view>
 #include <vector>
 
-#include "tracenas/support/cache.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace {

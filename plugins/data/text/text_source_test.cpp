@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/data_loading.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 #include "test_util.hpp"
 #include "tracenas/data.hpp"
-#include "pipeline/data_loading.hpp"
 #include "tracenas/error.hpp"
-#include "pipeline/pipeline.hpp"
-#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace tracenas {

@@ -46,5 +46,5 @@ void register_components(tracenas::Registrar& r) {
 
 }  // namespace
 
-TN_PLUGIN_WITH_SUMMARY("org.tracenas.data.tokens", "0.1.0", "Apache-2.0",
-                       "token-file data source", register_components)
+TN_PLUGIN_WITH_SUMMARY("org.tracenas.data.tokens", "0.1.0", "Apache-2.0", "token-file data source",
+                       register_components)

@@ -7,9 +7,9 @@
 //              as in Wanda-sp / FLAP: Sun et al. 2023, An et al. 2024).
 //   magnitude  S[j] = sum_i |W[i, j]| (the same without activations).
 //   random     S[j] ~ U[0, 1), seeded per layer: the control for ablations.
-#include <random>
-
 #include <ATen/ATen.h>
+
+#include <random>
 
 #include "tracenas/error.hpp"
 #include "tracenas/importance.hpp"
@@ -22,9 +22,7 @@ using tracenas::LayerImportanceScores;
 using tracenas::ParamSpec;
 
 // [rows, cols] -> [cols]: sum over rows of |W|, in float64.
-at::Tensor column_abs_sum(const at::Tensor& w) {
-  return w.to(at::kDouble).abs().sum(0);
-}
+at::Tensor column_abs_sum(const at::Tensor& w) { return w.to(at::kDouble).abs().sum(0); }
 
 at::Tensor activation_weighted(const at::Tensor& w, const at::Tensor& norms, const char* name,
                                int layer) {
@@ -79,11 +77,11 @@ class RandomImportance final : public tracenas::ImportanceCriterion {
 
 void register_components(tracenas::Registrar& r) {
   using tracenas::ImportanceCriterion;
-  r.add<ImportanceCriterion>(
-      "wanda", "activation-weighted magnitude a_j * sum_i |W_ij| (Wanda-sp / FLAP)", {},
-      [](const tracenas::ParamValues&, const tracenas::RunContext&) {
-        return std::make_unique<Wanda>();
-      });
+  r.add<ImportanceCriterion>("wanda",
+                             "activation-weighted magnitude a_j * sum_i |W_ij| (Wanda-sp / FLAP)",
+                             {}, [](const tracenas::ParamValues&, const tracenas::RunContext&) {
+                               return std::make_unique<Wanda>();
+                             });
   r.add<ImportanceCriterion>("magnitude", "weight magnitude sum_i |W_ij| (no activations)", {},
                              [](const tracenas::ParamValues&, const tracenas::RunContext&) {
                                return std::make_unique<Magnitude>();

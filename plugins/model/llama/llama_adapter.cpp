@@ -3,9 +3,9 @@
 //
 // Config fields: see hf_config.hpp. Tensor names: the table below (one entry
 // per canonical role; "{i}" is the layer index).
-#include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
 
 namespace {
 

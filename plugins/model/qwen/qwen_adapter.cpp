@@ -1,9 +1,9 @@
 // The `qwen` model adapter: Hugging Face Qwen2 / Qwen2.5 (model_type "qwen2",
 // q/k/v biases) and Qwen3 (model_type "qwen3", per-head q/k RMSNorm, explicit
 // head_dim) checkpoints onto the core decoder.
-#include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/support/hf_checkpoint.hpp"
 
 namespace {
 

@@ -24,9 +24,7 @@ std::uint64_t splitmix64(std::uint64_t x) {
 
 class ParamCountProxy final : public tracenas::Proxy {
  public:
-  tracenas::Direction direction() const override {
-    return tracenas::Direction::kHigherIsBetter;
-  }
+  tracenas::Direction direction() const override { return tracenas::Direction::kHigherIsBetter; }
   tracenas::TraceNeeds needs() const override { return {}; }
   double score(const tracenas::Candidate& c, const tracenas::Trace&) override {
     return static_cast<double>(c.params);
@@ -36,9 +34,7 @@ class ParamCountProxy final : public tracenas::Proxy {
 class RandomProxy final : public tracenas::Proxy {
  public:
   explicit RandomProxy(std::uint64_t seed) : seed_(seed) {}
-  tracenas::Direction direction() const override {
-    return tracenas::Direction::kHigherIsBetter;
-  }
+  tracenas::Direction direction() const override { return tracenas::Direction::kHigherIsBetter; }
   tracenas::TraceNeeds needs() const override { return {}; }
   double score(const tracenas::Candidate& c, const tracenas::Trace&) override {
     std::uint64_t h = splitmix64(seed_);

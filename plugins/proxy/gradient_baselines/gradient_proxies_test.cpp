@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "tracenas/proxy.hpp"
 #include "plugin/registry.hpp"
+#include "tracenas/proxy.hpp"
 
 namespace tracenas {
 namespace {

@@ -18,9 +18,9 @@
 // projection instead of in * out, and the correlation is taken over the
 // concatenated sketches (biases enter unsketched). The unpruned model still
 // scores exactly 2L (its sketches equal the base's).
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
@@ -79,9 +79,7 @@ class TraceCorrelation final : public tracenas::Proxy {
         similarity_(std::move(similarity)),
         aggregate_(std::move(aggregate)) {}
 
-  tracenas::Direction direction() const override {
-    return tracenas::Direction::kHigherIsBetter;
-  }
+  tracenas::Direction direction() const override { return tracenas::Direction::kHigherIsBetter; }
   tracenas::TraceNeeds needs() const override {
     tracenas::TraceNeeds n;
     if (sketch_) {
@@ -101,8 +99,7 @@ class TraceCorrelation final : public tracenas::Proxy {
       const auto& ys = sketch_ ? b.base_sketch : b.base_grads;
       if (xs.size() != ys.size() || xs.empty()) {
         throw tracenas::Error("trace_correlation: block of layer " + std::to_string(b.layer) +
-                              " has no " + (sketch_ ? "sketches" : "gradients") +
-                              " to correlate");
+                              " has no " + (sketch_ ? "sketches" : "gradients") + " to correlate");
       }
       const double rho = similarity(xs, ys, similarity_);
       total += rho;

@@ -9,7 +9,6 @@
 #include "bayesian.cpp"
 #undef TN_SEARCH_BAYESIAN_NO_ENTRY
 
-
 namespace tracenas {
 namespace {
 

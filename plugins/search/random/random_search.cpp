@@ -28,11 +28,11 @@ class RandomSearch final : public tracenas::SearchStrategy {
 };
 
 void register_components(tracenas::Registrar& r) {
-  r.add<tracenas::SearchStrategy>(
-      "random", "uniform samples of the constrained space; ignores results", {},
-      [](const tracenas::ParamValues&, const tracenas::RunContext&) {
-        return std::make_unique<RandomSearch>();
-      });
+  r.add<tracenas::SearchStrategy>("random",
+                                  "uniform samples of the constrained space; ignores results", {},
+                                  [](const tracenas::ParamValues&, const tracenas::RunContext&) {
+                                    return std::make_unique<RandomSearch>();
+                                  });
 }
 
 }  // namespace

@@ -40,9 +40,9 @@
 #include <vector>
 
 #include "hf_text.hpp"
-#include "tracenas/support/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace {

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 #include "test_util.hpp"
 #include "tracenas/error.hpp"
-#include "plugin/registry.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace tracenas {

@@ -29,9 +29,9 @@
 #include <vector>
 
 #include "sentencepiece_shim.hpp"
-#include "tracenas/support/cache.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/plugin.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/tokenizer.hpp"
 
 namespace {

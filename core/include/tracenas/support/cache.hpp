@@ -13,12 +13,12 @@
 // An entry that fails to parse is treated as missing and rewritten.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "tracenas/api.hpp"
 
 namespace tracenas {
 

@@ -24,14 +24,13 @@
 // skipped, not zeroed.
 #pragma once
 
-#include "tracenas/api.hpp"
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
+#include "tracenas/api.hpp"
 #include "tracenas/model.hpp"
 
 namespace tracenas {
@@ -72,7 +71,7 @@ struct TN_API LayerWeights {
 };
 
 struct TN_API ModelWeights {
-  at::Tensor embed;       // [vocab, d]
+  at::Tensor embed;  // [vocab, d]
   std::vector<LayerWeights> layers;
   at::Tensor final_norm;  // [d]
   at::Tensor lm_head;     // [vocab, d] (the embedding itself when tied)
@@ -81,7 +80,7 @@ struct TN_API ModelWeights {
 // Every tensor of the weights, with the Hugging Face name it is stored under
 // (tied lm_head omitted), in a fixed order.
 TN_API std::vector<std::pair<std::string, at::Tensor>> named_hf_tensors(const ModelConfig& config,
-                                                                 const ModelWeights& w);
+                                                                        const ModelWeights& w);
 
 // Number of parameters the weights hold (SPEC.md section 4): every tensor
 // once, the tied LM head not counted twice.
@@ -101,7 +100,7 @@ struct TN_API ActivationStats {
 // Logits [batch, seq, vocab] in the weights' dtype. When `stats` is given,
 // adds this batch's squared o_proj / down_proj inputs to it.
 TN_API at::Tensor decoder_logits(const ModelConfig& config, const ModelWeights& w,
-                          const at::Tensor& tokens, ActivationStats* stats = nullptr);
+                                 const at::Tensor& tokens, ActivationStats* stats = nullptr);
 
 // Mean over all sequences and positions t = 0..seq-2 of the cross-entropy of
 // token t+1 given logits at t (float32 accumulation). Returns a 0-dim float32
@@ -110,7 +109,7 @@ TN_API at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& tok
 
 // Sum (not mean) of the same cross-entropies, and the count of predicted tokens.
 TN_API std::pair<double, std::int64_t> causal_lm_loss_sum(const at::Tensor& logits,
-                                                   const at::Tensor& tokens);
+                                                          const at::Tensor& tokens);
 
 // A loaded model: its normalized config and its weights on one device in one dtype.
 class TN_API DecoderModel {

@@ -14,14 +14,13 @@
 // device and dtype (CPU tensors in the stored dtype stay views of the mapping).
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "tracenas/support/decoder.hpp"
+#include "tracenas/api.hpp"
 #include "tracenas/model.hpp"
+#include "tracenas/support/decoder.hpp"
 
 namespace tracenas {
 
@@ -58,9 +57,10 @@ struct TN_API HfTensorNames {
 TN_API HfTensorNames hf_decoder_names();
 
 // Reads `dir` (config already parsed into `config`) with the given names.
-TN_API std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const ModelConfig& config,
-                                              const HfTensorNames& names,
-                                              const LoadOptions& options);
+TN_API std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir,
+                                                     const ModelConfig& config,
+                                                     const HfTensorNames& names,
+                                                     const LoadOptions& options);
 
 // Number of elements stored in the checkpoint folder (every tensor).
 TN_API std::int64_t checkpoint_numel(const std::string& dir);

@@ -14,10 +14,9 @@
 // inconsistent sizes are a ModelError naming the file and the field.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <string>
 
+#include "tracenas/api.hpp"
 #include "tracenas/model.hpp"
 
 namespace tracenas {

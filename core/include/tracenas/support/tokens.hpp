@@ -12,12 +12,11 @@
 // set is the first K batches, after an optional seeded shuffle of windows.
 #pragma once
 
-#include "tracenas/api.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tracenas/api.hpp"
 #include "tracenas/data.hpp"
 
 namespace tracenas {
@@ -31,7 +30,7 @@ TN_API std::vector<std::int32_t> read_token_file(const std::string& path);
 // is the offset in the stream of window b of batch k. DataError when the
 // stream holds fewer than batch_size * num_batches windows.
 TN_API std::vector<std::vector<std::int64_t>> calibration_windows(std::size_t stream_length,
-                                                           const BatchSpec& spec,
-                                                           const std::string& source_name);
+                                                                  const BatchSpec& spec,
+                                                                  const std::string& source_name);
 
 }  // namespace tracenas
