@@ -205,7 +205,8 @@ json memory_json(const Memory& m) {
 
 double weight_mib(const ModelConfig& c, const ModelWeights& w) {
   double bytes = 0;
-  for (const auto& [name, t] : named_hf_tensors(c, w)) bytes += static_cast<double>(t.nbytes());
+  for (const auto& [name, t] : named_hf_tensors(c, w, hf_decoder_names()))
+    bytes += static_cast<double>(t.nbytes());
   return bytes / kMiB;
 }
 
@@ -313,6 +314,9 @@ void print_memory(const char* when, const Memory& m) {
   std::printf("  %-28s %9.1f %9.1f\n", when, m.peak_mib, m.current_mib);
 }
 
+// The benchmark as one script: every figure it prints is measured in this
+// order in one process (matmul rate first, then each model pass), so the
+// steps stay together (about 170 lines) rather than being spread out.
 int run(const Options& opt) {
   at::set_num_threads(opt.threads);
   tune_allocator();  // as every tracenas command does (runtime.hpp)

@@ -152,10 +152,14 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     json comps = json::array();
     for (const ComponentEntry* e : registry.components()) {
       if (e->origin.plugin_id != r.id) continue;
-      comps.push_back({{"kind", kind_key(e->info.kind)},
-                       {"name", e->info.name},
-                       {"doc", e->info.doc},
-                       {"params", params_json(e->info.params)}});
+      json c = {{"kind", kind_key(e->info.kind)},
+                {"name", e->info.name},
+                {"doc", e->info.doc},
+                {"params", params_json(e->info.params)}};
+      // Claims: only when the component makes them.
+      if (!e->info.claims.handles.empty()) c["handles"] = e->info.claims.handles;
+      if (e->info.claims.is_default) c["default"] = true;
+      comps.push_back(std::move(c));
     }
     plugins.push_back({{"id", r.id},
                        {"version", r.version},
@@ -179,7 +183,12 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     for (const auto& c : pl["components"]) {
       ++n_components;
       std::cout << "  " << c["kind"].get<std::string>() << "/" << c["name"].get<std::string>()
-                << ": " << c["doc"].get<std::string>() << "\n";
+                << ": " << c["doc"].get<std::string>();
+      if (c.contains("handles")) {
+        std::cout << " (reads " << join(c["handles"].get<std::vector<std::string>>(), ", ") << ")";
+      }
+      if (c.contains("default")) std::cout << " (default)";
+      std::cout << "\n";
       for (const auto& prm : c["params"]) {
         std::cout << "      " << prm["name"].get<std::string>() << " ("
                   << prm["type"].get<std::string>() << ", default "

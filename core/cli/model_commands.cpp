@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "data/calibration.hpp"
 #include "io/llama2c.hpp"
+#include "model/adapters.hpp"
 #include "model/export.hpp"
 #include "model/subnet.hpp"
 #include "model_session.hpp"
@@ -20,6 +21,7 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline/session.hpp"
 #include "plugin/registry.hpp"
+#include "scoring/arch_score.hpp"
 #include "scoring/trace.hpp"
 #include "study/multiple_choice.hpp"
 #include "tracenas/arch.hpp"
@@ -29,7 +31,6 @@
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/proxy.hpp"
-#include "tracenas/support/hf_config.hpp"
 #include "tracenas/support/tokens.hpp"
 #include "tracenas/tokenizer.hpp"
 
@@ -47,10 +48,9 @@ std::vector<OptionSpec> with_model_options(std::vector<OptionSpec> more) {
   return more;
 }
 
-// The adapter for a checkpoint folder: --adapter, or by config.json model_type.
-std::string adapter_for(const std::string& dir, const Options& o) {
-  if (auto a = o.get("--adapter")) return *a;
-  return adapter_for_model_type(dir);
+// --criterion's default: the importance criterion a plugin marks default.
+std::string default_criterion(const Registry& registry) {
+  return registry.require_default(ComponentKind::kImportance, "--criterion")->info.name;
 }
 
 // "tokens:PATH" or "text:PATH" -> the token stream (text through --tokenizer,
@@ -62,29 +62,14 @@ std::vector<std::int32_t> read_data_spec(ModelSession& s, const Options& o, cons
 
 ImportanceOrder importance_on(ModelSession& s, const std::vector<at::Tensor>& batches,
                               const std::string& criterion, const ParamValues& params = {}) {
-  auto crit = s.registry->create<ImportanceCriterion>(criterion, params, s.run);
-  bool needs = crit.call("needs_activation_norms",
-                         [](ImportanceCriterion& c) { return c.needs_activation_norms(); });
-  return compute_importance(*s.model, batches, needs,
-                            [&](const LayerImportanceInput& in) {
-                              return crit.call("score",
-                                               [&](ImportanceCriterion& c) { return c.score(in); });
-                            })
-      .order;
-}
-
-bool has_all_indices(const Arch& a) {
-  for (const auto& l : a.layers) {
-    if ((l.attn && l.head_index.empty()) || (l.mlp && l.channel_index.empty())) return false;
-  }
-  return true;
+  return importance_of(*s.registry, s.run, *s.model, batches, criterion, params);
 }
 
 // The kept units of `arch`: explicit indices, or importance on --calib
 // (default: the first K batches of `default_calib`).
 std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, const Options& o,
                                          const std::string& default_calib) {
-  if (has_all_indices(arch)) return select_units(s.model->config(), arch, nullptr);
+  if (names_all_units(arch)) return select_units(s.model->config(), arch, nullptr);
   std::string calib = o.get_or("--calib", default_calib);
   if (calib.empty()) {
     throw UsageError(o.command() +
@@ -96,82 +81,16 @@ std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, cons
   spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
   spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
   auto batches = calibration_batches(read_data_spec(s, o, calib, "--calib"), spec, calib);
-  ImportanceOrder order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
+  ImportanceOrder order =
+      importance_on(s, batches, o.get_or("--criterion", default_criterion(*s.registry)));
   return select_units(s.model->config(), arch, &order);
 }
 
-// An order that puts the selected units first (ascending), then the rest in
-// `fallback` order, so that the selection is the prefix of every layer.
-ImportanceOrder selection_first(const ModelConfig& c, const std::vector<LayerSelection>& sel,
-                                const ImportanceOrder* fallback) {
-  ImportanceOrder out;
-  for (std::size_t l = 0; l < sel.size(); ++l) {
-    auto first = [](const std::vector<int>& chosen, int n, const std::vector<int>* rest) {
-      std::vector<int> order = chosen;
-      std::vector<bool> used(static_cast<std::size_t>(n), false);
-      for (int i : chosen) used[static_cast<std::size_t>(i)] = true;
-      std::vector<int> others;
-      if (rest != nullptr) {
-        others = *rest;
-      } else {
-        for (int i = 0; i < n; ++i) others.push_back(i);
-      }
-      for (int i : others) {
-        if (!used[static_cast<std::size_t>(i)]) order.push_back(i);
-      }
-      return order;
-    };
-    const LayerOrder* fb = fallback != nullptr ? &(*fallback)[l] : nullptr;
-    LayerOrder o;
-    o.kv_order = first(sel[l].kv_heads, c.num_kv_heads, fb ? &fb->kv_order : nullptr);
-    o.head_order = first(sel[l].heads, c.num_heads, fb ? &fb->head_order : nullptr);
-    o.channel_order =
-        first(sel[l].channels, c.intermediate_size, fb ? &fb->channel_order : nullptr);
-    out.push_back(std::move(o));
-  }
-  return out;
-}
-
-struct NamedProxy {
-  std::string label;
-  Instance<Proxy> proxy;
-};
-
-// Scores `arch` with every proxy on one pass (SPEC.md section 5).
-json score_arch(ModelSession& s, const Arch& arch, const std::vector<at::Tensor>& batches,
-                const std::string& criterion, const ParamValues& criterion_params,
-                const std::vector<NamedProxy>& proxies) {
-  const ModelConfig& c = s.model->config();
-  ImportanceOrder order;
-  const bool explicit_all = has_all_indices(arch);
-  if (!explicit_all) order = importance_on(s, batches, criterion, criterion_params);
-  auto sel = select_units(c, arch, explicit_all ? nullptr : &order);
-  PrefixWeights prefix(c, s.model->weights(),
-                       selection_first(c, sel, explicit_all ? nullptr : &order));
-  Arch widths = arch;
-  for (auto& l : widths.layers) {
-    l.head_index.clear();
-    l.channel_index.clear();
-  }
-  TraceNeeds needs;
-  needs.loss = true;
-  for (const auto& p : proxies) {
-    needs |= p.proxy.call("needs", [](Proxy& px) { return px.needs(); });
-  }
-  BaseTraces base = compute_base_traces(c, prefix, batches, needs);
-  Trace trace = run_candidate_pass(c, prefix, widths, base, batches, needs);
-  Candidate cand;
-  cand.arch = &arch;
-  cand.base = &c;
-  cand.params = count_params(c, arch);
-  cand.base_params = count_params(c, full_arch(c));
+json score_json(const ArchScore& r) {
   json values = json::object();
-  for (const auto& p : proxies) {
-    double v = p.proxy.call("score", [&](Proxy& px) { return px.score(cand, trace); });
-    values[p.label] = std::isfinite(v) ? json(v) : json(nullptr);
-    log().info("{} = {}", p.label, v);
-  }
-  return {{"params", cand.params}, {"proxies", values}};
+  for (const auto& [label, v] : r.values)
+    values[label] = std::isfinite(v) ? json(v) : json(nullptr);
+  return {{"params", r.params}, {"proxies", values}};
 }
 
 }  // namespace
@@ -190,7 +109,7 @@ int cmd_score(const std::vector<std::string>& argv) {
   ModelSession s;
   std::vector<NamedProxy> proxies;
   std::vector<at::Tensor> batches;
-  std::string criterion = "wanda";
+  std::string criterion;
   ParamValues criterion_params;
   if (o.positional().size() == 1) {
     const Pipeline p = open_pipeline_session(s, o);
@@ -208,18 +127,18 @@ int cmd_score(const std::vector<std::string>& argv) {
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
     batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
-    for (const char* name : {"trace_correlation", "loss"}) {
+    criterion = default_criterion(*s.registry);
+    for (const ComponentEntry* e : s.registry->defaults(ComponentKind::kProxy)) {
       ParamValues defaults;
-      for (const auto& spec_p : s.registry->require(ComponentKind::kProxy, name)->info.params) {
-        defaults.set(spec_p.name, spec_p.default_value);
-      }
-      proxies.push_back({name, s.registry->create<Proxy>(name, defaults, s.run)});
+      for (const auto& spec_p : e->info.params) defaults.set(spec_p.name, spec_p.default_value);
+      proxies.push_back({e->info.name, s.registry->create<Proxy>(e->info.name, defaults, s.run)});
     }
   } else {
     throw UsageError("score: expected one pipeline file or --model/--data");
   }
   Arch arch = read_arch(arch_path, s.model->config());
-  print_result(score_arch(s, arch, batches, criterion, criterion_params, proxies));
+  print_result(score_json(score_arch(*s.registry, s.run, *s.model, arch, batches, criterion,
+                                     criterion_params, proxies)));
   return 0;
 }
 
@@ -323,7 +242,7 @@ int cmd_importance(const std::vector<std::string>& argv) {
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
     auto batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
-    order = importance_on(s, batches, o.get_or("--criterion", "wanda"));
+    order = importance_on(s, batches, o.get_or("--criterion", default_criterion(*s.registry)));
   } else {
     throw UsageError("importance: expected one pipeline file or --model/--data");
   }
@@ -362,13 +281,6 @@ int cmd_prune(const std::vector<std::string>& argv) {
   return 0;
 }
 
-std::string adapter_for_model_type(const std::string& dir) {
-  const std::string type = read_hf_config(dir).model_type;
-  if (type == "llama") return "llama";
-  if (type == "qwen2" || type == "qwen3") return "qwen";
-  throw ModelError(dir + "/config.json: model_type: no adapter known for \"" + type + "\"");
-}
-
 void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   s.dir = o.require("--model");
   s.registry->discover({});
@@ -382,7 +294,7 @@ void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   s.run = apply_runtime(s.run);
   ParamValues p;
   p.set("path", s.dir);
-  s.adapter = s.registry->create<ModelAdapter>(adapter_for(s.dir, o), p, s.run);
+  s.adapter = create_model_adapter(*s.registry, o.get_or("--adapter", ""), p, s.run);
   LoadOptions lo;
   lo.device = s.run.device;
   lo.dtype = s.run.dtype;
@@ -405,7 +317,7 @@ Pipeline open_pipeline_session(ModelSession& s, const Options& o) {
 std::shared_ptr<DecoderModel> load_other_model(const ModelSession& s, const std::string& dir) {
   ParamValues p;
   p.set("path", dir);
-  auto adapter = s.registry->create<ModelAdapter>(adapter_for_model_type(dir), p, s.run);
+  auto adapter = create_model_adapter(*s.registry, "", p, s.run);
   LoadOptions lo;
   lo.device = s.run.device;
   lo.dtype = s.run.dtype;

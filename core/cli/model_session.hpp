@@ -26,10 +26,6 @@ struct ModelSession {
   std::vector<at::Tensor> batches;  // calibration batches (pipeline forms)
 };
 
-// The adapter for a checkpoint folder by its config.json model_type
-// (ModelError naming the file and the type when none is known).
-std::string adapter_for_model_type(const std::string& dir);
-
 // Discovers the plugins, applies --threads (0: every core) and --device, and
 // loads --model with --adapter (default: by model_type) in --dtype, or in
 // `dtype` when it is not empty.

@@ -31,7 +31,6 @@
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/support/decoder.hpp"
-#include "tracenas/support/hf_config.hpp"
 #include "train/train.hpp"
 
 namespace fs = std::filesystem;
@@ -102,7 +101,11 @@ int cmd_train(const std::vector<std::string>& argv) {
   t.schedule.plateau_lr = get_double_in(o, "--plateau-lr", 0.0, 0, 1e3);
   t.schedule.stable_steps = o.get_int("--stable-steps", 0, 0, kBig);
   t.schedule.total_steps = t.steps;
-  validate_schedule(t.schedule);  // before the model is loaded: bad options fail fast
+  // Before the model is loaded: bad options fail fast.
+  if (const std::string problem = schedule_problem(t.schedule, ScheduleKeys::options());
+      !problem.empty()) {
+    throw UsageError("train: " + problem);
+  }
   t.adamw.beta1 = get_double_in(o, "--beta1", 0.9, 0, 0.999999);
   t.adamw.beta2 = get_double_in(o, "--beta2", 0.95, 0, 0.999999999);
   t.adamw.eps = get_double_in(o, "--eps", 1e-8, 0, 1);

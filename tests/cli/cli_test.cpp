@@ -341,6 +341,20 @@ TEST(CliPlugins, JsonListsTheBuiltInPlugins) {
     ASSERT_NE(c, nullptr) << name;
     EXPECT_FALSE((*c)["doc"].get<std::string>().empty()) << name;
   }
+  // Claims: the model types an adapter reads, tokenizer file extensions, defaults.
+  const json* qwen = find_component(plugins, "org.tracenas.model.qwen", "model", "qwen");
+  ASSERT_NE(qwen, nullptr);
+  EXPECT_EQ((*qwen)["handles"], json::array({"qwen2", "qwen3"}));
+  const json* sp =
+      find_component(plugins, "org.tracenas.tokenizer.sentencepiece", "tokenizer", "sentencepiece");
+  ASSERT_NE(sp, nullptr);
+  EXPECT_EQ((*sp)["handles"], json::array({".model"}));
+  EXPECT_EQ(find_component(plugins, "org.tracenas.importance.criteria", "importance", "wanda")
+                ->value("default", false),
+            true);
+  EXPECT_FALSE(
+      find_component(plugins, "org.tracenas.importance.criteria", "importance", "magnitude")
+          ->contains("default"));
   const json* imp_random =
       find_component(plugins, "org.tracenas.importance.criteria", "importance", "random");
   const json* imp_seed = find_param(*imp_random, "seed");

@@ -8,13 +8,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "plugin/registry.hpp"
 #include "test_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -131,6 +135,74 @@ void write(const fs::path& p, const std::string& text) {
 
 const fs::path kRoot = TN_SOURCE_DIR;
 
+// The string literals of C++ source text (escapes kept as written), comments
+// and character literals skipped; raw strings R"d(...)d" included.
+std::vector<std::string> string_literals(const std::string& src) {
+  std::vector<std::string> out;
+  const std::size_t n = src.size();
+  std::size_t i = 0;
+  auto word_char = [&](std::size_t k) {
+    return std::isalnum(static_cast<unsigned char>(src[k])) || src[k] == '_';
+  };
+  while (i < n) {
+    const char c = src[i];
+    const char next = i + 1 < n ? src[i + 1] : '\0';
+    if (c == '/' && next == '/') {
+      i = src.find('\n', i);
+      if (i == std::string::npos) break;
+    } else if (c == '/' && next == '*') {
+      i = src.find("*/", i + 2);
+      if (i == std::string::npos) break;
+      i += 2;
+    } else if (c == '\'' && !(i > 0 && word_char(i - 1))) {  // not a digit separator
+      for (++i; i < n && src[i] != '\''; ++i) {
+        if (src[i] == '\\') ++i;
+      }
+      ++i;
+    } else if (c == 'R' && next == '"' && !(i > 0 && word_char(i - 1))) {
+      const std::size_t open = src.find('(', i + 2);
+      const std::string end = ")" + src.substr(i + 2, open - i - 2) + "\"";
+      const std::size_t close = src.find(end, open);
+      if (open == std::string::npos || close == std::string::npos) break;
+      out.push_back(src.substr(open + 1, close - open - 1));
+      i = close + end.size();
+    } else if (c == '"') {
+      std::string lit;
+      for (++i; i < n && src[i] != '"'; ++i) {
+        if (src[i] == '\\' && i + 1 < n) lit += src[i++];
+        lit += src[i];
+      }
+      out.push_back(lit);
+      ++i;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+// "file: "name"" for every string literal of the sources under `roots` that
+// is one of `names` (unit tests *_test.cpp excepted). `allowed` maps a path
+// relative to `base` to the names it may use.
+std::vector<std::string> named_components(
+    const fs::path& base, const std::vector<fs::path>& roots, const std::set<std::string>& names,
+    const std::map<std::string, std::set<std::string>>& allowed = {}) {
+  std::vector<std::string> out;
+  for (const fs::path& root : roots) {
+    for (const fs::path& file : sources_under(root)) {
+      if (file.filename().string().find("_test.cpp") != std::string::npos) continue;
+      const std::string rel = fs::relative(file, base).string();
+      const auto allow = allowed.find(rel);
+      for (const std::string& lit : string_literals(read_file(file))) {
+        if (names.count(lit) == 0) continue;
+        if (allow != allowed.end() && allow->second.count(lit) != 0) continue;
+        out.push_back(rel + ": \"" + lit + "\"");
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST(Layout, CoreFoldersIncludeOnlyTheFoldersBelowThem) {
@@ -178,4 +250,55 @@ TEST(Layout, SdkCheckFindsAnInternalInclude) {
   const auto v = non_sdk_includes(root, false);
   ASSERT_EQ(v.size(), 1u) << joined(v);
   EXPECT_NE(v[0].find("y.hpp: includes \"plugin/registry.hpp\""), std::string::npos) << v[0];
+}
+
+// Model families and components are known to the registry alone: the core,
+// the CLI and the SDK headers name none of them in code (comments may). The
+// names come from the built-in plugins themselves (every component name and
+// every claimed model_type), so a new plugin is covered without editing here.
+TEST(Layout, CoreAndCliNameNoComponentOrModelFamily) {
+  tracenas::Registry registry;
+  for (const auto& de : fs::directory_iterator(TN_PLUGIN_DIR)) {
+    if (de.path().extension() == ".so") registry.load_file(de.path().string());
+  }
+  std::set<std::string> names;
+  for (const tracenas::ComponentEntry* e : registry.components()) {
+    names.insert(e->info.name);
+    for (const std::string& h : e->info.claims.handles) {
+      if (h.rfind('.', 0) != 0) names.insert(h);  // file extensions (".json") are not names
+    }
+  }
+  // The check is not vacuous: the families and components the core once named.
+  for (const char* n : {"llama", "qwen", "qwen2", "qwen3", "sentencepiece", "hf_tokenizer", "wanda",
+                        "trace_correlation", "evolutionary"}) {
+    EXPECT_EQ(names.count(n), 1u) << n << " is no longer registered by a built-in plugin";
+  }
+  // Words that are also keys of the JSON results and of pipeline values
+  // ({"loss": ...}, {"text": ...}, "tokens:PATH"), not component names there.
+  for (const char* generic : {"loss", "text", "tokens"}) names.erase(generic);
+  const std::map<std::string, std::set<std::string>> allowed = {
+      // A llama2.c checkpoint is a Llama by definition of the format: its
+      // converter writes a config.json of model_type "llama".
+      {"core/src/io/llama2c.cpp", {"llama"}},
+  };
+  const auto v = named_components(
+      kRoot, {kRoot / "core" / "src", kRoot / "core" / "cli", kRoot / "core" / "include"}, names,
+      allowed);
+  EXPECT_TRUE(v.empty()) << "name the component through the registry (claims, defaults):"
+                         << joined(v);
+}
+
+TEST(Layout, NameCheckFindsALiteralButNotAComment) {
+  EXPECT_EQ(string_literals("a = \"x\"; // \"y\"\n/* \"z\" */ b = 'q'; c = R\"d(w\")d\";"),
+            (std::vector<std::string>{"x", "w\""}));
+  EXPECT_EQ(string_literals("n = 1'000; s = \"a\\\"b\";"), (std::vector<std::string>{"a\\\"b"}));
+  tracenas::testing::ScratchDir dir;
+  const fs::path root = fs::path(dir.path()) / "src";
+  write(root / "a.cpp", "// the \"wanda\" default\nint f() { return g(\"magnitude\"); }\n");
+  write(root / "b_test.cpp", "auto s = \"wanda\";\n");
+  write(root / "c.cpp", "auto s = \"wanda\";\n");
+  const auto v = named_components(root, {root}, {"wanda"}, {{"c.cpp", {"wanda"}}});
+  EXPECT_TRUE(v.empty()) << joined(v);
+  const auto w = named_components(root, {root}, {"wanda", "magnitude"});
+  EXPECT_EQ(w, (std::vector<std::string>{"a.cpp: \"magnitude\"", "c.cpp: \"wanda\""}));
 }

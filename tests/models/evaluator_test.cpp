@@ -10,8 +10,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include "checkpoints.hpp"
 #include "data/calibration.hpp"
-#include "hf_names.hpp"
 #include "io/llama2c.hpp"
 #include "model/subnet.hpp"
 #include "plugin/registry.hpp"
@@ -50,7 +50,7 @@ const Stories& stories() {
     auto* st = new Stories();
     st->dir = tracenas::testing::test_path("tn_evaluator_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", st->dir);
-    st->config = read_hf_config(st->dir);
+    st->config = tracenas::testing::read_checkpoint_config(st->dir);
     BatchSpec spec;
     spec.seq_len = 128;
     spec.batch_size = 2;
@@ -65,8 +65,7 @@ const Stories& stories() {
 std::shared_ptr<DecoderModel> load(const std::string& dtype) {
   LoadOptions o;
   o.dtype = dtype;
-  return load_hf_decoder(stories().dir, stories().config, tracenas::testing::hf_names(false, false),
-                         o);
+  return tracenas::testing::load_checkpoint(stories().dir, o);
 }
 
 ScoredProxy proxy(const std::string& name, const std::string& label, ParamValues p = {}) {

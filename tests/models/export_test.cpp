@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "hf_names.hpp"
+#include "checkpoints.hpp"
 #include "io/llama2c.hpp"
 #include "io/safetensors.hpp"
 #include "model/subnet.hpp"
@@ -26,13 +26,8 @@ using nlohmann::json;
 namespace tracenas {
 namespace {
 
-HfTensorNames names_for(const ModelConfig& c) {
-  return tracenas::testing::hf_names(true, c.qk_norm);
-}
-
 std::shared_ptr<DecoderModel> load_dir(const std::string& dir) {
-  ModelConfig c = read_hf_config(dir);
-  return load_hf_decoder(dir, c, names_for(c), LoadOptions{});
+  return tracenas::testing::load_checkpoint(dir);
 }
 
 json read_json(const std::string& path) {
@@ -101,7 +96,7 @@ std::set<std::string> keys_of(const json& j) {
 }
 
 TEST(Export, NonUniformShardedExportReloadsToTheSameLogits) {
-  ModelConfig c = read_hf_config(stories_dir());
+  ModelConfig c = tracenas::testing::read_checkpoint_config(stories_dir());
   Arch a = read_arch(TN_SHARED_DIR "/reference/stories260K-phi/depth-width.json", c);
   // Explicit units: the reference's kept units of this architecture.
   json blocks = read_json(TN_SHARED_DIR "/reference/stories260K-phi/expected-blocks.json");
@@ -126,7 +121,7 @@ TEST(Export, NonUniformShardedExportReloadsToTheSameLogits) {
 }
 
 TEST(Export, UniformLlamaExportIsAPlainConfig) {
-  ModelConfig c = read_hf_config(stories_dir());
+  ModelConfig c = tracenas::testing::read_checkpoint_config(stories_dir());
   Arch a = explicit_arch(c, 2, 1, 86);
   json cfg = export_and_compare(stories_dir(), a, "uniform_llama", 0);
   json base = read_json(stories_dir() + "/config.json");
@@ -139,7 +134,7 @@ TEST(Export, UniformLlamaExportIsAPlainConfig) {
 
 TEST(Export, Qwen2WithFewerHeadsNeedsPerLayerWidths) {
   const std::string dir = TN_SHARED_DIR "/reference/qwen2-tiny";
-  ModelConfig c = read_hf_config(dir);
+  ModelConfig c = tracenas::testing::read_checkpoint_config(dir);
   json base = read_json(dir + "/config.json");
   ASSERT_FALSE(base.contains("head_dim"));
   // Same heads, fewer channels: plain Qwen2 config, no added field.
@@ -155,7 +150,7 @@ TEST(Export, Qwen2WithFewerHeadsNeedsPerLayerWidths) {
 
 TEST(Export, Qwen3WithFewerHeadsKeepsAPlainConfig) {
   const std::string dir = TN_SHARED_DIR "/reference/qwen3-tiny";
-  ModelConfig c = read_hf_config(dir);
+  ModelConfig c = tracenas::testing::read_checkpoint_config(dir);
   json cfg = export_and_compare(dir, explicit_arch(c, 1, 1, 96), "qwen3_heads", 0);
   json base = read_json(dir + "/config.json");
   for (const auto& k : keys_of(cfg)) EXPECT_TRUE(base.contains(k)) << "added field " << k;
@@ -164,7 +159,7 @@ TEST(Export, Qwen3WithFewerHeadsKeepsAPlainConfig) {
 }
 
 TEST(Export, ArchitecturesOfAPrunedModelAreRejected) {
-  ModelConfig c = read_hf_config(stories_dir());
+  ModelConfig c = tracenas::testing::read_checkpoint_config(stories_dir());
   Arch a = read_arch(TN_SHARED_DIR "/reference/stories260K-phi/extreme.json", c);
   auto base = load_dir(stories_dir());
   ImportanceOrder order(5);
@@ -177,7 +172,7 @@ TEST(Export, ArchitecturesOfAPrunedModelAreRejected) {
   const std::string out = tracenas::testing::test_path("tn_export_extreme");
   fs::remove_all(out);
   export_pruned(stories_dir(), *base, a, sel, out, 0);
-  ModelConfig pruned = read_hf_config(out);
+  ModelConfig pruned = tracenas::testing::read_checkpoint_config(out);
   ASSERT_FALSE(pruned.layer_widths.empty());
   try {
     validate_arch(full_arch(c), pruned, "arch.json");

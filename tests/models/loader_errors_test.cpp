@@ -7,7 +7,7 @@
 #include <fstream>
 #include <functional>
 
-#include "hf_names.hpp"
+#include "checkpoints.hpp"
 #include "io/safetensors.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
@@ -20,8 +20,6 @@ namespace tracenas {
 namespace {
 
 const std::string kTiny = TN_SHARED_DIR "/reference/llama3-tiny";
-
-HfTensorNames llama_names() { return tracenas::testing::hf_names(false, false); }
 
 // A copy of llama3-tiny with `edit` applied to its tensors.
 std::string variant(const std::string& tag, const std::function<void(NamedTensors&)>& edit) {
@@ -39,7 +37,7 @@ std::string variant(const std::string& tag, const std::function<void(NamedTensor
 
 std::string load_error(const std::string& dir) {
   try {
-    load_hf_decoder(dir, read_hf_config(dir), llama_names(), LoadOptions{});
+    tracenas::testing::load_checkpoint(dir);
   } catch (const ModelError& e) {
     EXPECT_EQ(e.exit_code(), 2);
     return e.what();

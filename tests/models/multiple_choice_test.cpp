@@ -9,7 +9,7 @@
 
 #include <fstream>
 
-#include "hf_names.hpp"
+#include "checkpoints.hpp"
 #include "io/llama2c.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
@@ -25,7 +25,7 @@ std::shared_ptr<DecoderModel> stories64() {
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", dir);
     LoadOptions o;
     o.dtype = "float64";
-    return load_hf_decoder(dir, read_hf_config(dir), tracenas::testing::hf_names(false, false), o);
+    return tracenas::testing::load_checkpoint(dir, o);
   }();
   return m;
 }

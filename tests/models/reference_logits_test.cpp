@@ -10,6 +10,7 @@
 
 #include "base/runtime.hpp"
 #include "io/llama2c.hpp"
+#include "model/adapters.hpp"
 #include "plugin/registry.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
@@ -120,13 +121,29 @@ TEST(ReferenceLoss, LossIsTheMeanNextTokenCrossEntropy) {
 }
 
 TEST(ReferenceAdapters, WrongFamilyAndBadCheckpointsAreClearErrors) {
+  // The host checks a named adapter against the folder's model_type and
+  // names the adapter that claims it.
+  ParamValues qwen2;
+  qwen2.set("path", std::string(TN_SHARED_DIR "/reference/qwen2-tiny"));
+  try {
+    create_model_adapter(adapters(), "llama", qwen2, RunContext{});
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_STREQ(e.what(), TN_SHARED_DIR
+                 "/reference/qwen2-tiny/config.json: model_type: the llama adapter reads "
+                 "\"llama\" checkpoints (got \"qwen2\"; use adapter 'qwen')");
+  }
+  EXPECT_EQ(adapter_for_model_type(adapters(), TN_SHARED_DIR "/reference/qwen2-tiny"), "qwen");
+  EXPECT_EQ(adapter_for_model_type(adapters(), TN_SHARED_DIR "/reference/llama3-tiny"), "llama");
+  // An adapter created directly refuses the folder itself.
   try {
     adapter("llama", TN_SHARED_DIR "/reference/qwen2-tiny");
     FAIL();
   } catch (const PluginError& e) {
     EXPECT_EQ(e.exit_code(), 2);
-    EXPECT_NE(std::string(e.what()).find("model_type: the llama adapter reads \"llama\" "
-                                         "checkpoints (got \"qwen2\"; use adapter 'qwen')"),
+    EXPECT_NE(std::string(e.what()).find("model_type: unsupported model type \"qwen2\" "
+                                         "(supported: llama)"),
               std::string::npos);
   }
   try {

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "checkpoints.hpp"
 #include "data/calibration.hpp"
-#include "hf_names.hpp"
 #include "io/llama2c.hpp"
 #include "model/subnet.hpp"
 #include "plugin/registry.hpp"
@@ -41,7 +41,7 @@ const Fixture& stories() {
     auto* fx = new Fixture();
     fx->dir = tracenas::testing::test_path("tn_phi_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", fx->dir);
-    fx->config = read_hf_config(fx->dir);
+    fx->config = tracenas::testing::read_checkpoint_config(fx->dir);
     BatchSpec spec;  // the reference's settings.json
     spec.seq_len = 256;
     spec.batch_size = 4;
@@ -55,10 +55,9 @@ const Fixture& stories() {
 }
 
 std::shared_ptr<DecoderModel> load(const std::string& dtype) {
-  HfTensorNames n = tracenas::testing::hf_names(false, false);
   LoadOptions o;
   o.dtype = dtype;
-  return load_hf_decoder(stories().dir, stories().config, n, o);
+  return tracenas::testing::load_checkpoint(stories().dir, o);
 }
 
 // wanda, computed in-process with the same formula as the `wanda` plugin is

@@ -5,6 +5,8 @@
 //   TN_FIXTURE_VERSION          plugin version (default "0.1.0")
 //   TN_FIXTURE_LICENSE          plugin license (default "MIT")
 //   TN_FIXTURE_TOKENIZER        registers a tokenizer of this name (optional)
+//   TN_FIXTURE_HANDLE           the tokenizer claims this file extension (optional)
+//   TN_FIXTURE_DEFAULT          the tokenizer is marked default
 //   TN_FIXTURE_REGISTER_THROWS  the register callback throws after registering
 #include <cstdint>
 #include <memory>
@@ -40,10 +42,19 @@ class ByteTokenizer final : public tracenas::Tokenizer {
 
 void register_fixture(tracenas::Registrar& r) {
 #ifdef TN_FIXTURE_TOKENIZER
-  r.add<tracenas::Tokenizer>(TN_FIXTURE_TOKENIZER, "loader fixture: bytes as token ids", {},
-                             [](const tracenas::ParamValues&, const tracenas::RunContext&) {
-                               return std::make_unique<ByteTokenizer>();
-                             });
+  tracenas::Claims claims;
+#ifdef TN_FIXTURE_HANDLE
+  claims.handles.push_back(TN_FIXTURE_HANDLE);
+#endif
+#ifdef TN_FIXTURE_DEFAULT
+  claims.is_default = true;
+#endif
+  r.add<tracenas::Tokenizer>(
+      TN_FIXTURE_TOKENIZER, "loader fixture: bytes as token ids", {},
+      [](const tracenas::ParamValues&, const tracenas::RunContext&) {
+        return std::make_unique<ByteTokenizer>();
+      },
+      claims);
 #endif
 #ifdef TN_FIXTURE_REGISTER_THROWS
   throw std::runtime_error("register failed on purpose\nthis second line is dropped");

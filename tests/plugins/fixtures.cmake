@@ -11,6 +11,8 @@
 #   no_entry         a plain shared library that exports something else
 #   dup_id_a/_b      two files, one folder each, declaring the same plugin id
 #   dup_component    two plugins (different ids) registering the same tokenizer
+#   claim_a/_b/_c    tokenizers claiming ".tok" (a: also default; b: same claim;
+#                    c: default without claims), one folder each
 #   register_throws  a plugin whose register callback throws
 #   bad_id           plugin id that is not reverse-DNS
 #   bad_version      plugin version that is not semver
@@ -78,6 +80,15 @@ _tn_sdk_fixture(clash_a dup_component configurable_plugin.cpp
                 TN_FIXTURE_ID="org.tracenas.test.clash-a" TN_FIXTURE_TOKENIZER="clash_tokenizer")
 _tn_sdk_fixture(clash_b dup_component configurable_plugin.cpp
                 TN_FIXTURE_ID="org.tracenas.test.clash-b" TN_FIXTURE_TOKENIZER="clash_tokenizer")
+_tn_sdk_fixture(claim_a claim_a configurable_plugin.cpp
+                TN_FIXTURE_ID="org.tracenas.test.claim-a" TN_FIXTURE_TOKENIZER="claim_a_tokenizer"
+                TN_FIXTURE_HANDLE=".tok" TN_FIXTURE_DEFAULT=1)
+_tn_sdk_fixture(claim_b claim_b configurable_plugin.cpp
+                TN_FIXTURE_ID="org.tracenas.test.claim-b" TN_FIXTURE_TOKENIZER="claim_b_tokenizer"
+                TN_FIXTURE_HANDLE=".tok")
+_tn_sdk_fixture(claim_c claim_c configurable_plugin.cpp
+                TN_FIXTURE_ID="org.tracenas.test.claim-c" TN_FIXTURE_TOKENIZER="claim_c_tokenizer"
+                TN_FIXTURE_DEFAULT=1)
 _tn_sdk_fixture(register_throws register_throws configurable_plugin.cpp
                 TN_FIXTURE_ID="org.tracenas.test.register-throws"
                 TN_FIXTURE_TOKENIZER="half_registered" TN_FIXTURE_REGISTER_THROWS=1)

@@ -279,6 +279,55 @@ TEST(PluginLoader, RefusesDuplicateComponentName) {
             "org.tracenas.test.clash-a");
 }
 
+TEST(PluginLoader, ClaimsPickComponentsAndAreUniquePerKind) {
+  Registry registry;
+  // Nothing loaded: no default, no claimant.
+  EXPECT_EQ(registry.claimant(ComponentKind::kTokenizer, ".tok"), nullptr);
+  try {
+    registry.require_default(ComponentKind::kTokenizer, "--tokenizer");
+    FAIL();
+  } catch (const tracenas::ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "--tokenizer: no tokenizer is named and no loaded plugin provides a default one "
+                 "(known: )");
+  }
+  registry.load_file(TN_FIXTURE_CLAIM_A_SO);
+  const tracenas::ComponentEntry* a = registry.claimant(ComponentKind::kTokenizer, ".tok");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->info.name, "claim_a_tokenizer");
+  EXPECT_EQ(registry.claimant(ComponentKind::kTokenizer, ".model"), nullptr);
+  EXPECT_EQ(registry.claimant(ComponentKind::kModel, ".tok"), nullptr);  // per kind
+  EXPECT_EQ(registry.handles(ComponentKind::kTokenizer), std::vector<std::string>{".tok"});
+  EXPECT_EQ(registry.require_default(ComponentKind::kTokenizer, "x")->info.name,
+            "claim_a_tokenizer");
+
+  // A second claim of ".tok" is refused whole; the first stays.
+  Thrown t = load_error(registry, TN_FIXTURE_CLAIM_B_SO);
+  ASSERT_TRUE(t.thrown);
+  EXPECT_EQ(t.exit_code, 2);
+  EXPECT_EQ(t.message, "tokenizer 'claim_b_tokenizer' of plugin 'org.tracenas.test.claim-b' (" +
+                           canon(TN_FIXTURE_CLAIM_B_SO) +
+                           ") claims \".tok\", which tokenizer 'claim_a_tokenizer' of plugin "
+                           "'org.tracenas.test.claim-a' (" +
+                           canon(TN_FIXTURE_CLAIM_A_SO) + ") already claims");
+  EXPECT_EQ(registry.find(ComponentKind::kTokenizer, "claim_b_tokenizer"), nullptr);
+  EXPECT_EQ(registry.claimant(ComponentKind::kTokenizer, ".tok"), a);
+
+  // Two defaults of one kind: asking for the default names both.
+  registry.load_file(TN_FIXTURE_CLAIM_C_SO);
+  EXPECT_EQ(registry.defaults(ComponentKind::kTokenizer).size(), 2u);
+  try {
+    registry.require_default(ComponentKind::kTokenizer, "--tokenizer");
+    FAIL();
+  } catch (const tracenas::ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--tokenizer: no tokenizer is named and several plugins "
+                                    "mark one default: tokenizer 'claim_a_tokenizer' of plugin "
+                                    "'org.tracenas.test.claim-a'"));
+    EXPECT_THAT(e.what(), HasSubstr("; tokenizer 'claim_c_tokenizer' of plugin "
+                                    "'org.tracenas.test.claim-c'"));
+  }
+}
+
 TEST(PluginLoader, RegisterCallbackThatThrowsIsNamed) {
   Registry registry;
   Thrown t = load_error(registry, TN_FIXTURE_REGISTER_THROWS_SO);

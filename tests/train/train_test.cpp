@@ -23,7 +23,7 @@
 #include "io/llama2c.hpp"
 #include "model/export.hpp"
 #include "model/subnet.hpp"
-#include "models/hf_names.hpp"
+#include "models/checkpoints.hpp"
 #include "test_dir.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
@@ -91,21 +91,27 @@ TEST(TrainSchedule, WsdPlateauWarmupStableDecay) {
   EXPECT_NEAR(scheduled_lr(s, 13), 1e-4, 1e-15);    // p = 1
 }
 
-TEST(TrainSchedule, BadSchedulesNameTheOption) {
+TEST(TrainSchedule, BadSchedulesNameTheFieldInTheCallersWords) {
   ScheduleOptions s;
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::options()), "");
   s.kind = "linear";
-  try {
-    validate_schedule(s);
-    FAIL() << "no error";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--schedule"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("linear"), std::string::npos) << e.what();
-  }
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::options()),
+            "--schedule: unknown schedule 'linear' (expected constant, cosine or wsd)");
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::pipeline()),
+            "schedule: unknown schedule 'linear' (expected constant, cosine or wsd)");
   s.kind = "wsd";
   s.total_steps = 5;
   s.plateau_steps = 3;
   s.warmup_steps = 3;
-  EXPECT_THROW(validate_schedule(s), UsageError);
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::options()),
+            "--plateau-steps + --warmup-steps + --stable-steps (6) exceed --steps (5)");
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::pipeline()),
+            "plateau_steps + warmup_steps + stable_steps (6) exceed steps (5)");
+  s.kind = "cosine";
+  s.warmup_steps = 1;
+  s.min_lr = 1.0;
+  EXPECT_EQ(schedule_problem(s, ScheduleKeys::pipeline()),
+            "min_lr must be in 0..lr (got 1.000000)");
 }
 
 // ---- clipping ----
@@ -179,7 +185,7 @@ const Stories& stories() {
     auto* st = new Stories();
     st->dir = tracenas::testing::test_path("tn_train_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", st->dir);
-    st->config = read_hf_config(st->dir);
+    st->config = tracenas::testing::read_checkpoint_config(st->dir);
     st->tokens = read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16");
     return st;
   }();
@@ -187,8 +193,7 @@ const Stories& stories() {
 }
 
 std::shared_ptr<DecoderModel> load_model(const std::string& dir) {
-  return load_hf_decoder(dir, read_hf_config(dir), tracenas::testing::hf_names(false, false),
-                         LoadOptions{});
+  return tracenas::testing::load_checkpoint(dir);
 }
 
 std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::size_t from,

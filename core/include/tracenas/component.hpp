@@ -1,12 +1,10 @@
 // Components: the named, parameterized pieces a pipeline composes.
 //
-// A plugin registers components (a model adapter called "llama", a proxy
-// called "trace_correlation", ...) through the Registrar its entry point is
-// handed. Each registration gives the component's kind, name, doc, declared
-// parameters and a factory. The host validates the pipeline against the
-// declared parameters and calls the factory with typed values; it calls every
-// method of the returned object through a guard that turns any exception into
-// a PluginError naming the plugin and the component.
+// A plugin registers components (a model adapter, a proxy, ...) through the Registrar its entry
+// point is handed. Each registration gives the component's kind, name, doc, declared parameters and
+// a factory. The host validates the pipeline against the declared parameters and calls the factory
+// with typed values; it calls every method of the returned object through a guard that turns any
+// exception into a PluginError naming the plugin and the component.
 #pragma once
 
 #include <cstdint>
@@ -57,12 +55,23 @@ class TN_API Component {
 using Factory =
     std::function<std::unique_ptr<Component>(const ParamValues& params, const RunContext& run)>;
 
+// How the host picks a component that nobody named.
+struct TN_API Claims {
+  // What the component opens, unique per kind: a model adapter's config.json
+  // model_type values ("mistral"), a tokenizer's file extensions (".model").
+  std::vector<std::string> handles;
+  // Used when a pipeline or command names no component of this kind (the
+  // importance criterion; the proxies `tracenas score` reports by default).
+  bool is_default = false;
+};
+
 struct TN_API ComponentInfo {
   ComponentKind kind = ComponentKind::kProxy;
   std::string name;  // unique per kind, snake_case
   std::string doc;   // one line: what it does (formula and source go in the header)
   ParamSchema params;
   Factory factory;
+  Claims claims;
 };
 
 // Handed to a plugin's register callback. Implemented by the core.
@@ -74,13 +83,14 @@ class TN_API Registrar {
   // Typed convenience: the kind comes from the interface (Iface::kKind) and
   // the factory returns the concrete type.
   template <class Iface, class Fn>
-  void add(std::string name, std::string doc, ParamSchema params, Fn make) {
+  void add(std::string name, std::string doc, ParamSchema params, Fn make, Claims claims = {}) {
     static_assert(std::is_base_of_v<Component, Iface>, "Iface must derive from Component");
     ComponentInfo info;
     info.kind = Iface::kKind;
     info.name = std::move(name);
     info.doc = std::move(doc);
     info.params = std::move(params);
+    info.claims = std::move(claims);
     info.factory = [make = std::move(make)](const ParamValues& p,
                                             const RunContext& r) -> std::unique_ptr<Component> {
       std::unique_ptr<Iface> obj = make(p, r);

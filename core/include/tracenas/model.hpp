@@ -17,7 +17,7 @@ namespace tracenas {
 
 // The normalized model config every adapter produces (notation of SPEC.md).
 struct TN_API ModelConfig {
-  std::string model_type;     // "llama", "qwen2", "qwen3", ...
+  std::string model_type;     // config.json "model_type" (the family)
   int num_layers = 0;         // L
   int hidden_size = 0;        // d
   int num_heads = 0;          // H (query heads)

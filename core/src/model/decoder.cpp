@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "base/util.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -175,54 +176,64 @@ std::pair<double, std::int64_t> causal_lm_loss_sum(const at::Tensor& logits,
 }
 
 std::vector<std::pair<std::string, at::Tensor>> named_hf_tensors(const ModelConfig& c,
-                                                                 const ModelWeights& w) {
+                                                                 const ModelWeights& w,
+                                                                 const HfTensorNames& names) {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  out.emplace_back("model.embed_tokens.weight", w.embed);
-  for (std::size_t i = 0; i < w.layers.size(); ++i) {
-    const LayerWeights& l = w.layers[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    const int64_t d = c.hidden_size;
-    auto add = [&](const std::string& name, const at::Tensor& t, std::vector<int64_t> shape) {
-      if (t.defined()) out.emplace_back(p + name, t.reshape(shape));
-    };
+  const int64_t d = c.hidden_size;
+  // Adds `t` (when present) as `pattern` of layer `layer` (-1: not per layer),
+  // reshaped to its stored shape.
+  auto add = [&](const std::string& pattern, int layer, const at::Tensor& t,
+                 std::vector<int64_t> shape) {
+    if (!t.defined()) return;
+    if (pattern.empty()) {
+      throw ModelError("export: the model holds a tensor of shape " + shape_text(t.sizes().vec()) +
+                       (layer >= 0 ? " in layer " + std::to_string(layer) : std::string()) +
+                       " that its family's tensor-name table does not name");
+    }
+    out.emplace_back(layer >= 0 ? hf_layer_name(pattern, layer) : pattern, t.reshape(shape));
+  };
+  add(names.embed, -1, w.embed, {-1, d});
+  for (std::size_t li = 0; li < w.layers.size(); ++li) {
+    const LayerWeights& l = w.layers[li];
+    const int i = static_cast<int>(li);
     if (l.attn) {
       const AttentionWeights& a = l.attention;
-      add("input_layernorm.weight", a.input_norm, {-1});
-      add("self_attn.q_proj.weight", a.q, {-1, d});
-      add("self_attn.k_proj.weight", a.k, {-1, d});
-      add("self_attn.v_proj.weight", a.v, {-1, d});
-      add("self_attn.o_proj.weight", a.o, {d, -1});
-      add("self_attn.q_proj.bias", a.q_bias, {-1});
-      add("self_attn.k_proj.bias", a.k_bias, {-1});
-      add("self_attn.v_proj.bias", a.v_bias, {-1});
-      add("self_attn.o_proj.bias", a.o_bias, {-1});
-      add("self_attn.q_norm.weight", a.q_norm, {-1});
-      add("self_attn.k_norm.weight", a.k_norm, {-1});
+      add(names.input_norm, i, a.input_norm, {-1});
+      add(names.q, i, a.q, {-1, d});
+      add(names.k, i, a.k, {-1, d});
+      add(names.v, i, a.v, {-1, d});
+      add(names.o, i, a.o, {d, -1});
+      add(names.q_bias, i, a.q_bias, {-1});
+      add(names.k_bias, i, a.k_bias, {-1});
+      add(names.v_bias, i, a.v_bias, {-1});
+      add(names.o_bias, i, a.o_bias, {-1});
+      add(names.q_norm, i, a.q_norm, {-1});
+      add(names.k_norm, i, a.k_norm, {-1});
     }
     if (l.mlp) {
       const MlpWeights& m = l.ffn;
-      add("post_attention_layernorm.weight", m.post_norm, {-1});
-      add("mlp.gate_proj.weight", m.gate, {-1, d});
-      add("mlp.up_proj.weight", m.up, {-1, d});
-      add("mlp.down_proj.weight", m.down, {d, -1});
-      add("mlp.gate_proj.bias", m.gate_bias, {-1});
-      add("mlp.up_proj.bias", m.up_bias, {-1});
-      add("mlp.down_proj.bias", m.down_bias, {-1});
+      add(names.post_norm, i, m.post_norm, {-1});
+      add(names.gate, i, m.gate, {-1, d});
+      add(names.up, i, m.up, {-1, d});
+      add(names.down, i, m.down, {d, -1});
+      add(names.gate_bias, i, m.gate_bias, {-1});
+      add(names.up_bias, i, m.up_bias, {-1});
+      add(names.down_bias, i, m.down_bias, {-1});
     }
   }
-  out.emplace_back("model.norm.weight", w.final_norm);
-  if (!c.tie_word_embeddings) out.emplace_back("lm_head.weight", w.lm_head);
+  add(names.final_norm, -1, w.final_norm, {-1});
+  if (!c.tie_word_embeddings) add(names.lm_head, -1, w.lm_head, {-1, d});
   return out;
 }
 
 std::int64_t count_parameters(const ModelConfig& c, const ModelWeights& w) {
   std::int64_t n = 0;
-  for (const auto& [name, t] : named_hf_tensors(c, w)) n += numel_or_zero(t);
+  for (const auto& [name, t] : named_hf_tensors(c, w, hf_decoder_names())) n += numel_or_zero(t);
   return n;
 }
 
-DecoderModel::DecoderModel(ModelConfig config, ModelWeights weights)
-    : config_(std::move(config)), weights_(std::move(weights)) {}
+DecoderModel::DecoderModel(ModelConfig config, ModelWeights weights, HfFamily family)
+    : config_(std::move(config)), weights_(std::move(weights)), family_(std::move(family)) {}
 
 at::ScalarType DecoderModel::dtype() const { return weights_.embed.scalar_type(); }
 at::Device DecoderModel::device() const { return weights_.embed.device(); }

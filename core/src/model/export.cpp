@@ -49,9 +49,8 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
   if (!in) throw ModelError(base_dir + "/config.json: cannot read the model config");
   ordered_json cfg = ordered_json::parse(in);
   // A plain config can only change the head count if head_dim stays expressible:
-  // Llama and Qwen3 configs define head_dim; a Qwen2 config only when it has one.
-  const bool head_dim_defined =
-      cfg.contains("head_dim") || c.model_type == "llama" || c.model_type == "qwen3";
+  // when the family's config class defines head_dim, or this config has one.
+  const bool head_dim_defined = cfg.contains("head_dim") || base.family().config_has_head_dim;
   if (uniform && first.heads != c.num_heads && !head_dim_defined &&
       c.hidden_size / first.heads != c.head_dim) {
     uniform = false;
@@ -90,7 +89,8 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
   ModelConfig named = c;
   named.num_layers = static_cast<int>(kept.layers.size());
   NamedTensors tensors;
-  for (auto& [name, t] : named_hf_tensors(named, kept)) tensors.emplace_back(name, t.contiguous());
+  for (auto& [name, t] : named_hf_tensors(named, kept, base.family().names))
+    tensors.emplace_back(name, t.contiguous());
   std::int64_t params = 0;
   for (const auto& [name, t] : tensors) params += t.numel();
 

@@ -15,13 +15,6 @@ namespace {
 
 std::string shape_str(at::IntArrayRef s) { return shape_text(s.vec()); }
 
-std::string layer_name(const std::string& pattern, int layer) {
-  std::string out = pattern;
-  auto pos = out.find("{i}");
-  if (pos != std::string::npos) out.replace(pos, 3, std::to_string(layer));
-  return out;
-}
-
 class Loader {
  public:
   Loader(const std::string& dir, const LoadOptions& options)
@@ -70,8 +63,8 @@ class Loader {
 }  // namespace
 
 std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const ModelConfig& c,
-                                              const HfTensorNames& names,
-                                              const LoadOptions& options) {
+                                              const HfFamily& family, const LoadOptions& options) {
+  const HfTensorNames& names = family.names;
   Loader ld(dir, options);
   const int64_t d = c.hidden_size, V = c.vocab_size, h = c.head_dim;
   ModelWeights w;
@@ -91,7 +84,7 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
     w.lm_head = ld.take(names.lm_head, {V, d});
   }
   for (int i = 0; i < c.num_layers; ++i) {
-    auto nm = [&](const std::string& p) { return layer_name(p, i); };
+    auto nm = [&](const std::string& p) { return hf_layer_name(p, i); };
     LayerWeights l;
     // Per-layer widths of a model pruned by TraceNAS (uniform otherwise).
     int64_t G = c.num_kv_heads, n = c.num_heads / c.num_kv_heads, I = c.intermediate_size;
@@ -138,57 +131,22 @@ std::shared_ptr<DecoderModel> load_hf_decoder(const std::string& dir, const Mode
     w.layers.push_back(std::move(l));
   }
   ld.check_all_used();
-  return std::make_shared<DecoderModel>(c, std::move(w));
+  return std::make_shared<DecoderModel>(c, std::move(w), family);
 }
 
 std::int64_t checkpoint_numel(const std::string& dir) {
   return Checkpoint::open_dir(dir).numel_total();
 }
 
-HfDecoderAdapter::HfDecoderAdapter(std::string path, HfTensorNames names,
-                                   std::vector<std::string> model_types, std::string adapter_name,
-                                   std::string other_adapter)
-    : path_(std::move(path)), names_(std::move(names)), config_(read_hf_config(path_)) {
-  if (std::find(model_types.begin(), model_types.end(), config_.model_type) == model_types.end()) {
-    std::string accepted;
-    for (const auto& t : model_types) accepted += (accepted.empty() ? "\"" : " and \"") + t + "\"";
-    throw ModelError(path_ + "/config.json: model_type: the " + adapter_name + " adapter reads " +
-                     accepted + " checkpoints (got \"" + config_.model_type + "\"; use adapter '" +
-                     other_adapter + "')");
-  }
-}
+HfDecoderAdapter::HfDecoderAdapter(std::string path, std::vector<HfFamily> families)
+    : path_(std::move(path)),
+      families_(std::move(families)),
+      config_(read_hf_config(path_, families_)) {}
 
 HfDecoderAdapter::~HfDecoderAdapter() = default;
 
 std::shared_ptr<DecoderModel> HfDecoderAdapter::load(const LoadOptions& options) const {
-  return load_hf_decoder(path_, config_, names_, options);
-}
-
-HfTensorNames hf_decoder_names() {
-  HfTensorNames t;
-  t.embed = "model.embed_tokens.weight";
-  t.final_norm = "model.norm.weight";
-  t.lm_head = "lm_head.weight";
-  const std::string layer = "model.layers.{i}.";
-  t.input_norm = layer + "input_layernorm.weight";
-  t.q = layer + "self_attn.q_proj.weight";
-  t.k = layer + "self_attn.k_proj.weight";
-  t.v = layer + "self_attn.v_proj.weight";
-  t.o = layer + "self_attn.o_proj.weight";
-  t.q_bias = layer + "self_attn.q_proj.bias";
-  t.k_bias = layer + "self_attn.k_proj.bias";
-  t.v_bias = layer + "self_attn.v_proj.bias";
-  t.o_bias = layer + "self_attn.o_proj.bias";
-  t.q_norm = layer + "self_attn.q_norm.weight";
-  t.k_norm = layer + "self_attn.k_norm.weight";
-  t.post_norm = layer + "post_attention_layernorm.weight";
-  t.gate = layer + "mlp.gate_proj.weight";
-  t.up = layer + "mlp.up_proj.weight";
-  t.down = layer + "mlp.down_proj.weight";
-  t.gate_bias = layer + "mlp.gate_proj.bias";
-  t.up_bias = layer + "mlp.up_proj.bias";
-  t.down_bias = layer + "mlp.down_proj.bias";
-  return t;
+  return load_hf_decoder(path_, config_, *find_hf_family(families_, config_.model_type), options);
 }
 
 }  // namespace tracenas

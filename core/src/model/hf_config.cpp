@@ -59,9 +59,7 @@ class Fields {
   std::string origin_;
 };
 
-}  // namespace
-
-ModelConfig parse_hf_config(const std::string& json_text, const std::string& origin) {
+json parse_object(const std::string& json_text, const std::string& origin) {
   json j;
   try {
     j = json::parse(json_text);
@@ -69,13 +67,64 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
     throw ModelError(origin + ": not valid JSON: " + std::string(e.what()));
   }
   if (!j.is_object()) throw ModelError(origin + ": expected a JSON object");
+  return j;
+}
+
+std::string model_type_of(const Fields& f) {
+  if (!f.has("model_type")) f.fail("model_type", "missing");
+  return f.string_or("model_type", "");
+}
+
+// A family's bias rule applied to the config's flag `field` (default false).
+bool bias_of(const Fields& f, HfBias rule, const std::string& field) {
+  switch (rule) {
+    case HfBias::kAlways:
+      return true;
+    case HfBias::kNever:
+      return false;
+    case HfBias::kConfig:
+      break;
+  }
+  return f.bool_or(field, false);
+}
+
+// (path/config.json or path, its text)
+std::pair<std::string, std::string> read_config_text(const std::string& path) {
+  fs::path p(path);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw ModelError(path + ": no such checkpoint folder or config file");
+  if (fs::is_directory(p, ec)) p /= "config.json";
+  std::ifstream in(p);
+  if (!in) throw ModelError(p.string() + ": cannot read the model config");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {p.string(), ss.str()};
+}
+
+}  // namespace
+
+const HfFamily* find_hf_family(const std::vector<HfFamily>& families,
+                               const std::string& model_type) {
+  for (const HfFamily& fam : families) {
+    if (fam.model_type == model_type) return &fam;
+  }
+  return nullptr;
+}
+
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& origin,
+                            const std::vector<HfFamily>& families) {
+  const json j = parse_object(json_text, origin);
   Fields f(j, origin);
   ModelConfig c;
-  if (!f.has("model_type")) f.fail("model_type", "missing");
-  c.model_type = f.string_or("model_type", "");
-  if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "qwen3") {
+  c.model_type = model_type_of(f);
+  const HfFamily* family = find_hf_family(families, c.model_type);
+  if (family == nullptr) {
+    std::string supported;
+    for (const HfFamily& fam : families) {
+      supported += (supported.empty() ? "" : ", ") + fam.model_type;
+    }
     f.fail("model_type",
-           "unsupported model type \"" + c.model_type + "\" (supported: llama, qwen2, qwen3)");
+           "unsupported model type \"" + c.model_type + "\" (supported: " + supported + ")");
   }
   std::string act = f.string_or("hidden_act", "silu");
   if (act != "silu") f.fail("hidden_act", "only silu (SwiGLU) is supported (got \"" + act + "\")");
@@ -105,20 +154,10 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   }
   c.tie_word_embeddings = f.bool_or("tie_word_embeddings", false);
 
-  if (c.model_type == "llama") {
-    c.attention_bias = f.bool_or("attention_bias", false);
-    c.o_proj_bias = c.attention_bias;
-    c.mlp_bias = f.bool_or("mlp_bias", false);
-  } else if (c.model_type == "qwen2") {
-    c.attention_bias = true;  // Qwen2 always has q/k/v biases and no o_proj bias
-    c.o_proj_bias = false;
-    c.mlp_bias = false;
-  } else {  // qwen3
-    c.attention_bias = f.bool_or("attention_bias", false);
-    c.o_proj_bias = c.attention_bias;
-    c.mlp_bias = false;
-    c.qk_norm = true;
-  }
+  c.attention_bias = bias_of(f, family->attention_bias, "attention_bias");
+  c.o_proj_bias = bias_of(f, family->o_proj_bias, "attention_bias");
+  c.mlp_bias = bias_of(f, family->mlp_bias, "mlp_bias");
+  c.qk_norm = family->qk_norm;
 
   if (f.has("tracenas_layers")) {
     const json& tl = j.at("tracenas_layers");
@@ -186,16 +225,15 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   return c;
 }
 
-ModelConfig read_hf_config(const std::string& path) {
-  fs::path p(path);
-  std::error_code ec;
-  if (!fs::exists(p, ec)) throw ModelError(path + ": no such checkpoint folder or config file");
-  if (fs::is_directory(p, ec)) p /= "config.json";
-  std::ifstream in(p);
-  if (!in) throw ModelError(p.string() + ": cannot read the model config");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_hf_config(ss.str(), p.string());
+ModelConfig read_hf_config(const std::string& path, const std::vector<HfFamily>& families) {
+  const auto [file, text] = read_config_text(path);
+  return parse_hf_config(text, file, families);
+}
+
+std::string read_hf_model_type(const std::string& path) {
+  const auto [file, text] = read_config_text(path);
+  const json j = parse_object(text, file);
+  return model_type_of(Fields(j, file));
 }
 
 }  // namespace tracenas

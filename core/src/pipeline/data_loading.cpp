@@ -2,6 +2,7 @@
 // the tokenizer text sources need (see data_loading.hpp for the rules).
 #include "pipeline/data_loading.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -55,12 +56,11 @@ std::string folder_tokenizer_file(const std::string& dir) {
   return "";
 }
 
-// The component that reads `file`, by its extension ("" when none does).
-std::string component_for_file(const std::string& file) {
-  const std::string ext = fs::path(file).extension().string();
-  if (ext == ".model") return "sentencepiece";
-  if (ext == ".json") return "hf_tokenizer";
-  return "";
+// The tokenizer component that claims `file`'s extension ("" when none does).
+std::string component_for_file(const Registry& registry, const std::string& file) {
+  const ComponentEntry* e =
+      registry.claimant(ComponentKind::kTokenizer, fs::path(file).extension().string());
+  return e == nullptr ? "" : e->info.name;
 }
 
 Instance<Tokenizer> create_for_file(const Registry& registry, const std::string& name,
@@ -68,9 +68,11 @@ Instance<Tokenizer> create_for_file(const Registry& registry, const std::string&
                                     const std::string& what) {
   const ComponentEntry* entry = registry.find(ComponentKind::kTokenizer, name);
   if (entry == nullptr) {
-    throw ConfigError(what + ": " + file + " needs the tokenizer component '" + name +
-                      "', which no loaded plugin provides" +
-                      suggest("", registry.names(ComponentKind::kTokenizer)));
+    const std::string ext = fs::path(file).extension().string();
+    throw ConfigError(
+        what + ": " + file + ": no loaded tokenizer plugin reads " +
+        (ext.empty() ? std::string("files without an extension") : "'" + ext + "' files") +
+        " (the loaded ones read: " + join(registry.handles(ComponentKind::kTokenizer), ", ") + ")");
   }
   ParamValues params;
   for (const ParamSpec& s : entry->info.params) params.set(s.name, s.default_value);
@@ -123,14 +125,7 @@ Instance<Tokenizer> create_tokenizer_for_path(const Registry& registry, const st
                        path + ")");
     }
   }
-  const std::string name = component_for_file(file);
-  if (name.empty()) {
-    throw UsageError(what +
-                     ": expected a SentencePiece tokenizer.model, a tokenizer.json or a "
-                     "folder holding one (got " +
-                     path + ")");
-  }
-  return create_for_file(registry, name, file, run, what);
+  return create_for_file(registry, component_for_file(registry, file), file, run, what);
 }
 
 TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipeline,
@@ -151,7 +146,7 @@ TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipel
                         "holding tokenizer.model or tokenizer.json (model.params.path: " +
                         (dir.empty() ? std::string("not set") : dir + " has neither") + ")");
     }
-    return create_for_file(registry, component_for_file(file), file, run,
+    return create_for_file(registry, component_for_file(registry, file), file, run,
                            pipeline.file + ": error: model.params.path");
   };
   return read_source(make_source, make_tokenizer);
@@ -161,7 +156,6 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
                              const std::string& option, const std::string& tokenizer_path,
                              const std::string& model_dir, const RunContext& run) {
   const std::string kTokens = "tokens:";
-  const std::string kText = "text:";
   if (spec.rfind(kTokens, 0) == 0) {
     const std::string path = spec.substr(kTokens.size());
     TokenStream out;
@@ -169,19 +163,27 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
     out.fingerprint = tokens_fingerprint(path);
     return out;
   }
-  if (spec.rfind(kText, 0) != 0 || spec.size() == kText.size()) {
+  // SOURCE:PATH: the data source SOURCE (a text source: "text:corpus.jsonl")
+  // on PATH with its other parameters at their defaults.
+  const auto colon = spec.find(':');
+  const ComponentEntry* entry = colon == std::string::npos
+                                    ? nullptr
+                                    : registry.find(ComponentKind::kData, spec.substr(0, colon));
+  const bool has_path =
+      entry != nullptr && std::any_of(entry->info.params.begin(), entry->info.params.end(),
+                                      [](const ParamSpec& p) { return p.name == "path"; });
+  if (!has_path || colon + 1 == spec.size()) {
     throw UsageError(option +
                      ": expected tokens:PATH (PATH ending in .u16, .u32 or .txt) or "
                      "text:PATH (got " +
                      spec + ")");
   }
-  const std::string path = spec.substr(kText.size());
+  const std::string path = spec.substr(colon + 1);
   auto make_source = [&] {
-    const ComponentEntry* entry = registry.require(ComponentKind::kData, "text");
     ParamValues params;
     for (const ParamSpec& s : entry->info.params) params.set(s.name, s.default_value);
     params.set("path", path);
-    return registry.create<DataSource>("text", params, run);
+    return registry.create<DataSource>(entry->info.name, params, run);
   };
   auto make_tokenizer = [&]() -> Instance<Tokenizer> {
     if (!tokenizer_path.empty()) {
@@ -194,7 +196,7 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
                                           : " (the model folder " + model_dir +
                                                 " holds no tokenizer.model or tokenizer.json)"));
     }
-    return create_for_file(registry, component_for_file(file), file, run, "--model");
+    return create_for_file(registry, component_for_file(registry, file), file, run, "--model");
   };
   return read_source(make_source, make_tokenizer);
 }

@@ -1,15 +1,16 @@
 // Loading a token stream for a command: from a pipeline's data source, or
-// from a command-line data SPEC (`tokens:PATH`, `text:PATH`), with the
-// tokenizer a text source needs.
+// from a command-line data SPEC (`tokens:PATH`: a token file; SOURCE:PATH:
+// the data source SOURCE on PATH, e.g. `text:PATH`), with the tokenizer a
+// text source needs.
 //
 // Which tokenizer a text source gets, first match wins:
 //   1. the pipeline's `tokenizer:` section (CLI: --tokenizer PATH);
 //   2. the model folder's own files (pipeline: model.params.path; CLI: --model):
-//      tokenizer.model -> `sentencepiece`, else tokenizer.json -> `hf_tokenizer`.
-// A tokenizer PATH names a tokenizer.model / *.model file (sentencepiece), a
-// tokenizer.json / *.json file (hf_tokenizer) or a folder holding one of them
-// (tokenizer.model preferred, as for model folders). When the component a file
-// needs is not registered (no plugin loaded provides it) the error names it.
+//      tokenizer.model, else tokenizer.json.
+// A tokenizer PATH names a tokenizer file or a folder holding one of them
+// (tokenizer.model preferred, as for model folders). The file goes to the
+// tokenizer component that claims its extension (component.hpp, Claims);
+// when no loaded plugin claims it, the error lists the extensions claimed.
 //
 // Every call into plugin code goes through Instance<T>::call. The tokenizer
 // handed to a data source is a core-side wrapper whose methods call the real

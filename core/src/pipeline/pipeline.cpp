@@ -642,6 +642,15 @@ struct PipelineSource::Impl {
     }
     overrides[walked] = "--set " + text;
   }
+
+  // The sections of PipelineSource::validate, in file order (each fails on
+  // the first problem, naming the file, line and key).
+  YAML::Node require_section(const char* key) const;
+  void validate_header(Pipeline& p) const;
+  void validate_components(Pipeline& p, const Registry& registry) const;
+  void validate_proxies(Pipeline& p, const Registry& registry) const;
+  void validate_search(Pipeline& p, const Registry& registry) const;
+  void validate_training(Pipeline& p) const;
 };
 
 PipelineSource::PipelineSource(const std::string& file, const std::vector<std::string>& overrides)
@@ -682,121 +691,121 @@ std::vector<std::string> PipelineSource::plugin_search_paths() const {
   return out;
 }
 
-Pipeline PipelineSource::validate(const Registry& registry) const {
-  const Impl& im = *impl_;
-  const YAML::Node& root = im.root;
-  Pipeline p;
-  p.file = im.file;
+YAML::Node PipelineSource::Impl::require_section(const char* key) const {
+  const YAML::Node n = root[key];
+  if (!n.IsDefined() || is_null(n)) {
+    fail(root, "", std::string("missing required section '") + key + "'");
+  }
+  return n;
+}
 
+// The top-level keys, schema_version and run.
+void PipelineSource::Impl::validate_header(Pipeline& p) const {
   static const std::vector<std::string> kSections = {
       "schema_version", "run",    "plugins", "model",       "data",   "tokenizer", "importance",
       "proxies",        "search", "space",   "constraints", "output", "study",     "recovery"};
-  im.check_known_keys(root, "", kSections);
+  check_known_keys(root, "", kSections);
 
   // schema_version
   {
     const YAML::Node v = root["schema_version"];
     if (!v.IsDefined()) {
-      im.fail(root, "",
-              "missing required key 'schema_version' (this TraceNAS reads " +
-                  std::to_string(kPipelineSchemaVersion) + ")");
+      fail(root, "",
+           "missing required key 'schema_version' (this TraceNAS reads " +
+               std::to_string(kPipelineSchemaVersion) + ")");
     }
     ParamSpec spec = ParamSpec::integer("schema_version", 0, "");
-    auto val = std::get<std::int64_t>(im.convert(v, spec, "schema_version"));
+    auto val = std::get<std::int64_t>(convert(v, spec, "schema_version"));
     if (val != kPipelineSchemaVersion) {
-      im.fail(v, "schema_version",
-              "unsupported version; this TraceNAS reads " + std::to_string(kPipelineSchemaVersion) +
-                  " (got " + v.Scalar() + ")");
+      fail(v, "schema_version",
+           "unsupported version; this TraceNAS reads " + std::to_string(kPipelineSchemaVersion) +
+               " (got " + v.Scalar() + ")");
     }
     p.schema_version = static_cast<int>(val);
   }
 
-  p.run = im.validate_params(root["run"], run_schema(), "run", {}, "a map");
+  p.run = validate_params(root["run"], run_schema(), "run", {}, "a map");
   for (const char* key : {"output_dir", "cache_dir"}) {
     const std::string& d = p.run.get_string(key);
     if (!d.empty()) p.run.set(key, fs::absolute(d).lexically_normal().string());
   }
   if (p.run.get_string("name").empty()) {
-    p.run.set("name", fs::path(im.file).stem().string());
+    p.run.set("name", fs::path(file).stem().string());
   }
   {
     static const std::regex kRunName("^[A-Za-z0-9._-]+$");
     const std::string& name = p.run.get_string("name");
     if (!std::regex_match(name, kRunName) || name == "." || name == "..") {
       const YAML::Node rn = root["run"].IsMap() ? root["run"]["name"] : root;
-      im.fail(
-          rn, "run.name",
-          "must be a folder name of letters, digits, '.', '_' or '-' (got " + quote(name) + ")");
+      fail(rn, "run.name",
+           "must be a folder name of letters, digits, '.', '_' or '-' (got " + quote(name) + ")");
     }
   }
-  p.plugins = im.validate_params(root["plugins"], plugins_schema(), "plugins", {}, "a map");
-  p.plugins.set("search_paths", plugin_search_paths());
+}
 
-  auto require_section = [&](const char* key) {
-    const YAML::Node n = root[key];
-    if (!n.IsDefined() || is_null(n)) {
-      im.fail(root, "", std::string("missing required section '") + key + "'");
-    }
-    return n;
-  };
-
-  p.model = im.validate_component(require_section("model"), "model", ComponentKind::kModel,
-                                  "adapter", registry, {}, nullptr);
-  p.data = im.validate_component(require_section("data"), "data", ComponentKind::kData, "source",
-                                 registry, data_batch_schema(), &p.data_batches);
+// model, data, tokenizer and importance.
+void PipelineSource::Impl::validate_components(Pipeline& p, const Registry& registry) const {
+  p.model = validate_component(require_section("model"), "model", ComponentKind::kModel, "adapter",
+                               registry, {}, nullptr);
+  p.data = validate_component(require_section("data"), "data", ComponentKind::kData, "source",
+                              registry, data_batch_schema(), &p.data_batches);
   {
     // Optional: text data sources fall back to the model folder's tokenizer.
     const YAML::Node tok = root["tokenizer"];
     if (tok.IsDefined() && !is_null(tok)) {
-      p.tokenizer = im.validate_component(tok, "tokenizer", ComponentKind::kTokenizer, "type",
-                                          registry, {}, nullptr);
+      p.tokenizer = validate_component(tok, "tokenizer", ComponentKind::kTokenizer, "type",
+                                       registry, {}, nullptr);
     }
   }
   {
     const YAML::Node imp = root["importance"];
     if (!imp.IsDefined() || is_null(imp)) {
       YAML::Node def(YAML::NodeType::Map);
-      def["criterion"] = "wanda";
-      p.importance = im.validate_component(def, "importance", ComponentKind::kImportance,
-                                           "criterion", registry, {}, nullptr);
+      def["criterion"] =
+          registry.require_default(ComponentKind::kImportance, file + ": error: importance")
+              ->info.name;
+      p.importance = validate_component(def, "importance", ComponentKind::kImportance, "criterion",
+                                        registry, {}, nullptr);
     } else {
-      p.importance = im.validate_component(imp, "importance", ComponentKind::kImportance,
-                                           "criterion", registry, {}, nullptr);
+      p.importance = validate_component(imp, "importance", ComponentKind::kImportance, "criterion",
+                                        registry, {}, nullptr);
     }
   }
+}
 
+void PipelineSource::Impl::validate_proxies(Pipeline& p, const Registry& registry) const {
   // proxies: a non-empty list, exactly one objective (implicit when there is one proxy).
   {
     const YAML::Node list = require_section("proxies");
     if (!list.IsSequence() || list.size() == 0) {
-      im.fail(list, "proxies",
-              "expected a non-empty list of {proxy: <name>, params: {...}} (got " +
-                  (list.IsSequence() ? std::string("an empty list") : describe_node(list)) + ")");
+      fail(list, "proxies",
+           "expected a non-empty list of {proxy: <name>, params: {...}} (got " +
+               (list.IsSequence() ? std::string("an empty list") : describe_node(list)) + ")");
     }
     std::map<std::string, std::size_t> labels;
     int objective = -1;
     for (std::size_t i = 0; i < list.size(); ++i) {
       std::string path = "proxies." + std::to_string(i);
       const YAML::Node item = list[i];
-      ComponentRef ref = im.validate_component(item, path, ComponentKind::kProxy, "proxy", registry,
-                                               {}, nullptr, {"label", "objective"});
+      ComponentRef ref = validate_component(item, path, ComponentKind::kProxy, "proxy", registry,
+                                            {}, nullptr, {"label", "objective"});
       ParamSchema extra = {ParamSpec::string("label", "", ""),
                            ParamSpec::boolean("objective", false, "")};
-      ParamValues ev = im.validate_params(item, extra, path, {"proxy", "params"}, "a map");
+      ParamValues ev = validate_params(item, extra, path, {"proxy", "params"}, "a map");
       ref.label = ev.get_string("label").empty() ? ref.name : ev.get_string("label");
       ref.objective = ev.get_bool("objective");
       auto dup = labels.find(ref.label);
       if (dup != labels.end()) {
-        im.fail(item, path,
-                "proxy label '" + ref.label + "' is already used by proxies." +
-                    std::to_string(dup->second) + "; give one of them a distinct 'label:'");
+        fail(item, path,
+             "proxy label '" + ref.label + "' is already used by proxies." +
+                 std::to_string(dup->second) + "; give one of them a distinct 'label:'");
       }
       labels[ref.label] = i;
       if (ref.objective) {
         if (objective >= 0) {
-          im.fail(item["objective"], path + ".objective",
-                  "only one proxy can be the search objective (proxies." +
-                      std::to_string(objective) + " already is)");
+          fail(item["objective"], path + ".objective",
+               "only one proxy can be the search objective (proxies." + std::to_string(objective) +
+                   " already is)");
         }
         objective = static_cast<int>(i);
       }
@@ -807,81 +816,86 @@ Pipeline PipelineSource::validate(const Registry& registry) const {
         objective = 0;
         p.proxies[0].objective = true;
       } else {
-        im.fail(list, "proxies",
-                "mark exactly one proxy with 'objective: true' (the one the search optimizes)");
+        fail(list, "proxies",
+             "mark exactly one proxy with 'objective: true' (the one the search optimizes)");
       }
     }
     p.objective = objective;
   }
+}
 
-  p.search = im.validate_component(require_section("search"), "search", ComponentKind::kSearch,
-                                   "strategy", registry, search_budget_schema(), &p.search_budget);
+// search (with its budget), space and constraints.
+void PipelineSource::Impl::validate_search(Pipeline& p, const Registry& registry) const {
+  p.search = validate_component(require_section("search"), "search", ComponentKind::kSearch,
+                                "strategy", registry, search_budget_schema(), &p.search_budget);
   if (p.search_budget.get_int("max_evaluations") == 0 &&
       p.search_budget.get_float("time_limit_s") == 0) {
     const YAML::Node sn = root["search"];
-    im.fail(sn.IsMap() && sn["max_evaluations"].IsDefined() ? sn["max_evaluations"] : sn,
-            "search.max_evaluations",
-            "the search needs a budget: max_evaluations or time_limit_s must be > 0 (got 0 and 0)");
+    fail(sn.IsMap() && sn["max_evaluations"].IsDefined() ? sn["max_evaluations"] : sn,
+         "search.max_evaluations",
+         "the search needs a budget: max_evaluations or time_limit_s must be > 0 (got 0 and 0)");
   }
 
-  p.space = im.validate_params(root["space"], space_schema(), "space", {}, "a map");
+  p.space = validate_params(root["space"], space_schema(), "space", {}, "a map");
   p.constraints =
-      im.validate_params(root["constraints"], constraints_schema(), "constraints", {}, "a map");
+      validate_params(root["constraints"], constraints_schema(), "constraints", {}, "a map");
   {
     const YAML::Node c = root["constraints"];
     const ParamValues& v = p.constraints;
     auto mark = [&](const char* key) { return c.IsMap() && c[key].IsDefined() ? c[key] : root; };
     if (v.has("target_params") && (v.has("min_params") || v.has("max_params"))) {
-      im.fail(mark("target_params"), "constraints.target_params",
-              "give either target_params (with tolerance) or min_params/max_params, not both");
+      fail(mark("target_params"), "constraints.target_params",
+           "give either target_params (with tolerance) or min_params/max_params, not both");
     }
     if (v.has("min_params") && v.has("max_params")) {
       double lo = v.get_float("min_params");
       double hi = v.get_float("max_params");
       bool same_kind = (lo <= 1.0) == (hi <= 1.0);
       if (same_kind && lo > hi) {
-        im.fail(
+        fail(
             mark("min_params"), "constraints.min_params",
             "must not exceed max_params " + format_number(hi) + " (got " + format_number(lo) + ")");
       }
     }
   }
-  p.output = im.validate_params(root["output"], output_schema(), "output", {}, "a map");
-  p.study = im.validate_params(root["study"], study_schema(), "study", {}, "a map");
-  p.recovery = im.validate_params(root["recovery"], recovery_schema(), "recovery", {}, "a map");
+}
+
+// output, study and recovery, with the schedules of the training sections.
+void PipelineSource::Impl::validate_training(Pipeline& p) const {
+  p.output = validate_params(root["output"], output_schema(), "output", {}, "a map");
+  p.study = validate_params(root["study"], study_schema(), "study", {}, "a map");
+  p.recovery = validate_params(root["recovery"], recovery_schema(), "recovery", {}, "a map");
   // The learning-rate schedules of the training sections, in their own key names.
   for (const auto& [section, values] :
        {std::pair<const char*, const ParamValues*>{"study", &p.study}, {"recovery", &p.recovery}}) {
     if (values->get_int("steps") == 0) continue;
-    try {
-      validate_schedule(train_options_from_params(*values, 2).schedule);
-    } catch (const UsageError& e) {
-      std::string msg = e.what();
-      if (msg.rfind("train: ", 0) == 0) msg = msg.substr(7);
-      for (const auto& [opt, key] :
-           std::vector<std::pair<std::string, std::string>>{{"--plateau-steps", "plateau_steps"},
-                                                            {"--warmup-steps", "warmup_steps"},
-                                                            {"--stable-steps", "stable_steps"},
-                                                            {"--plateau-lr", "plateau_lr"},
-                                                            {"--min-lr", "min_lr"},
-                                                            {"--schedule", "schedule"},
-                                                            {"--steps", "steps"},
-                                                            {"--lr", "lr"}}) {
-        for (auto pos = msg.find(opt); pos != std::string::npos; pos = msg.find(opt, pos)) {
-          msg.replace(pos, opt.size(), key);
-        }
-      }
+    const std::string problem =
+        schedule_problem(train_options_from_params(*values, 2).schedule, ScheduleKeys::pipeline());
+    if (!problem.empty()) {
       const YAML::Node n = root[section];
-      im.fail(n.IsDefined() ? n : root, section, msg);
+      fail(n.IsDefined() ? n : root, section, problem);
     }
   }
   if (p.recovery.get_int("steps") > 0 && !p.output.get_bool("export_best")) {
     const YAML::Node r = root["recovery"];
-    im.fail(r.IsMap() && r["steps"].IsDefined() ? r["steps"] : root, "recovery.steps",
-            "the recovery stage trains the exported best model: set output.export_best: true "
-            "(got steps " +
-                std::to_string(p.recovery.get_int("steps")) + " without export)");
+    fail(r.IsMap() && r["steps"].IsDefined() ? r["steps"] : root, "recovery.steps",
+         "the recovery stage trains the exported best model: set output.export_best: true "
+         "(got steps " +
+             std::to_string(p.recovery.get_int("steps")) + " without export)");
   }
+}
+
+Pipeline PipelineSource::validate(const Registry& registry) const {
+  const Impl& im = *impl_;
+  Pipeline p;
+  p.file = im.file;
+  im.validate_header(p);
+  p.plugins = im.validate_params(im.root["plugins"], plugins_schema(), "plugins", {}, "a map");
+  p.plugins.set("search_paths", plugin_search_paths());
+  im.validate_components(p, registry);
+  im.validate_proxies(p, registry);
+  im.validate_search(p, registry);
+  im.validate_training(p);
   return p;
 }
 

@@ -1,6 +1,7 @@
 #include "pipeline/session.hpp"
 
 #include "data/calibration.hpp"
+#include "model/adapters.hpp"
 #include "pipeline/data_loading.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
@@ -18,7 +19,7 @@ PipelineSession open_session(const Registry& registry, const Pipeline& p, const 
   TokenStream tokens = load_pipeline_tokens(registry, p, run);
   const std::string& fp = tokens.fingerprint;
   const std::vector<std::int32_t>& stream = tokens.ids;
-  s.adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  s.adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
   LoadOptions lo;
   lo.device = run.device;
   lo.dtype = run.dtype;

@@ -155,6 +155,21 @@ class Registry::Adder : public Registrar {
     for (const auto& e : added_) {
       if (e->info.kind == info.kind && e->info.name == info.name) clash(e->origin);
     }
+    for (const std::string& h : info.claims.handles) {
+      auto claimed = [&](const Origin& other) {
+        throw PluginError(origin.describe() + " claims " + quote(h) + ", which " +
+                              other.describe() + " already claims",
+                          2);
+      };
+      if (h.empty()) throw PluginError(origin.describe() + ": claims an empty handle", 1);
+      if (const ComponentEntry* e = registry_.claimant(info.kind, h)) claimed(e->origin);
+      for (const auto& e : added_) {
+        const auto& hs = e->info.claims.handles;
+        if (e->info.kind == info.kind && std::find(hs.begin(), hs.end(), h) != hs.end()) {
+          claimed(e->origin);
+        }
+      }
+    }
     auto entry = std::make_unique<ComponentEntry>();
     entry->info = std::move(info);
     entry->origin = origin;
@@ -345,6 +360,48 @@ const ComponentEntry* Registry::require(ComponentKind kind, const std::string& n
   if (const ComponentEntry* e = find(kind, name)) return e;
   throw ConfigError("unknown " + std::string(to_string(kind)) + " '" + name + "'" +
                     suggest(name, names(kind)));
+}
+
+const ComponentEntry* Registry::claimant(ComponentKind kind, const std::string& handle) const {
+  for (const auto& e : entries_) {
+    const auto& hs = e->info.claims.handles;
+    if (e->info.kind == kind && std::find(hs.begin(), hs.end(), handle) != hs.end()) {
+      return e.get();
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Registry::handles(ComponentKind kind) const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_) {
+    if (e->info.kind != kind) continue;
+    out.insert(out.end(), e->info.claims.handles.begin(), e->info.claims.handles.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<const ComponentEntry*> Registry::defaults(ComponentKind kind) const {
+  std::vector<const ComponentEntry*> out;
+  for (const auto& e : entries_) {
+    if (e->info.kind == kind && e->info.claims.is_default) out.push_back(e.get());
+  }
+  return out;
+}
+
+const ComponentEntry* Registry::require_default(ComponentKind kind, const std::string& what) const {
+  const std::vector<const ComponentEntry*> d = defaults(kind);
+  if (d.size() == 1) return d.front();
+  if (d.empty()) {
+    throw ConfigError(what + ": no " + to_string(kind) +
+                      " is named and no loaded plugin provides a default one (known: " +
+                      join(names(kind), ", ") + ")");
+  }
+  std::vector<std::string> both;
+  for (const ComponentEntry* e : d) both.push_back(e->origin.describe());
+  throw ConfigError(what + ": no " + std::string(to_string(kind)) +
+                    " is named and several plugins mark one default: " + join(both, "; "));
 }
 
 std::unique_ptr<Component> Registry::create_raw(ComponentKind kind, const std::string& name,

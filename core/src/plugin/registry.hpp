@@ -123,6 +123,17 @@ class Registry {
   // The entry, or a ConfigError listing the known names with a suggestion.
   const ComponentEntry* require(ComponentKind kind, const std::string& name) const;
 
+  // Claims (component.hpp): the component of `kind` that handles `handle`
+  // (a model_type, a file extension), or nullptr.
+  const ComponentEntry* claimant(ComponentKind kind, const std::string& handle) const;
+  // Every handle claimed by components of `kind`, sorted (for messages).
+  std::vector<std::string> handles(ComponentKind kind) const;
+  // The components of `kind` marked default, in registration order.
+  std::vector<const ComponentEntry*> defaults(ComponentKind kind) const;
+  // The one default of `kind`; a ConfigError naming `what` when no loaded
+  // plugin marks one, or several do.
+  const ComponentEntry* require_default(ComponentKind kind, const std::string& what) const;
+
  private:
   class Adder;
   [[noreturn]] static void throw_wrong_type(const Origin& origin);

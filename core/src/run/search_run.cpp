@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "base/util.hpp"
+#include "model/adapters.hpp"
 #include "model/export.hpp"
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
@@ -46,11 +47,6 @@ json run_recovery(const Pipeline& p, const Registry& registry, const RunContext&
     }
   }
   TrainOptions t = train_options_from_params(v, p.batch_spec().seq_len);
-  try {
-    validate_schedule(t.schedule);
-  } catch (const UsageError& e) {
-    throw ConfigError(p.file + ": error: recovery: " + e.what());
-  }
   t.shuffle = true;
   t.seed = run.seed;
   t.eval_every = v.get_int("eval_every");
@@ -95,7 +91,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   const fs::path dir = run.run_dir;
 
   // The space and its constraints first: an impossible window fails before any compute.
-  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
   const ModelConfig base =
       adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);

@@ -15,6 +15,7 @@
 #include "base/append_log.hpp"
 #include "base/util.hpp"
 #include "data/calibration.hpp"
+#include "model/adapters.hpp"
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
@@ -509,14 +510,10 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
 }  // namespace
 
 void check_study(const Pipeline& p, const Registry& registry) {
+  // The schedule was validated with the pipeline, in its key names.
   const StudySettings st = settings_of(p);
-  try {
-    validate_schedule(st.train.schedule);
-  } catch (const UsageError& e) {
-    throw ConfigError(p.file + ": error: study: " + e.what());
-  }
   RunContext run = p.run_context();
-  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
   const ModelConfig base =
       adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
@@ -532,7 +529,7 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
   const fs::path dir = run.run_dir;
   const StudySettings st = settings_of(p);
 
-  auto adapter = registry.create<ModelAdapter>(p.model.name, p.model.params, run);
+  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
   const ModelConfig base =
       adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);

@@ -194,6 +194,10 @@ std::map<Genome, CandidateRecord> Engine::read_log(const std::string& path) cons
   return out;
 }
 
+// The engine loop in the order of its contract (engine.hpp): resume the log,
+// then ask, reject, evaluate, record, tell until the budget ends; each step
+// reads the loop's state (budget, counters, best), so it is one function of
+// about 130 lines.
 EngineResult Engine::run() {
   const auto t_start = Clock::now();
   EngineResult res;

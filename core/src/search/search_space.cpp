@@ -223,8 +223,19 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
                       " layers, " + std::to_string(H) + " heads, " + std::to_string(G) +
                       " KV heads and MLP width " + std::to_string(I));
   }
-  SpaceOptions& o = options_;
-  const int per_group = H / G;
+  check_options();
+  build_widths();
+  build_genes();
+  build_metric_tables();
+  check_constraints();
+  find_feasible();
+}
+
+// The space options against the base model (ConfigError naming the key).
+void ArchSpace::check_options() {
+  const SpaceOptions& o = options_;
+  const int L = base_.num_layers, G = base_.num_kv_heads;
+  const int per_group = base_.num_heads / G;
   if (o.min_layers < 0 || o.min_layers > L) {
     throw ConfigError("space.min_layers: " + std::to_string(o.min_layers) + " is outside 0.." +
                       std::to_string(L) + " (the model has " + std::to_string(L) + " layers)");
@@ -263,8 +274,13 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
                         ")");
     }
   }
+}
 
-  // Allowed widths.
+// The allowed KV heads, query heads per group and MLP widths of a layer.
+void ArchSpace::build_widths() {
+  const SpaceOptions& o = options_;
+  const int G = base_.num_kv_heads, I = base_.intermediate_size;
+  const int per_group = base_.num_heads / G;
   if (o.width && o.remove_kv_groups) {
     for (int k = o.min_kv_heads; k <= G; ++k) kv_values_.push_back(k);
   } else {
@@ -284,8 +300,12 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
     heads_values_ = {per_group};
     mlp_values_ = {I};
   }
+}
 
-  // Gene layout.
+// The gene layout: depth genes of the editable layers, then width genes.
+void ArchSpace::build_genes() {
+  const SpaceOptions& o = options_;
+  const int L = base_.num_layers;
   editable_.assign(L, false);
   layer_genes_.assign(L, LayerGenes{});
   auto add_gene = [&](GeneKind kind, int layer, std::int64_t upper) {
@@ -313,7 +333,9 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
     }
     if (mlp_values_.size() > 1) lg.mlp = add_gene(GeneKind::kMlp, l, mlp_values_.size() - 1);
   }
+}
 
+void ArchSpace::build_metric_tables() {
   // Metric tables: the fixed part and one layer's blocks, from the same
   // formulas as scoped_params/flops_per_token/kv_cache_bytes_per_token.
   auto arch_metrics = [&](const Arch& a) {
@@ -341,7 +363,9 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
     mlp_table_.push_back(arch_metrics(Arch{{la}}) - fixed_);
   }
   full_ = metrics(upper_);
+}
 
+void ArchSpace::check_constraints() {
   // Constraints every architecture of the space misses.
   Constraints& c = constraints_;
   const std::string what = c.non_embedding ? "non-embedding parameters" : "parameters";
@@ -388,7 +412,6 @@ ArchSpace::ArchSpace(const ModelConfig& base, SpaceOptions options, Constraints 
                       num(c.max_kv_cache_bytes_per_token) + " bytes per token (the smallest " +
                       "caches " + num(smallest.kv) + ")");
   }
-  find_feasible();
 }
 
 bool ArchSpace::editable(int layer) const {
@@ -663,6 +686,10 @@ Genome ArchSpace::sample(std::mt19937_64& rng) const {
   return feasible_example_;
 }
 
+// One local search (clamp, restore min_layers, then best single or paired
+// gene moves until the constraints hold). Its steps share the working genome
+// and its per-layer metrics through the closures below; it stays one function
+// so that state lives in one scope (about 180 lines).
 Genome ArchSpace::repair(const Genome& genome) const {
   require_size(genome, "repair");
   const int L = base_.num_layers, D = dims();

@@ -193,6 +193,12 @@ class ArchSpace final : public SearchSpace {
   // The narrowest genome keeping min_layers layers; in block mode `attn`
   // chooses which block an extra kept layer keeps.
   Genome smallest_genome(bool attn) const;
+  // The constructor's steps, in order.
+  void check_options();
+  void build_widths();
+  void build_genes();
+  void build_metric_tables();
+  void check_constraints();
   void find_feasible();
 
   ModelConfig base_;

@@ -25,16 +25,7 @@ using nlohmann::json;
 namespace tracenas {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr const char* kStateFormat = "tracenas.train_state/1";
-
-// lr at position p in [0, 1] of a cosine decay from `peak` to `floor`.
-double cosine_at(double peak, double floor, std::int64_t done, std::int64_t decay_steps) {
-  const double p =
-      std::min(1.0, static_cast<double>(done) /
-                        static_cast<double>(std::max<std::int64_t>(1, decay_steps - 1)));
-  return floor + (peak - floor) * 0.5 * (1.0 + std::cos(kPi * p));
-}
 
 // Calls fn(name, tensor, decay) for every trainable tensor of `w` (the tied LM
 // head is skipped: it is the embedding).
@@ -187,55 +178,6 @@ std::int64_t load_checkpoint(const std::string& dir, const TrainOptions& o, Adam
 
 }  // namespace
 
-// ---- schedules ----
-
-void validate_schedule(const ScheduleOptions& s) {
-  if (s.kind != "constant" && s.kind != "cosine" && s.kind != "wsd") {
-    throw UsageError("train: --schedule: unknown schedule '" + s.kind +
-                     "' (expected constant, cosine or wsd)");
-  }
-  if (!(s.lr > 0) || !std::isfinite(s.lr)) {
-    throw UsageError("train: --lr must be a positive number (got " + std::to_string(s.lr) + ")");
-  }
-  if (s.min_lr < 0 || s.min_lr > s.lr) {
-    throw UsageError("train: --min-lr must be in 0..--lr (got " + std::to_string(s.min_lr) + ")");
-  }
-  if (s.warmup_steps < 0 || s.plateau_steps < 0 || s.stable_steps < 0) {
-    throw UsageError("train: step counts of the schedule must not be negative");
-  }
-  if (s.kind == "wsd") {
-    if (s.plateau_lr < 0 || s.plateau_lr > s.lr) {
-      throw UsageError("train: --plateau-lr must be in 0..--lr (got " +
-                       std::to_string(s.plateau_lr) + ")");
-    }
-    if (s.plateau_steps + s.warmup_steps + s.stable_steps > s.total_steps) {
-      throw UsageError("train: --plateau-steps + --warmup-steps + --stable-steps (" +
-                       std::to_string(s.plateau_steps + s.warmup_steps + s.stable_steps) +
-                       ") exceed --steps (" + std::to_string(s.total_steps) + ")");
-    }
-  } else if (s.warmup_steps > s.total_steps) {
-    throw UsageError("train: --warmup-steps (" + std::to_string(s.warmup_steps) +
-                     ") exceeds --steps (" + std::to_string(s.total_steps) + ")");
-  }
-}
-
-double scheduled_lr(const ScheduleOptions& s, std::int64_t step) {
-  const std::int64_t W = s.warmup_steps;
-  if (s.kind == "wsd") {
-    const std::int64_t P = s.plateau_steps, S = s.stable_steps;
-    if (step < P) return s.plateau_lr;
-    if (step < P + W) {
-      return s.plateau_lr +
-             (s.lr - s.plateau_lr) * static_cast<double>(step - P + 1) / static_cast<double>(W);
-    }
-    if (step < P + W + S) return s.lr;
-    return cosine_at(s.lr, s.min_lr, step - P - W - S, s.total_steps - P - W - S);
-  }
-  if (step < W) return s.lr * static_cast<double>(step + 1) / static_cast<double>(W);
-  if (s.kind == "cosine") return cosine_at(s.lr, s.min_lr, step - W, s.total_steps - W);
-  return s.lr;
-}
-
 // ---- clipping ----
 
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
@@ -279,6 +221,7 @@ void AdamW::step(double lr) {
     if (params_[i].decay && options_.weight_decay != 0) p.mul_(1.0 - lr * options_.weight_decay);
     exp_avg_[i].mul_(b1).add_(g, 1.0 - b1);
     exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+    // Every state tensor has the parameter's shape.
     at::Tensor denom = (exp_avg_sq_[i].sqrt() / std::sqrt(bc2)).add_(options_.eps);
     p.addcdiv_(exp_avg_[i], denom, -lr / bc1);
   }
@@ -359,7 +302,7 @@ at::Tensor TrainBatches::get(std::int64_t index) const {
     cached_order_ = epoch_order(epoch);
     cached_epoch_ = epoch;
   }
-  at::Tensor out = at::empty({batch_, seq_len_}, at::kLong);
+  at::Tensor out = at::empty({batch_, seq_len_}, at::kLong);  // [batch, seq_len] token ids
   std::int64_t* dst = out.data_ptr<std::int64_t>();
   for (int b = 0; b < batch_; ++b) {
     const std::int64_t win = cached_order_[static_cast<std::size_t>(k * batch_ + b)];
@@ -417,11 +360,12 @@ class Autocast {
 at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
                              double temperature) {
   const int64_t S = student_logits.size(1), V = student_logits.size(2);
+  // [batch, seq, vocab] -> [batch * (seq - 1), vocab]: the predicting positions, scaled.
   auto positions = [&](const at::Tensor& l) {
     return l.narrow(1, 0, S - 1).reshape({-1, V}).to(at::kFloat) / temperature;
   };
-  at::Tensor log_p = at::log_softmax(positions(student_logits), -1);
-  at::Tensor log_q = at::log_softmax(positions(teacher_logits.detach()), -1);
+  at::Tensor log_p = at::log_softmax(positions(student_logits), -1);           // log p
+  at::Tensor log_q = at::log_softmax(positions(teacher_logits.detach()), -1);  // log q
   return (log_q.exp() * (log_q - log_p)).sum(-1).mean();
 }
 
@@ -482,9 +426,10 @@ ModelWeights float32_weights(const ModelWeights& w, const at::Device& device) {
   return out;
 }
 
-TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& train_tokens,
-                        const std::vector<std::int32_t>* eval_tokens, const TrainOptions& o,
-                        const std::function<void(const StepLog&)>& on_step) {
+namespace {
+
+// The options train_model refuses (UsageError naming the option).
+void check_train_options(const DecoderModel& model, const TrainOptions& o) {
   if (model.dtype() != at::kFloat) {
     throw UsageError(std::string("train: master weights must be float32 (got ") +
                      dtype_name(model.dtype()) +
@@ -517,9 +462,57 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
   if (o.checkpoint_every > 0 && o.checkpoint_dir.empty()) {
     throw UsageError("train: checkpoints need a folder");
   }
+}
+
+struct MicroBatchLoss {
+  double loss = 0;  // the causal-LM loss (what is reported)
+  double kd = 0;    // the distillation term (0 without a teacher)
+};
+
+// Forward and backward of one micro-batch `b` [batch, seq] (token ids on the
+// model's device): adds the gradient of objective / accumulate to the weights.
+MicroBatchLoss micro_batch_backward(const ModelConfig& c, const ModelWeights& w,
+                                    const at::Tensor& b, const TrainOptions& o, bool bf16) {
+  MicroBatchLoss out;
+  at::Tensor objective;  // 0-dim float32
+  {
+    // The forward in bfloat16 where autocast allows (matmuls), the loss
+    // in float32; the backward runs outside autocast, as recommended.
+    Autocast autocast(bf16, b.device());
+    at::Tensor logits = decoder_logits(c, w, b);  // [batch, seq, vocab]
+    at::Tensor loss = causal_lm_loss(logits, b);
+    out.loss = loss.item<double>();
+    objective = loss;
+    if (o.teacher != nullptr) {
+      at::Tensor teacher_logits;  // [batch, seq, vocab], no gradient
+      {
+        at::NoGradGuard no_grad;
+        teacher_logits = o.teacher->logits(b.to(o.teacher->device()));
+      }
+      at::Tensor kd =
+          distillation_loss(logits, teacher_logits.to(logits.device()), o.kd_temperature);
+      out.kd = kd.item<double>();
+      objective =
+          loss * (1.0 - o.kd_alpha) + kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
+    }
+  }
+  (objective / static_cast<double>(o.accumulate)).backward();
+  return out;
+}
+
+}  // namespace
+
+TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& train_tokens,
+                        const std::vector<std::int32_t>* eval_tokens, const TrainOptions& o,
+                        const std::function<void(const StepLog&)>& on_step) {
+  check_train_options(model, o);
   ScheduleOptions schedule = o.schedule;
   schedule.total_steps = o.steps;
-  validate_schedule(schedule);
+  // Callers validate in their own key names (schedule.hpp); this guards the library call.
+  if (const std::string problem = schedule_problem(schedule, ScheduleKeys::pipeline());
+      !problem.empty()) {
+    throw ConfigError("train: schedule: " + problem);
+  }
 
   const ModelConfig& c = model.config();
   check_ids(train_tokens, c.vocab_size, o.data_name);
@@ -565,30 +558,10 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     opt.zero_grad();
     double loss_sum = 0, kd_sum = 0;
     for (int a = 0; a < o.accumulate; ++a) {
-      at::Tensor b = batches.get(s * o.accumulate + a).to(device);
-      at::Tensor objective;
-      {
-        // The forward in bfloat16 where autocast allows (matmuls), the loss
-        // in float32; the backward runs outside autocast, as recommended.
-        Autocast autocast(bf16, device);
-        at::Tensor logits = decoder_logits(c, w, b);
-        at::Tensor loss = causal_lm_loss(logits, b);
-        loss_sum += loss.item<double>();
-        objective = loss;
-        if (o.teacher != nullptr) {
-          at::Tensor teacher_logits;
-          {
-            at::NoGradGuard no_grad;
-            teacher_logits = o.teacher->logits(b.to(o.teacher->device()));
-          }
-          at::Tensor kd =
-              distillation_loss(logits, teacher_logits.to(logits.device()), o.kd_temperature);
-          kd_sum += kd.item<double>();
-          objective =
-              loss * (1.0 - o.kd_alpha) + kd * (o.kd_alpha * o.kd_temperature * o.kd_temperature);
-        }
-      }
-      (objective / static_cast<double>(o.accumulate)).backward();
+      const MicroBatchLoss m =
+          micro_batch_backward(c, w, batches.get(s * o.accumulate + a).to(device), o, bf16);
+      loss_sum += m.loss;
+      kd_sum += m.kd;
     }
     l.loss = loss_sum / o.accumulate;
     l.kd_loss = kd_sum / o.accumulate;

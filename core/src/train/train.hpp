@@ -36,17 +36,7 @@
 //                                          p = softmax(student logits / tau)
 // (float32; the teacher runs without gradients). The reported loss stays the CE.
 //
-// Schedules (lr_s for 0-based step s of T steps, peak lr, floor min_lr):
-//   constant: lr_s = lr * (s + 1) / W for s < W (linear warm-up over W =
-//             warmup_steps steps, none when W = 0), lr after.
-//   cosine:   the same warm-up, then with D = T - W decay steps and
-//             p = (s - W) / max(1, D - 1) (so the last step sits on the floor):
-//             lr_s = min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2.
-//   wsd:      the paper's two-stage warm-up. P = plateau_steps at plateau_lr;
-//             then W warm-up steps from plateau_lr to lr:
-//             lr_s = plateau_lr + (lr - plateau_lr) * (s - P + 1) / W;
-//             then S = stable_steps at lr; then the remaining D = T - P - W - S
-//             steps decay as cosine above with p = (s - P - W - S) / max(1, D - 1).
+// Schedules: train/schedule.hpp.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -60,28 +50,9 @@
 #include "model/export.hpp"
 #include "tracenas/params.hpp"
 #include "tracenas/support/decoder.hpp"
+#include "train/schedule.hpp"
 
 namespace tracenas {
-
-// ---- learning-rate schedules ----
-
-struct ScheduleOptions {
-  std::string kind = "constant";  // constant | cosine | wsd
-  double lr = 1e-4;               // peak
-  double min_lr = 0.0;            // floor of the cosine decay
-  std::int64_t warmup_steps = 0;
-  std::int64_t plateau_steps = 0;  // wsd
-  double plateau_lr = 0.0;         // wsd
-  std::int64_t stable_steps = 0;   // wsd
-  std::int64_t total_steps = 1;
-};
-
-// UsageError naming the option ("--schedule", "--warmup-steps", ...) when the
-// schedule is unknown or its phases do not fit in total_steps.
-void validate_schedule(const ScheduleOptions& s);
-
-// The learning rate of 0-based optimizer step `step` (formulas above).
-double scheduled_lr(const ScheduleOptions& s, std::int64_t step);
 
 // ---- gradient clipping ----
 

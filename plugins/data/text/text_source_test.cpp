@@ -409,11 +409,12 @@ TEST(DataLoading, PipelineWithoutAnyTokenizer) {
   EXPECT_HAS(msg, "model.params.path: " + dir.str() + " has neither");
   EXPECT_EQ(code, 2);
 
-  // A tokenizer.json alone needs hf_tokenizer, which does not exist yet.
+  // A tokenizer.json alone needs the plugin claiming .json, which is not loaded here.
   write(dir.str() + "/tokenizer.json", "{}");
   msg = error_of([&] { load_pipeline_tokens(registry(), p, RunContext()); }, &code);
-  EXPECT_HAS(msg, dir.str() + "/tokenizer.json needs the tokenizer component 'hf_tokenizer'");
-  EXPECT_HAS(msg, "known: sentencepiece");
+  EXPECT_HAS(msg, dir.str() +
+                      "/tokenizer.json: no loaded tokenizer plugin reads '.json' files (the "
+                      "loaded ones read: .model)");
   EXPECT_EQ(code, 2);
 }
 
@@ -486,14 +487,17 @@ TEST(DataLoading, SpecErrors) {
              "--tokenizer: no such tokenizer file or folder (got " + dir.str() + "/missing.model)");
   msg = error_of(
       [&] { load_spec_tokens(registry(), spec, "--data", dir.str() + "/a.txt", "", run); });
-  EXPECT_HAS(msg, "--tokenizer: expected a SentencePiece tokenizer.model, a tokenizer.json");
-  // A real tokenizer.json (Llama 3): the hf_tokenizer component is not available yet.
+  // The file goes to the tokenizer claiming its extension: none claims .txt.
+  EXPECT_HAS(msg, "--tokenizer: " + dir.str() +
+                      "/a.txt: no loaded tokenizer plugin reads '.txt' files (the loaded ones "
+                      "read: .model)");
+  // A real tokenizer.json (Llama 3): the plugin claiming .json is not loaded here.
   msg = error_of(
       [&] {
         load_spec_tokens(registry(), spec, "--data", TN_SHARED_DIR "/tokenizers/llama3", "", run);
       },
       &code);
-  EXPECT_HAS(msg, "tokenizer.json needs the tokenizer component 'hf_tokenizer'");
+  EXPECT_HAS(msg, "tokenizer.json: no loaded tokenizer plugin reads '.json' files");
   EXPECT_EQ(code, 2);
 }
 

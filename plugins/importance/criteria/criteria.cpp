@@ -77,11 +77,12 @@ class RandomImportance final : public tracenas::ImportanceCriterion {
 
 void register_components(tracenas::Registrar& r) {
   using tracenas::ImportanceCriterion;
-  r.add<ImportanceCriterion>("wanda",
-                             "activation-weighted magnitude a_j * sum_i |W_ij| (Wanda-sp / FLAP)",
-                             {}, [](const tracenas::ParamValues&, const tracenas::RunContext&) {
-                               return std::make_unique<Wanda>();
-                             });
+  r.add<ImportanceCriterion>(
+      "wanda", "activation-weighted magnitude a_j * sum_i |W_ij| (Wanda-sp / FLAP)", {},
+      [](const tracenas::ParamValues&, const tracenas::RunContext&) {
+        return std::make_unique<Wanda>();
+      },
+      tracenas::Claims{{}, /*is_default=*/true});
   r.add<ImportanceCriterion>("magnitude", "weight magnitude sum_i |W_ij| (no activations)", {},
                              [](const tracenas::ParamValues&, const tracenas::RunContext&) {
                                return std::make_unique<Magnitude>();

@@ -1,8 +1,8 @@
 // The `llama` model adapter: Hugging Face Llama checkpoints (Llama 2, 3, 3.1,
 // 3.2; model_type "llama") onto the core decoder.
 //
-// Config fields: see hf_config.hpp. Tensor names: the table below (one entry
-// per canonical role; "{i}" is the layer index).
+// Config fields: see hf_config.hpp; what is Llama's own is the family below
+// (hf_family.hpp), whose tensor-name table serves loading and export.
 #include "tracenas/model.hpp"
 #include "tracenas/plugin.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
@@ -11,11 +11,14 @@ namespace {
 
 using tracenas::ParamSpec;
 
-tracenas::HfTensorNames llama_names() {
-  tracenas::HfTensorNames t = tracenas::hf_decoder_names();
-  t.q_norm.clear();
-  t.k_norm.clear();
-  return t;
+// Llama configs say whether q/k/v/o ("attention_bias") and the MLP
+// ("mlp_bias") have biases; no q/k norms; LlamaConfig defines head_dim.
+tracenas::HfFamily llama_family() {
+  tracenas::HfFamily f;
+  f.model_type = "llama";
+  f.names.q_norm.clear();
+  f.names.k_norm.clear();
+  return f;
 }
 
 void register_components(tracenas::Registrar& r) {
@@ -24,10 +27,10 @@ void register_components(tracenas::Registrar& r) {
       {ParamSpec::path("path", "", "checkpoint folder (config.json + safetensors)")
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
-        return std::make_unique<tracenas::HfDecoderAdapter>(p.get_string("path"), llama_names(),
-                                                            std::vector<std::string>{"llama"},
-                                                            "llama", "qwen");
-      });
+        return std::make_unique<tracenas::HfDecoderAdapter>(
+            p.get_string("path"), std::vector<tracenas::HfFamily>{llama_family()});
+      },
+      {{"llama"}});
 }
 
 }  // namespace

@@ -9,12 +9,35 @@ namespace {
 
 using tracenas::ParamSpec;
 
-tracenas::HfTensorNames qwen_names() {
-  tracenas::HfTensorNames t = tracenas::hf_decoder_names();
-  t.gate_bias.clear();
-  t.up_bias.clear();
-  t.down_bias.clear();
-  return t;
+// Qwen2 / Qwen2.5: q/k/v always have biases, o_proj and the MLP never;
+// Qwen2Config has no head_dim (hidden_size / num_attention_heads).
+tracenas::HfFamily qwen2_family() {
+  tracenas::HfFamily f;
+  f.model_type = "qwen2";
+  f.attention_bias = tracenas::HfBias::kAlways;
+  f.o_proj_bias = tracenas::HfBias::kNever;
+  f.mlp_bias = tracenas::HfBias::kNever;
+  f.config_has_head_dim = false;
+  f.names.q_norm.clear();
+  f.names.k_norm.clear();
+  f.names.o_bias.clear();
+  f.names.gate_bias.clear();
+  f.names.up_bias.clear();
+  f.names.down_bias.clear();
+  return f;
+}
+
+// Qwen3: per-head RMSNorm of q and k, explicit head_dim, "attention_bias"
+// for q/k/v/o, no MLP biases.
+tracenas::HfFamily qwen3_family() {
+  tracenas::HfFamily f;
+  f.model_type = "qwen3";
+  f.mlp_bias = tracenas::HfBias::kNever;
+  f.qk_norm = true;
+  f.names.gate_bias.clear();
+  f.names.up_bias.clear();
+  f.names.down_bias.clear();
+  return f;
 }
 
 void register_components(tracenas::Registrar& r) {
@@ -24,9 +47,9 @@ void register_components(tracenas::Registrar& r) {
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
         return std::make_unique<tracenas::HfDecoderAdapter>(
-            p.get_string("path"), qwen_names(), std::vector<std::string>{"qwen2", "qwen3"}, "qwen",
-            "llama");
-      });
+            p.get_string("path"), std::vector<tracenas::HfFamily>{qwen2_family(), qwen3_family()});
+      },
+      {{"qwen2", "qwen3"}});
 }
 
 }  // namespace

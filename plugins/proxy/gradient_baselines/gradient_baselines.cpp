@@ -167,17 +167,20 @@ tracenas::Factory make() {
   };
 }
 
-void add(tracenas::Registrar& r, const char* name, const char* doc, tracenas::Factory f) {
+void add(tracenas::Registrar& r, const char* name, const char* doc, tracenas::Factory f,
+         bool is_default = false) {
   tracenas::ComponentInfo info;
   info.kind = tracenas::ComponentKind::kProxy;
   info.name = name;
   info.doc = doc;
   info.factory = std::move(f);
+  info.claims.is_default = is_default;
   r.add(std::move(info));
 }
 
 void register_components(tracenas::Registrar& r) {
-  add(r, "loss", "mean calibration loss of the candidate (lower is better)", make<Loss>());
+  add(r, "loss", "mean calibration loss of the candidate (lower is better)", make<Loss>(),
+      /*is_default=*/true);
   add(r, "kl_to_parent", "mean per-token KL(base || candidate) of next-token distributions",
       make<KlToParent>());
   add(r, "grad_norm", "L2 norm of the kept-weight gradient", make<GradNorm>());

@@ -134,7 +134,8 @@ void register_components(tracenas::Registrar& r) {
             p.get_string("gradient") == "sketch", static_cast<int>(p.get_int("sketch_rank")),
             static_cast<std::uint64_t>(p.get_int("sketch_seed")), p.get_string("similarity"),
             p.get_string("aggregate"));
-      });
+      },
+      tracenas::Claims{{}, /*is_default=*/true});
 }
 
 }  // namespace

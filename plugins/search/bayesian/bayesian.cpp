@@ -193,6 +193,7 @@ class BayesianSearch final : public tracenas::SearchStrategy {
     return x;
   }
 
+  // [genomes, dims] float64: each genome encoded in [0, 1] per gene.
   at::Tensor encode_all(const std::vector<Genome>& genomes) const {
     std::vector<double> flat;
     flat.reserve(genomes.size() * dims_);
@@ -206,6 +207,8 @@ class BayesianSearch final : public tracenas::SearchStrategy {
   int num_lengthscales() const { return opt_.shared_lengthscale ? 1 : dims_; }
   double prior_mean() const { return std::sqrt(2.0) + 0.5 * std::log(std::max(dims_, 1)); }
 
+  // theta [k + 2] float64 (k = num_lengthscales()): log lengthscales, log
+  // signal variance, log noise variance.
   at::Tensor initial_theta() const {
     const int k = num_lengthscales();
     at::Tensor t = at::zeros({k + 2}, at::kDouble);
@@ -225,18 +228,19 @@ class BayesianSearch final : public tracenas::SearchStrategy {
     return t;
   }
 
-  // K(x, x) + (n2 + jitter) I, differentiable in theta.
+  // K(x, x) + (n2 + jitter) I [n, n] for x [n, dims], differentiable in theta.
   at::Tensor covariance(const at::Tensor& theta, const at::Tensor& x, double jitter) const {
     const int k = num_lengthscales();
     const auto n = x.size(0);
-    const at::Tensor xs = x / theta.slice(0, 0, k).exp();
-    const at::Tensor eye = at::eye(n, x.options());
+    const at::Tensor xs = x / theta.slice(0, 0, k).exp();  // [n, dims], scaled
+    const at::Tensor eye = at::eye(n, x.options());        // [n, n]
     // The diagonal distance is 0 exactly (the expanded form leaves rounding there).
     const at::Tensor kxx = matern_of_sq_dist(sq_dist(xs, xs) * (1 - eye), opt_.nu, theta[k].exp());
     return kxx + (theta[k + 1].exp() + jitter) * eye;
   }
 
-  // The Cholesky factor of `cov`; undefined when it is not positive definite.
+  // The lower Cholesky factor [n, n] of `cov` [n, n]; undefined when it is not
+  // positive definite.
   static at::Tensor cholesky(const at::Tensor& cov) {
     at::Tensor l, info;
     std::tie(l, info) = at::linalg_cholesky_ex(cov);
@@ -244,7 +248,8 @@ class BayesianSearch final : public tracenas::SearchStrategy {
     return l;
   }
 
-  // The loss -(log p(y | X) + log prior) / n at theta and its gradient.
+  // The loss -(log p(y | X) + log prior) / n at theta [k + 2] and its gradient
+  // [k + 2], for observations x [n, dims], y [n] (standardized).
   // Autograd runs through the kernel only: the Cholesky part of the gradient
   // is the closed form d(-log p)/dK = (K^-1 - alpha alpha^T) / 2, alpha = K^-1 y
   // (Rasmussen & Williams eq. 5.9), which saves backpropagating through the
@@ -261,10 +266,10 @@ class BayesianSearch final : public tracenas::SearchStrategy {
       at::NoGradGuard no_grad;
       const at::Tensor l = cholesky(cov.detach());
       if (!l.defined()) return false;
-      const at::Tensor alpha = at::cholesky_solve(y.unsqueeze(1), l);
+      const at::Tensor alpha = at::cholesky_solve(y.unsqueeze(1), l);  // [n, 1] = K^-1 y
       nll = 0.5 * (y.unsqueeze(1) * alpha).sum().item<double>() +
             l.diagonal().log().sum().item<double>() + 0.5 * n * std::log(2 * kPi);
-      weight = 0.5 * (at::cholesky_inverse(l) - alpha.matmul(alpha.t()));
+      weight = 0.5 * (at::cholesky_inverse(l) - alpha.matmul(alpha.t()));  // [n, n]
     }
     const at::Tensor prior =
         (leaf.slice(0, 0, num_lengthscales()) - prior_mean()).pow(2).sum() / (2 * kPriorVariance);
@@ -358,8 +363,8 @@ class BayesianSearch final : public tracenas::SearchStrategy {
 
   std::vector<Genome> propose(int n) {
     const auto count = static_cast<std::int64_t>(valid_f_.size());
-    const at::Tensor x = at::tensor(valid_x_, at::kDouble).view({count, dims_});
-    at::Tensor y = at::tensor(valid_f_, at::kDouble);
+    const at::Tensor x = at::tensor(valid_x_, at::kDouble).view({count, dims_});  // [n, dims]
+    at::Tensor y = at::tensor(valid_f_, at::kDouble);                             // [n]
     const double sd = y.std(/*unbiased=*/false).item<double>();
     y = (y - y.mean()) / (sd > 1e-12 ? sd : 1.0);
 
@@ -391,14 +396,15 @@ class BayesianSearch final : public tracenas::SearchStrategy {
       return cands;
     }
     const int k = num_lengthscales();
-    const at::Tensor ls = theta_.slice(0, 0, k).exp();
-    const at::Tensor s2 = theta_[k].exp();
-    const at::Tensor alpha = at::cholesky_solve(y.unsqueeze(1), l);
-    const at::Tensor ks = matern_kernel(encode_all(cands), x, ls, s2, opt_.nu);  // m x n
-    const at::Tensor mu = ks.matmul(alpha).squeeze(1);
-    const at::Tensor v = at::linalg_solve_triangular(l, ks.t(), /*upper=*/false);
-    const at::Tensor sigma = (s2 - v.pow(2).sum(0)).clamp_min(1e-12).sqrt();
-    const at::Tensor improvement = mu - y.max() - opt_.xi;
+    // The posterior at the m candidates, from the n observations.
+    const at::Tensor ls = theta_.slice(0, 0, k).exp();                             // [k]
+    const at::Tensor s2 = theta_[k].exp();                                         // 0-dim
+    const at::Tensor alpha = at::cholesky_solve(y.unsqueeze(1), l);                // [n, 1]
+    const at::Tensor ks = matern_kernel(encode_all(cands), x, ls, s2, opt_.nu);    // [m, n]
+    const at::Tensor mu = ks.matmul(alpha).squeeze(1);                             // [m]
+    const at::Tensor v = at::linalg_solve_triangular(l, ks.t(), /*upper=*/false);  // [n, m]
+    const at::Tensor sigma = (s2 - v.pow(2).sum(0)).clamp_min(1e-12).sqrt();       // [m]
+    const at::Tensor improvement = mu - y.max() - opt_.xi;                         // [m]
     const at::Tensor z = improvement / sigma;
     const at::Tensor ei = improvement * 0.5 * at::erfc(-z / std::sqrt(2.0)) +
                           sigma * at::exp(-0.5 * z * z) / std::sqrt(2 * kPi);

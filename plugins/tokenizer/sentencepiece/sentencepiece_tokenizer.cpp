@@ -147,7 +147,8 @@ void register_components(tracenas::Registrar& r) {
       {ParamSpec::path("path", "", "the tokenizer.model file").make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
         return std::make_unique<SentencePieceTokenizer>(p.get_string("path"));
-      });
+      },
+      {{".model"}});
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 
 #include "tracenas/api.hpp"
 #include "tracenas/model.hpp"
+#include "tracenas/support/hf_family.hpp"
 
 namespace tracenas {
 
@@ -77,10 +78,12 @@ struct TN_API ModelWeights {
   at::Tensor lm_head;     // [vocab, d] (the embedding itself when tied)
 };
 
-// Every tensor of the weights, with the Hugging Face name it is stored under
-// (tied lm_head omitted), in a fixed order.
+// Every tensor of the weights, with the Hugging Face name `names` gives it
+// (tied lm_head omitted), in a fixed order. A tensor the weights hold but the
+// table has no name for is a ModelError.
 TN_API std::vector<std::pair<std::string, at::Tensor>> named_hf_tensors(const ModelConfig& config,
-                                                                        const ModelWeights& w);
+                                                                        const ModelWeights& w,
+                                                                        const HfTensorNames& names);
 
 // Number of parameters the weights hold (SPEC.md section 4): every tensor
 // once, the tied LM head not counted twice.
@@ -111,14 +114,16 @@ TN_API at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& tok
 TN_API std::pair<double, std::int64_t> causal_lm_loss_sum(const at::Tensor& logits,
                                                           const at::Tensor& tokens);
 
-// A loaded model: its normalized config and its weights on one device in one dtype.
+// A loaded model: its normalized config, its weights on one device in one
+// dtype, and the Hugging Face family it was read as (export writes its names).
 class TN_API DecoderModel {
  public:
-  DecoderModel(ModelConfig config, ModelWeights weights);
+  DecoderModel(ModelConfig config, ModelWeights weights, HfFamily family = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   ModelWeights& mutable_weights() { return weights_; }
+  const HfFamily& family() const { return family_; }
   at::ScalarType dtype() const;
   at::Device device() const;
   std::int64_t num_parameters() const { return count_parameters(config_, weights_); }
@@ -130,6 +135,7 @@ class TN_API DecoderModel {
  private:
   ModelConfig config_;
   ModelWeights weights_;
+  HfFamily family_;
 };
 
 // "float32" -> at::kFloat, ...; ConfigError for an unknown name.

@@ -1,0 +1,27 @@
+#include "hf_reader.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace tracenas::hf {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in || in.bad()) throw DataError(path + ": cannot read the file");
+  return ss.str();
+}
+
+json parse_json(const std::string& file, const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::string why = e.what();
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    throw DataError(file + ": not valid JSON: " + why);
+  }
+}
+
+}  // namespace tracenas::hf
