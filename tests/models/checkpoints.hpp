@@ -23,6 +23,19 @@ inline const Registry& model_adapters() {
   return *r;
 }
 
+// Adapter `name` created directly by the registry (no host-side check).
+inline Instance<ModelAdapter> named_adapter(const std::string& name, const std::string& dir) {
+  ParamValues p;
+  p.set("path", dir);
+  return model_adapters().create<ModelAdapter>(name, p, RunContext{});
+}
+
+// The config as adapter `name` reads it (through the plugin's guard).
+inline ModelConfig read_config_as(const std::string& name, const std::string& dir) {
+  return named_adapter(name, dir).call("read_config",
+                                       [](ModelAdapter& a) { return a.read_config(); });
+}
+
 inline Instance<ModelAdapter> checkpoint_adapter(const std::string& dir) {
   ParamValues p;
   p.set("path", dir);

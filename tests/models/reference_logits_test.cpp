@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "base/runtime.hpp"
+#include "checkpoints.hpp"
 #include "io/llama2c.hpp"
 #include "model/adapters.hpp"
 #include "plugin/registry.hpp"
@@ -22,20 +23,10 @@
 namespace tracenas {
 namespace {
 
-const Registry& adapters() {
-  static Registry* r = [] {
-    auto* reg = new Registry();
-    reg->load_file(TN_PLUGIN_DIR "/libtracenas_model_llama.so");
-    reg->load_file(TN_PLUGIN_DIR "/libtracenas_model_qwen.so");
-    return reg;
-  }();
-  return *r;
-}
+const Registry& adapters() { return testing::model_adapters(); }
 
 Instance<ModelAdapter> adapter(const std::string& name, const std::string& path) {
-  ParamValues p;
-  p.set("path", path);
-  return adapters().create<ModelAdapter>(name, p, RunContext{});
+  return testing::named_adapter(name, path);
 }
 
 at::Tensor read_f32(const std::string& path, std::int64_t rows, std::int64_t cols) {

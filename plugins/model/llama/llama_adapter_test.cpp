@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "plugin/registry.hpp"
+#include "models/checkpoints.hpp"
 #include "test_dir.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
@@ -11,17 +11,7 @@
 namespace tracenas {
 namespace {
 
-ModelConfig llama_config(const std::string& dir) {
-  static Registry* registry = [] {
-    auto* r = new Registry();
-    r->load_file(TN_PLUGIN_DIR "/libtracenas_model_llama.so");
-    return r;
-  }();
-  ParamValues p;
-  p.set("path", dir);
-  auto adapter = registry->create<ModelAdapter>("llama", p, RunContext{});
-  return adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
-}
+ModelConfig llama_config(const std::string& dir) { return testing::read_config_as("llama", dir); }
 
 TEST(LlamaAdapter, Llama3TinyHasNoBiasesAndNoQkNorm) {
   ModelConfig c = llama_config(TN_SHARED_DIR "/reference/llama3-tiny");

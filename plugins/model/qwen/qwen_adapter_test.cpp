@@ -2,24 +2,14 @@
 // configs. Expected values from the tables in shared/reference/*/README.md.
 #include <gtest/gtest.h>
 
-#include "plugin/registry.hpp"
+#include "models/checkpoints.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
 
 namespace tracenas {
 namespace {
 
-ModelConfig qwen_config(const std::string& dir) {
-  static Registry* registry = [] {
-    auto* r = new Registry();
-    r->load_file(TN_PLUGIN_DIR "/libtracenas_model_qwen.so");
-    return r;
-  }();
-  ParamValues p;
-  p.set("path", dir);
-  auto adapter = registry->create<ModelAdapter>("qwen", p, RunContext{});
-  return adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
-}
+ModelConfig qwen_config(const std::string& dir) { return testing::read_config_as("qwen", dir); }
 
 TEST(QwenAdapter, Qwen2TinyHasQkvBiases) {
   ModelConfig c = qwen_config(TN_SHARED_DIR "/reference/qwen2-tiny");
