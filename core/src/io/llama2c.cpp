@@ -9,6 +9,7 @@
 
 #include "io/safetensors.hpp"
 #include "tracenas/error.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/support/hf_family.hpp"
 
 namespace fs = std::filesystem;
@@ -174,14 +175,7 @@ Llama2cResult convert_llama2c(const std::string& bin_path, const std::string& ou
 
   fs::create_directories(out_dir);
   save_checkpoint(out_dir, tensors, {{"format", "pt"}, {"source", "llama2.c"}}, 0);
-  const fs::path cfg_path = fs::path(out_dir) / "config.json";
-  const fs::path tmp = cfg_path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << llama_config(h).dump(2) << "\n";
-    if (!out) throw Error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, cfg_path);
+  write_file_atomic((fs::path(out_dir) / "config.json").string(), llama_config(h).dump(2) + "\n");
   return {out_dir, params};
 }
 }  // namespace tracenas
