@@ -172,7 +172,7 @@ TEST(Evaluator, TraceCorrelationIsInvariantToScalingTheLoss) {
         auto w = plugins().create<ImportanceCriterion>("wanda", {}, RunContext{});
         return w.call("score", [&](ImportanceCriterion& c) { return c.score(in); });
       });
-  PrefixWeights prefix(m->config(), m->weights(), imp.order);
+  PrefixWeights prefix(m->config(), m->mutable_weights(), imp.order);
   TraceNeeds needs;
   needs.weight_grads = needs.base_weight_grads = true;
   BaseTraces base = compute_base_traces(m->config(), prefix, stories().batches, needs);
@@ -203,6 +203,7 @@ TEST(Evaluator, MaskingAndPrefixSlicingGiveTheSameTraceCorrelation) {
   Evaluator ev(inputs(m, std::move(ps)));
   const Arch a = candidate();
   const double prefix_value = ev.evaluate(a).values[0];
+  ev.release_weights();  // the model's units back in their original order
 
   const auto sel = select_units(c, a, &ev.order());
   const int n_full = c.num_heads / c.num_kv_heads;

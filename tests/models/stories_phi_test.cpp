@@ -128,7 +128,7 @@ TEST(StoriesPhi, CandidateLossesMatchTheReference) {
   for (const char* dtype : {"float64", "float32"}) {
     auto m = load(dtype);
     ImportanceResult imp = wanda_importance(*m);
-    PrefixWeights prefix(m->config(), m->weights(), imp.order);
+    PrefixWeights prefix(m->config(), m->mutable_weights(), imp.order);
     const double tol = std::string(dtype) == "float64" ? 1e-9 : 1e-5;
     for (const char* name : kArchs) {
       Arch a = read_arch(kRef + name, m->config());
@@ -139,7 +139,8 @@ TEST(StoriesPhi, CandidateLossesMatchTheReference) {
         if (sel[l].attn) EXPECT_EQ(sel[l].heads, k["heads"].get<std::vector<int>>()) << name;
         if (sel[l].mlp) EXPECT_EQ(sel[l].channels, k["channels"].get<std::vector<int>>()) << name;
       }
-      ModelWeights cut = realize_weights(m->config(), m->weights(), sel);
+      // The weights are reordered in place: realize() reads them by original index.
+      ModelWeights cut = prefix.realize(sel);
       EXPECT_EQ(count_parameters(m->config(), cut), count_params(m->config(), a)) << name;
       ModelWeights views = prefix.view(a);
       double loss_cut = 0, loss_view = 0;
@@ -168,7 +169,7 @@ TEST(StoriesPhi, BaseLossMatchesTheReference) {
 TEST(StoriesPhi, PrefixViewsShareStorageWithTheReorderedWeights) {
   auto m = load("float32");
   ImportanceResult imp = wanda_importance(*m);
-  PrefixWeights prefix(m->config(), m->weights(), imp.order);
+  PrefixWeights prefix(m->config(), m->mutable_weights(), imp.order);
   Arch a = read_arch(kRef + std::string("depth-width.json"), m->config());
   ModelWeights v = prefix.view(a);
   const auto& r = prefix.reordered();

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/util.hpp"
+#include "model/attention.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -36,20 +37,58 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, int64_t in_features,
   return y;
 }
 
-// [B, S, d] -> attention block output [B, S, d]
 void accumulate_sq(at::Tensor* acc, const at::Tensor& x) {
   at::Tensor sq = x.detach().to(at::kDouble).pow(2).reshape({-1, x.size(-1)}).sum(0);
   *acc = acc->defined() ? *acc + sq : sq;
 }
 
-at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::Tensor& hidden,
-                     const at::Tensor& cos, const at::Tensor& sin, at::Tensor* o_input_sq) {
+// What one layer's blocks need besides their weights.
+struct LayerContext {
+  const ModelConfig& c;
+  const ForwardOptions& options;
+  int layer;
+
+  // y = x W^T (+ b), through the tap when there is one.
+  at::Tensor project(Projection p, const at::Tensor& x, const at::Tensor& w, int64_t in_features,
+                     const at::Tensor& bias) const {
+    if (options.tap != nullptr) return options.tap->project(layer, p, x, w, in_features, bias);
+    return linear(x, w, in_features, bias);
+  }
+  at::Tensor* stat(std::vector<at::Tensor> ActivationStats::*which) const {
+    return options.stats != nullptr ? &(options.stats->*which)[static_cast<std::size_t>(layer)]
+                                    : nullptr;
+  }
+};
+
+// q [B, g*n, S, h], k/v [B, g, S, h] -> [B, g*n, S, h]: causal softmax(q k^T / sqrt(h)) v with
+// one [S, S] score tensor per head (float32 softmax; float64 for a float64 model).
+at::Tensor plain_attention(const at::Tensor& q, at::Tensor k, at::Tensor v, double scale) {
+  const int64_t S = q.size(2), n = q.size(1) / k.size(1);
+  if (n > 1) {  // query head j of group i uses KV head i
+    k = k.repeat_interleave(n, 1);
+    v = v.repeat_interleave(n, 1);
+  }
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, g*n, S, S]
+  at::Tensor mask =
+      at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(q.device())).triu(1);
+  const bool f64 = scores.scalar_type() == at::kDouble;
+  at::Tensor probs = at::softmax(scores.to(f64 ? at::kDouble : at::kFloat)
+                                     .masked_fill(mask, -std::numeric_limits<double>::infinity()),
+                                 -1)
+                         .to(q.scalar_type());
+  return at::matmul(probs, v);  // [B, g*n, S, h]
+}
+
+// [B, S, d] -> attention block output [B, S, d]
+at::Tensor attention(const LayerContext& cx, const AttentionWeights& a, const at::Tensor& hidden,
+                     const at::Tensor& cos, const at::Tensor& sin) {
+  const ModelConfig& c = cx.c;
   const int64_t B = hidden.size(0), S = hidden.size(1), d = hidden.size(2);
   const int64_t g = a.kv_heads(), n = a.heads_per_group(), h = c.head_dim;
   at::Tensor x = rms_norm(hidden, a.input_norm, c.rms_norm_eps);
-  at::Tensor q = linear(x, a.q, d, a.q_bias).view({B, S, g * n, h});  // [B, S, g*n, h]
-  at::Tensor k = linear(x, a.k, d, a.k_bias).view({B, S, g, h});      // [B, S, g, h]
-  at::Tensor v = linear(x, a.v, d, a.v_bias).view({B, S, g, h});      // [B, S, g, h]
+  at::Tensor q = cx.project(Projection::kQ, x, a.q, d, a.q_bias).view({B, S, g * n, h});
+  at::Tensor k = cx.project(Projection::kK, x, a.k, d, a.k_bias).view({B, S, g, h});
+  at::Tensor v = cx.project(Projection::kV, x, a.v, d, a.v_bias).view({B, S, g, h});
   if (a.q_norm.defined()) q = rms_norm(q, a.q_norm, c.rms_norm_eps);
   if (a.k_norm.defined()) k = rms_norm(k, a.k_norm, c.rms_norm_eps);
   q = q.transpose(1, 2);  // [B, g*n, S, h]
@@ -57,40 +96,24 @@ at::Tensor attention(const ModelConfig& c, const AttentionWeights& a, const at::
   v = v.transpose(1, 2);  // [B, g, S, h]
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (n > 1) {  // query head j of group i uses KV head i
-    k = k.repeat_interleave(n, 1);
-    v = v.repeat_interleave(n, 1);
-  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(h));
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, g*n, S, S]
-  at::Tensor mask =
-      at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(hidden.device())).triu(1);
-  const bool f64 = scores.scalar_type() == at::kDouble;
-  at::Tensor probs = at::softmax(scores.to(f64 ? at::kDouble : at::kFloat)
-                                     .masked_fill(mask, -std::numeric_limits<double>::infinity()),
-                                 -1)
-                         .to(q.scalar_type());
-  at::Tensor out = at::matmul(probs, v);                 // [B, g*n, S, h]
-  out = out.transpose(1, 2).reshape({B, S, g * n * h});  // [B, S, g*n*h]
-  if (o_input_sq != nullptr) accumulate_sq(o_input_sq, out);
-  // o: [d, g, n, h] -> [d, g*n*h]
-  at::Tensor o2 = a.o.reshape({d, g * n * h});
-  at::Tensor y = at::matmul(out, o2.t());
-  if (a.o_bias.defined()) y = y + a.o_bias;
-  return y;
+  at::Tensor out = cx.options.attention_block > 0
+                       ? blockwise_causal_attention(q, k, v, scale, cx.options.attention_block)
+                       : plain_attention(q, k, v, scale);  // [B, g*n, S, h]
+  out = out.transpose(1, 2).reshape({B, S, g * n * h});    // [B, S, g*n*h]
+  if (at::Tensor* acc = cx.stat(&ActivationStats::o_input_sq)) accumulate_sq(acc, out);
+  return cx.project(Projection::kO, out, a.o, g * n * h, a.o_bias);  // o: [d, g, n, h]
 }
 
-at::Tensor mlp(const ModelConfig& c, const MlpWeights& m, const at::Tensor& hidden,
-               at::Tensor* down_input_sq) {
+at::Tensor mlp(const LayerContext& cx, const MlpWeights& m, const at::Tensor& hidden) {
   const int64_t d = hidden.size(2);
-  at::Tensor x = rms_norm(hidden, m.post_norm, c.rms_norm_eps);
-  at::Tensor gate = linear(x, m.gate, d, m.gate_bias);  // [B, S, c]
-  at::Tensor up = linear(x, m.up, d, m.up_bias);        // [B, S, c]
-  at::Tensor act = at::silu(gate) * up;                 // [B, S, c]
-  if (down_input_sq != nullptr) accumulate_sq(down_input_sq, act);
-  at::Tensor y = at::matmul(act, m.down.t());  // down: [d, c] (a column view is fine)
-  if (m.down_bias.defined()) y = y + m.down_bias;
-  return y;
+  at::Tensor x = rms_norm(hidden, m.post_norm, cx.c.rms_norm_eps);
+  at::Tensor gate = cx.project(Projection::kGate, x, m.gate, d, m.gate_bias);  // [B, S, c]
+  at::Tensor up = cx.project(Projection::kUp, x, m.up, d, m.up_bias);          // [B, S, c]
+  at::Tensor act = at::silu(gate) * up;                                        // [B, S, c]
+  if (at::Tensor* acc = cx.stat(&ActivationStats::down_input_sq)) accumulate_sq(acc, act);
+  // down: [d, c] (a column view; reshape keeps it a view)
+  return cx.project(Projection::kDown, act, m.down, m.channels(), m.down_bias);
 }
 
 int64_t numel_or_zero(const at::Tensor& t) { return t.defined() ? t.numel() : 0; }
@@ -118,8 +141,10 @@ at::Tensor rope_inv_freq(const ModelConfig& c) {
   return inv;
 }
 
-at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
-                          ActivationStats* stats) {
+ProjectionTap::~ProjectionTap() = default;
+
+at::Tensor decoder_hidden(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
+                          const ForwardOptions& options) {
   if (tokens.dim() != 2) {
     throw DataError("token batch must be [batch, seq] (got " + std::to_string(tokens.dim()) +
                     " dimensions)");
@@ -129,6 +154,11 @@ at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at:
   const auto device = w.embed.device();
   at::Tensor ids = tokens.to(device, at::kLong);
   at::Tensor hidden = at::embedding(w.embed, ids);  // [B, S, d]
+  // A tap computes the projections' gradients itself: the weights are no
+  // leaves, so the residual stream is what the backward starts from.
+  if (options.tap != nullptr && at::GradMode::is_enabled()) {
+    hidden = hidden.detach().requires_grad_(true);
+  }
 
   // cos/sin [S, h] computed in float32 (float64 for a float64 model), cast to the model dtype.
   const bool f64 = dtype == at::kDouble;
@@ -139,22 +169,29 @@ at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at:
   at::Tensor cos = emb.cos().to(dtype);
   at::Tensor sin = emb.sin().to(dtype);
 
-  if (stats != nullptr) {
-    stats->o_input_sq.resize(w.layers.size());
-    stats->down_input_sq.resize(w.layers.size());
+  if (options.stats != nullptr) {
+    options.stats->o_input_sq.resize(w.layers.size());
+    options.stats->down_input_sq.resize(w.layers.size());
   }
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
     const LayerWeights& layer = w.layers[i];
-    if (layer.attn) {
-      hidden = hidden + attention(c, layer.attention, hidden, cos, sin,
-                                  stats ? &stats->o_input_sq[i] : nullptr);
-    }
-    if (layer.mlp) {
-      hidden = hidden + mlp(c, layer.ffn, hidden, stats ? &stats->down_input_sq[i] : nullptr);
-    }
+    const LayerContext cx{c, options, static_cast<int>(i)};
+    if (layer.attn) hidden = hidden + attention(cx, layer.attention, hidden, cos, sin);
+    if (layer.mlp) hidden = hidden + mlp(cx, layer.ffn, hidden);
   }
-  hidden = rms_norm(hidden, w.final_norm, c.rms_norm_eps);
-  return at::matmul(hidden, w.lm_head.t());  // [B, S, vocab]
+  return rms_norm(hidden, w.final_norm, c.rms_norm_eps);  // [B, S, d]
+}
+
+at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
+                          const ForwardOptions& options) {
+  return at::matmul(decoder_hidden(c, w, tokens, options), w.lm_head.t());  // [B, S, vocab]
+}
+
+at::Tensor decoder_logits(const ModelConfig& c, const ModelWeights& w, const at::Tensor& tokens,
+                          ActivationStats* stats) {
+  ForwardOptions options;
+  options.stats = stats;
+  return decoder_logits(c, w, tokens, options);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& tokens) {

@@ -181,32 +181,113 @@ ModelWeights realize_weights(const ModelConfig& c, const ModelWeights& base,
   return w;
 }
 
-PrefixWeights::PrefixWeights(const ModelConfig& c, const ModelWeights& base,
+namespace {
+
+// Positions of each original index in `perm` (perm[position] = original index).
+std::vector<int> inverse_of(const std::vector<int>& perm) {
+  std::vector<int> inv(perm.size());
+  for (std::size_t p = 0; p < perm.size(); ++p)
+    inv[static_cast<std::size_t>(perm[p])] = static_cast<int>(p);
+  return inv;
+}
+
+// Writes t.index_select(dim, index) into t itself. `t` is viewed (never
+// reshaped into a copy) as `shape` first, so the write reaches its storage.
+void select_in_place(const at::Tensor& t, std::vector<int64_t> shape, int64_t dim,
+                     const at::Tensor& index) {
+  if (!t.defined()) return;
+  at::Tensor v = t.view(shape);
+  v.copy_(v.index_select(dim, index));
+}
+
+}  // namespace
+
+PrefixWeights::PrefixWeights(const ModelConfig& c, ModelWeights& weights,
                              const ImportanceOrder& order)
-    : config_(c) {
-  if (order.size() != base.layers.size()) {
+    : config_(c), weights_(weights) {
+  if (order.size() != weights.layers.size()) {
     throw Error("importance order has " + std::to_string(order.size()) + " layers, the model " +
-                std::to_string(base.layers.size()));
+                std::to_string(weights.layers.size()));
   }
   const int per_group = c.num_heads / c.num_kv_heads;
-  reordered_.embed = base.embed;
-  reordered_.final_norm = base.final_norm;
-  reordered_.lm_head = base.lm_head;
-  for (std::size_t i = 0; i < base.layers.size(); ++i) {
-    const LayerOrder& o = order[i];
+  for (const LayerOrder& o : order) {
     // Groups by importance; inside each group its heads by importance.
-    std::vector<int> heads;
+    Permutation p;
+    p.kv = o.kv_order;
     for (int g : o.kv_order) {
       for (int hidx : o.head_order) {
-        if (hidx / per_group == g) heads.push_back(hidx);
+        if (hidx / per_group == g) p.heads.push_back(hidx);
       }
     }
-    LayerWeights l;
-    l.attention =
-        take_heads(base.layers[i].attention, o.kv_order, heads, c.head_dim, c.hidden_size);
-    l.ffn = take_channels(base.layers[i].ffn, o.channel_order);
-    reordered_.layers.push_back(std::move(l));
+    p.channels = o.channel_order;
+    perm_.push_back(std::move(p));
   }
+  permute(/*inverse=*/false);
+}
+
+PrefixWeights::~PrefixWeights() {
+  try {
+    permute(/*inverse=*/true);
+  } catch (...) {  // nothing sensible is left to do with the weights
+  }
+}
+
+void PrefixWeights::permute(bool inverse) {
+  const int64_t h = config_.head_dim, d = config_.hidden_size;
+  for (std::size_t i = 0; i < weights_.layers.size(); ++i) {
+    const Permutation& p = perm_[i];
+    const at::Device dev = weights_.layers[i].attention.q.device();
+    auto index = [&](const std::vector<int>& perm) {
+      return long_index(inverse ? inverse_of(perm) : perm, dev);
+    };
+    AttentionWeights& a = weights_.layers[i].attention;
+    const int64_t G = a.q.size(0), N = a.q.size(1);
+    const at::Tensor kv = index(p.kv), heads = index(p.heads);
+    select_in_place(a.q, {G * N, h, d}, 0, heads);
+    select_in_place(a.q_bias, {G * N, h}, 0, heads);
+    select_in_place(a.k, {G, h, d}, 0, kv);
+    select_in_place(a.v, {G, h, d}, 0, kv);
+    select_in_place(a.k_bias, {G, h}, 0, kv);
+    select_in_place(a.v_bias, {G, h}, 0, kv);
+    select_in_place(a.o, {d, G * N, h}, 1, heads);
+    MlpWeights& m = weights_.layers[i].ffn;
+    const int64_t I = m.gate.size(0);
+    const at::Tensor ch = index(p.channels);
+    select_in_place(m.gate, {I, d}, 0, ch);
+    select_in_place(m.up, {I, d}, 0, ch);
+    select_in_place(m.gate_bias, {I}, 0, ch);
+    select_in_place(m.up_bias, {I}, 0, ch);
+    select_in_place(m.down, {d, I}, 1, ch);
+  }
+}
+
+ModelWeights PrefixWeights::realize(const std::vector<LayerSelection>& sel) const {
+  ModelWeights w;
+  w.embed = weights_.embed;
+  w.final_norm = weights_.final_norm;
+  w.lm_head = weights_.lm_head;
+  auto positions = [](const std::vector<int>& perm, const std::vector<int>& originals) {
+    const std::vector<int> inv = inverse_of(perm);
+    std::vector<int> out;
+    for (int u : originals) out.push_back(inv[static_cast<std::size_t>(u)]);
+    return out;
+  };
+  for (std::size_t i = 0; i < weights_.layers.size(); ++i) {
+    const Permutation& p = perm_[i];
+    LayerWeights l;
+    l.attn = sel[i].attn;
+    l.mlp = sel[i].mlp;
+    // Kept units in ascending original order, read at their reordered positions.
+    if (l.attn) {
+      l.attention =
+          take_heads(weights_.layers[i].attention, positions(p.kv, sel[i].kv_heads),
+                     positions(p.heads, sel[i].heads), config_.head_dim, config_.hidden_size);
+    }
+    if (l.mlp)
+      l.ffn = take_channels(weights_.layers[i].ffn, positions(p.channels, sel[i].channels));
+    w.layers.push_back(std::move(l));
+  }
+  return w;
 }
 
 LayerWeights narrow_layer(const LayerWeights& r, const LayerArch& la) {
@@ -250,16 +331,16 @@ LayerWeights narrow_layer(const LayerWeights& r, const LayerArch& la) {
 ModelWeights PrefixWeights::view(const Arch& arch) const {
   validate_arch(arch, config_, "architecture");
   ModelWeights w;
-  w.embed = reordered_.embed;
-  w.final_norm = reordered_.final_norm;
-  w.lm_head = reordered_.lm_head;
+  w.embed = weights_.embed;
+  w.final_norm = weights_.final_norm;
+  w.lm_head = weights_.lm_head;
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const LayerArch& la = arch.layers[i];
     if (!la.head_index.empty() || !la.channel_index.empty()) {
       throw ArchError("architecture: layers[" + std::to_string(i) +
                       "]: explicit unit indices cannot use the prefix fast path");
     }
-    w.layers.push_back(narrow_layer(reordered_.layers[i], la));
+    w.layers.push_back(narrow_layer(weights_.layers[i], la));
   }
   return w;
 }

@@ -71,19 +71,38 @@ ModelWeights realize_weights(const ModelConfig& base_config, const ModelWeights&
 // their gradients) narrowed to the widths of `arch`: views, no copies.
 LayerWeights narrow_layer(const LayerWeights& reordered, const LayerArch& arch);
 
-// The fast path: weights reordered once by importance; view(arch) is narrow()
-// views of them. The reordered copy holds as many elements as the base.
+// The fast path: the model's own weights reordered once, in place, by
+// importance (function-preserving: a forward gives the same logits), so that
+// view(arch) is narrow() views of them and a loaded checkpoint costs its size
+// in memory once. The destructor puts the original unit order back; until
+// then, code that cuts units out of the model by their original indices goes
+// through realize(). The weights must outlive this object.
 class PrefixWeights {
  public:
-  PrefixWeights(const ModelConfig& config, const ModelWeights& base, const ImportanceOrder& order);
+  PrefixWeights(const ModelConfig& config, ModelWeights& weights, const ImportanceOrder& order);
+  ~PrefixWeights();
+  PrefixWeights(const PrefixWeights&) = delete;
+  PrefixWeights& operator=(const PrefixWeights&) = delete;
 
   // Views for an Arch without explicit indices (ArchError otherwise).
   ModelWeights view(const Arch& arch) const;
-  const ModelWeights& reordered() const { return reordered_; }
+  // The weights in the importance order (the model's own tensors).
+  const ModelWeights& reordered() const { return weights_; }
+  // realize_weights(config, <the weights in their original order>, selection).
+  ModelWeights realize(const std::vector<LayerSelection>& selection) const;
 
  private:
+  // Per layer: the original index of each reordered position.
+  struct Permutation {
+    std::vector<int> kv;        // [G]
+    std::vector<int> heads;     // [H], flat, grouped by reordered KV group
+    std::vector<int> channels;  // [I]
+  };
+  void permute(bool inverse);
+
   ModelConfig config_;
-  ModelWeights reordered_;
+  ModelWeights& weights_;
+  std::vector<Permutation> perm_;
 };
 
 }  // namespace tracenas

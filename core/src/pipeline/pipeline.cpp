@@ -47,6 +47,18 @@ const ParamSchema& run_schema() {
                                   "where the model runs (auto: cuda when LibTorch has it)"));
     v.push_back(ParamSpec::choice("dtype", {"float32", "bfloat16", "float16"}, "float32",
                                   "dtype the model runs in"));
+    v.push_back(ParamSpec::choice(
+        "attention", {"blockwise", "plain"}, "blockwise",
+        "causal attention of the traced passes: blockwise (online softmax over blocks of "
+        "attention_block positions, memory linear in seq_len) or plain (one [seq, seq] score "
+        "tensor per head kept for the backward)"));
+    v.push_back(ParamSpec::integer("attention_block", 256,
+                                   "query and key positions per block of blockwise attention")
+                    .range(1, 1 << 20));
+    v.push_back(ParamSpec::integer("loss_chunk_tokens", 0,
+                                   "positions per chunk of the LM head and loss in the traced "
+                                   "passes (0: about 2^25 logits per chunk)")
+                    .range(0, 1 << 30));
     return v;
   }();
   return s;
@@ -65,6 +77,11 @@ const ParamSchema& data_batch_schema() {
     v.push_back(ParamSpec::integer("seq_len", 256, "tokens per window").range(2, 1 << 20));
     v.push_back(ParamSpec::integer("batch_size", 8, "windows per batch").range(1, 1 << 20));
     v.push_back(ParamSpec::integer("num_batches", 4, "calibration batches K").range(1, 1 << 20));
+    v.push_back(ParamSpec::integer("micro_batch_size", 0,
+                                   "windows per forward/backward of the traced passes; each "
+                                   "batch's gradients accumulate over its micro-batches, with "
+                                   "the same result (0: the whole batch at once)")
+                    .range(0, 1 << 20));
     v.push_back(ParamSpec::boolean("shuffle", false, "shuffle windows (seeded) before batching"));
     v.push_back(ParamSpec::integer("shuffle_seed", 0, "seed of the window shuffle").min(0));
     return v;
@@ -910,6 +927,14 @@ BatchSpec Pipeline::batch_spec() const {
   b.shuffle = data_batches.get_bool("shuffle");
   b.shuffle_seed = static_cast<std::uint64_t>(data_batches.get_int("shuffle_seed"));
   return b;
+}
+
+PassOptions Pipeline::pass_options() const {
+  PassOptions o;
+  o.micro_batch_size = data_batches.get_int("micro_batch_size");
+  o.attention_block = run.get_string("attention") == "plain" ? 0 : run.get_int("attention_block");
+  o.loss_chunk_tokens = run.get_int("loss_chunk_tokens");
+  return o;
 }
 
 std::string Pipeline::run_dir() const {

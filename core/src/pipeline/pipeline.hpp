@@ -1,10 +1,12 @@
 // YAML pipelines: the experiment a user composes, validated and resolved.
 //
 //   schema_version: 1
-//   run:         {name, seed, output_dir, cache_dir, threads, device, dtype}
+//   run:         {name, seed, output_dir, cache_dir, threads, device, dtype, attention,
+//                 attention_block, loss_chunk_tokens}
 //   plugins:     {search_paths: [...]}
 //   model:       {adapter: llama, params: {path: ...}}
-//   data:        {source: tokens, seq_len, batch_size, num_batches, shuffle, shuffle_seed,
+//   data:        {source: tokens, seq_len, batch_size, num_batches, micro_batch_size, shuffle,
+//                 shuffle_seed,
 //                 params: {...}}
 //   tokenizer:   {type: sentencepiece, params: {path: ...}}   (optional; text data sources
 //                 otherwise use the model folder's tokenizer)
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "scoring/trace.hpp"
 #include "tracenas/component.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/params.hpp"
@@ -73,6 +76,8 @@ struct Pipeline {
   ParamValues recovery;  // recovery training after `tracenas run` (recovery_schema())
 
   BatchSpec batch_spec() const;
+  // How the traced passes run (micro-batches, attention, loss chunks).
+  PassOptions pass_options() const;
   RunContext run_context() const;  // run_dir and cache_dir as the run will use them
   std::string run_dir() const;     // <output_dir>/<name>
   // The resolved pipeline (every default filled in) as YAML text.

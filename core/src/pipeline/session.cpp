@@ -61,6 +61,7 @@ std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& s, ScoringCompo
   in.run_seed = s.run.seed;
   in.proxies = std::move(components.proxies);
   in.cache_dir = s.run.cache_dir;
+  in.pass = p.pass_options();
   return std::make_unique<Evaluator>(std::move(in));
 }
 

@@ -121,6 +121,8 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.objective = p.objective;
   Engine engine(*evaluator, *space, strategy, eo);
   EngineResult r = engine.run();
+  // Export and recovery cut units out by their original indices.
+  evaluator->release_weights();
 
   const ModelConfig& c = evaluator->config();
   json summary = {{"run_dir", dir.string()},

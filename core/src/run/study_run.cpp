@@ -309,8 +309,7 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
 
     const auto t1 = std::chrono::steady_clock::now();
     const auto selection = select_units(c, arch, &evaluator.order());
-    DecoderModel pruned(c, float32_weights(realize_weights(c, session.model->weights(), selection),
-                                           session.model->device()));
+    DecoderModel pruned(c, float32_weights(evaluator.realize(selection), session.model->device()));
     const double before = evaluate(c, pruned.weights(), eval_set).loss;
     const double eval_seconds_before = seconds_since(t1);
     const auto t2 = std::chrono::steady_clock::now();

@@ -59,7 +59,7 @@ ImportanceOrder selection_first(const ModelConfig& c, const std::vector<LayerSel
 }
 
 // Scores `arch` with every proxy on one pass (SPEC.md section 5).
-ArchScore score_arch(const Registry& registry, const RunContext& run, const DecoderModel& model,
+ArchScore score_arch(const Registry& registry, const RunContext& run, DecoderModel& model,
                      const Arch& arch, const std::vector<at::Tensor>& batches,
                      const std::string& criterion, const ParamValues& criterion_params,
                      const std::vector<NamedProxy>& proxies) {
@@ -69,7 +69,7 @@ ArchScore score_arch(const Registry& registry, const RunContext& run, const Deco
   if (!explicit_all)
     order = importance_of(registry, run, model, batches, criterion, criterion_params);
   auto sel = select_units(c, arch, explicit_all ? nullptr : &order);
-  PrefixWeights prefix(c, model.weights(),
+  PrefixWeights prefix(c, model.mutable_weights(),
                        selection_first(c, sel, explicit_all ? nullptr : &order));
   Arch widths = arch;
   for (auto& l : widths.layers) {

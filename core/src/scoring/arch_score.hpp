@@ -46,7 +46,7 @@ struct ArchScore {
 
 // Scores `arch` with every proxy on one pass. Units `arch` does not name are
 // chosen by `criterion` on `batches`.
-ArchScore score_arch(const Registry& registry, const RunContext& run, const DecoderModel& model,
+ArchScore score_arch(const Registry& registry, const RunContext& run, DecoderModel& model,
                      const Arch& arch, const std::vector<at::Tensor>& batches,
                      const std::string& criterion, const ParamValues& criterion_params,
                      const std::vector<NamedProxy>& proxies);

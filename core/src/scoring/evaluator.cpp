@@ -156,7 +156,7 @@ void Evaluator::prepare() {
     if (cache.enabled()) write_file_atomic(importance_path, importance_to_json(order_) + "\n");
   }
   importance_seconds_ = seconds_since(t0);
-  prefix_ = std::make_unique<PrefixWeights>(c, in_.model->weights(), order_);
+  prefix_ = std::make_unique<PrefixWeights>(c, in_.model->mutable_weights(), order_);
 
   // Base traces: keyed by the importance key and what the proxies need.
   t0 = std::chrono::steady_clock::now();
@@ -166,7 +166,7 @@ void Evaluator::prepare() {
   base_needs.sketch_seed = needs_.sketch_seed;
   base_needs.base_logits = needs_.base_logits;
   Hasher th;
-  th.add(std::string_view("base_traces/1"))
+  th.add(std::string_view("base_traces/2"))
       .add(importance_key)
       .add(static_cast<std::int64_t>(base_needs.base_weight_grads))
       .add(static_cast<std::int64_t>(base_needs.sketch_rank))
@@ -180,7 +180,7 @@ void Evaluator::prepare() {
     traces_cached_ = true;
     log().info("base traces loaded from the cache {}", traces_path);
   } else {
-    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs);
+    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, in_.pass);
     const bool worth_caching =
         base_needs.base_weight_grads || base_needs.sketch_rank > 0 || base_needs.base_logits;
     if (cache.enabled() && worth_caching) {
@@ -194,10 +194,12 @@ void Evaluator::prepare() {
 
 Evaluation Evaluator::evaluate(const Arch& arch) {
   prepare();
+  if (!prefix_)
+    prefix_ = std::make_unique<PrefixWeights>(config(), in_.model->mutable_weights(), order_);
   const ModelConfig& c = config();
   Evaluation ev;
   auto t0 = std::chrono::steady_clock::now();
-  Trace trace = run_candidate_pass(c, *prefix_, arch, base_, in_.batches, needs_);
+  Trace trace = run_candidate_pass(c, *prefix_, arch, base_, in_.batches, needs_, in_.pass);
   ++passes_;
   ev.pass_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
@@ -215,5 +217,12 @@ Evaluation Evaluator::evaluate(const Arch& arch) {
   ev.proxy_seconds = seconds_since(t0);
   return ev;
 }
+
+ModelWeights Evaluator::realize(const std::vector<LayerSelection>& selection) const {
+  if (prefix_) return prefix_->realize(selection);
+  return realize_weights(config(), in_.model->weights(), selection);
+}
+
+void Evaluator::release_weights() { prefix_.reset(); }
 
 }  // namespace tracenas

@@ -50,6 +50,7 @@ struct EvaluatorInputs {
   std::uint64_t run_seed = 0;  // enters the importance key of a seeded criterion
   std::vector<ScoredProxy> proxies;
   std::string cache_dir;  // empty: no cache
+  PassOptions pass;       // micro-batches, attention blocks, loss chunks
 };
 
 struct Evaluation {
@@ -78,6 +79,13 @@ class Evaluator {
 
   // One pass of `arch` (widths only; explicit indices are an ArchError) and every proxy.
   Evaluation evaluate(const Arch& arch);
+
+  // The sub-network's weights cut out of the model with its kept units in
+  // their original order (prepare() reorders the model's weights in place).
+  ModelWeights realize(const std::vector<LayerSelection>& selection) const;
+  // Puts the model's weights back in their original order (the next
+  // evaluate() reorders them again).
+  void release_weights();
 
   int passes() const { return passes_; }
   bool importance_from_cache() const { return importance_cached_; }

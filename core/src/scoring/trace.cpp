@@ -3,10 +3,13 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "io/safetensors.hpp"
+#include "scoring/gradient_tap.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -38,14 +41,6 @@ void for_each_projection(LayerWeights& l, const SlotFn& fn) {
   }
 }
 
-// Turns every projection tensor into a gradient leaf sharing its storage.
-void make_leaves(ModelWeights& w) {
-  for (LayerWeights& l : w.layers) {
-    for_each_projection(
-        l, [](const char*, BlockKind, at::Tensor& t) { t = t.detach().requires_grad_(true); });
-  }
-}
-
 // Output dims of a projection weight in the grouped layout (decoder.hpp); 0
 // for a bias (not sketched).
 int out_dims(const std::string& name) {
@@ -62,7 +57,8 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-at::ScalarType sketch_dtype(const at::Tensor& t) {
+// The accumulation dtype of a model's traces.
+at::ScalarType trace_dtype(const at::Tensor& t) {
   return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
@@ -74,51 +70,53 @@ at::Tensor narrow_prefix(at::Tensor t, int64_t first, at::IntArrayRef sizes) {
   return t;
 }
 
-// g [out..., in...] (nout output dims), a [r, in_base...] -> g a^T [out..., r].
-at::Tensor sketch_right(const at::Tensor& g, const at::Tensor& a, int nout) {
-  const int64_t nin = g.dim() - nout;
-  at::Tensor ak = narrow_prefix(a, 1, g.sizes().slice(static_cast<std::size_t>(nout)));
-  std::vector<int64_t> gd, ad;
-  for (int64_t d = 0; d < nin; ++d) {
-    gd.push_back(nout + d);
-    ad.push_back(1 + d);
-  }
-  return at::tensordot(g.to(a.scalar_type()), ak, gd, ad);
+// Hands a sketched projection of `w` (nout output dims) its A [r, in] and B
+// [out, r], restricted to w's kept coordinates, as the 2-D matrices the tap uses.
+void set_tap_sketch(GradientTap& tap, int layer, const char* name, const at::Tensor& w, int nout,
+                    const BaseTraces::Sketch& s) {
+  bool is_bias = false;
+  const Projection p = projection_of(name, &is_bias);
+  const int64_t r = s.a.size(0);
+  at::Tensor a = narrow_prefix(s.a, 1, w.sizes().slice(static_cast<std::size_t>(nout)));
+  at::Tensor b = narrow_prefix(s.b, 0, w.sizes().slice(0, static_cast<std::size_t>(nout)));
+  tap.set_sketch(layer, p, a.reshape({r, -1}), b.reshape({-1, r}));
 }
 
-// g [out..., in...], b [out_base..., r] -> b^T g [r, in...].
-at::Tensor sketch_left(const at::Tensor& g, const at::Tensor& b, int nout) {
-  at::Tensor bk = narrow_prefix(b, 0, g.sizes().slice(0, static_cast<std::size_t>(nout)));
-  std::vector<int64_t> dims;
-  for (int64_t d = 0; d < nout; ++d) dims.push_back(d);
-  return at::tensordot(bk, g.to(b.scalar_type()), dims, dims);
+// The accumulated gradient of projection tensor `name` (a weight or a bias),
+// in the shape of `like`; undefined when nothing was accumulated.
+at::Tensor tap_gradient(GradientTap& tap, int layer, const std::string& name,
+                        const at::Tensor& like) {
+  bool is_bias = false;
+  ProjectionSums& s = tap.sums(layer, projection_of(name, &is_bias));
+  const at::Tensor& g = is_bias ? s.bias : s.weight;
+  return g.defined() ? g.view(like.sizes()) : g;
 }
 
-// Draws A and B of every projection of every layer and sketches the base gradients.
-void sketch_base(BaseTraces& base, ModelWeights& w, int rank, std::uint64_t seed) {
+// Draws A and B of every projection weight of every layer (seeded by the
+// sketch seed, the layer and the projection's slot in for_each_projection
+// order) and hands them to the tap.
+void draw_sketches(BaseTraces& base, const ModelWeights& weights, GradientTap& tap, int rank,
+                   std::uint64_t seed) {
   base.sketch_rank = rank;
   base.sketch_seed = seed;
+  ModelWeights w = weights;
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
     std::map<std::string, BaseTraces::Sketch> layer;
     std::uint64_t slot = 0;
     for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor& t) {
-      const at::Tensor g = t.grad();
       const int nout = out_dims(name);
       BaseTraces::Sketch s;
-      if (nout == 0) {
-        s.right = g.to(at::kDouble);
-      } else {
+      if (nout > 0) {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(
             splitmix64(seed ^ (static_cast<std::uint64_t>(i) << 20) ^ slot));
-        const auto opts = at::TensorOptions().dtype(sketch_dtype(g));
+        const auto opts = at::TensorOptions().dtype(trace_dtype(t));
         std::vector<int64_t> a_shape = {rank}, b_shape;
-        for (int64_t d = nout; d < g.dim(); ++d) a_shape.push_back(g.size(d));
-        for (int64_t d = 0; d < nout; ++d) b_shape.push_back(g.size(d));
+        for (int64_t d = nout; d < t.dim(); ++d) a_shape.push_back(t.size(d));
+        for (int64_t d = 0; d < nout; ++d) b_shape.push_back(t.size(d));
         b_shape.push_back(rank);
-        s.a = at::randn(a_shape, gen, opts).to(g.device());    // [r, in...]
-        s.b = at::randn(b_shape, gen, opts).to(g.device());    // [out..., r]
-        s.right = sketch_right(g, s.a, nout).to(at::kDouble);  // [out..., r]
-        s.left = sketch_left(g, s.b, nout).to(at::kDouble);    // [r, in...]
+        s.a = at::randn(a_shape, gen, opts).to(t.device());  // [r, in...]
+        s.b = at::randn(b_shape, gen, opts).to(t.device());  // [out..., r]
+        set_tap_sketch(tap, static_cast<int>(i), name, t, nout, s);
       }
       layer.emplace(name, std::move(s));
       ++slot;
@@ -127,50 +125,86 @@ void sketch_base(BaseTraces& base, ModelWeights& w, int rank, std::uint64_t seed
   }
 }
 
+// Forward (and, with a tap, backward) of one calibration batch [B, seq], in
+// micro-batches. Returns the batch loss; `logits` receives the batch's logits
+// when given (the loss then comes from them rather than the chunked loss).
+double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Tensor& batch,
+                 const PassOptions& options, GradientTap* tap, at::Tensor* logits) {
+  const int64_t rows = batch.size(0);
+  const int64_t mb = options.micro_batch_size > 0 ? std::min(options.micro_batch_size, rows) : rows;
+  std::optional<at::NoGradGuard> no_grad;
+  if (tap == nullptr) no_grad.emplace();
+  ForwardOptions fo;
+  fo.tap = tap;
+  fo.attention_block = options.attention_block;
+  double batch_loss = 0;
+  std::vector<at::Tensor> parts;
+  for (int64_t r0 = 0; r0 < rows; r0 += mb) {
+    const int64_t len = std::min(mb, rows - r0);
+    const at::Tensor part = batch.narrow(0, r0, len);  // [len, seq]
+    at::Tensor loss;
+    if (logits != nullptr) {
+      at::Tensor lg = decoder_logits(config, w, part, fo);  // [len, seq, vocab]
+      loss = causal_lm_loss(lg, part);
+      parts.push_back(lg.detach());
+    } else {
+      loss = chunked_causal_lm_loss(decoder_hidden(config, w, part, fo), w.lm_head, part,
+                                    options.loss_chunk_tokens);
+    }
+    // The batch loss is the mean over its sequences: each part weighs its share.
+    const double share = static_cast<double>(len) / static_cast<double>(rows);
+    if (tap != nullptr) (share == 1.0 ? loss : loss * share).backward();
+    batch_loss += share * loss.item<double>();
+  }
+  if (logits != nullptr) *logits = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  return batch_loss;
+}
+
 }  // namespace
 
 BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
-                               const std::vector<at::Tensor>& batches, const TraceNeeds& needs) {
+                               const std::vector<at::Tensor>& batches, const TraceNeeds& needs,
+                               const PassOptions& options) {
   BaseTraces base;
-  ModelWeights w = prefix.reordered();
+  const ModelWeights& w = prefix.reordered();
   const bool grads = needs.base_weight_grads || needs.sketch_rank > 0;
-  if (grads) make_leaves(w);
+  GradientTap tap(w.layers.size(), needs.base_weight_grads);
+  if (needs.sketch_rank > 0) draw_sketches(base, w, tap, needs.sketch_rank, needs.sketch_seed);
   for (const at::Tensor& b : batches) {
     at::Tensor logits;
-    if (grads) {
-      logits = decoder_logits(config, w, b);
-      at::Tensor loss = causal_lm_loss(logits, b);
-      loss.backward();
-      base.batch_losses.push_back(loss.item<double>());
-    } else {
-      at::NoGradGuard ng;
-      logits = decoder_logits(config, w, b);
-      base.batch_losses.push_back(causal_lm_loss(logits, b).item<double>());
-    }
-    if (needs.base_logits) base.logits.push_back(logits.detach());
+    base.batch_losses.push_back(run_batch(config, w, b, options, grads ? &tap : nullptr,
+                                          needs.base_logits ? &logits : nullptr));
+    if (needs.base_logits) base.logits.push_back(logits);
   }
-  if (needs.sketch_rank > 0) sketch_base(base, w, needs.sketch_rank, needs.sketch_seed);
-  if (needs.base_weight_grads) {
-    // g_M = sum over batches (the .grad fields accumulated it).
-    for (LayerWeights& l : w.layers) {
-      LayerWeights g;
-      g.attn = l.attn;
-      g.mlp = l.mlp;
-      // The same slots and layout as the weights.
-      g.attention.q = l.attention.q.grad();
-      g.attention.k = l.attention.k.grad();
-      g.attention.v = l.attention.v.grad();
-      g.attention.o = l.attention.o.grad();
-      if (l.attention.q_bias.defined()) g.attention.q_bias = l.attention.q_bias.grad();
-      if (l.attention.k_bias.defined()) g.attention.k_bias = l.attention.k_bias.grad();
-      if (l.attention.v_bias.defined()) g.attention.v_bias = l.attention.v_bias.grad();
-      if (l.attention.o_bias.defined()) g.attention.o_bias = l.attention.o_bias.grad();
-      g.ffn.gate = l.ffn.gate.grad();
-      g.ffn.up = l.ffn.up.grad();
-      g.ffn.down = l.ffn.down.grad();
-      if (l.ffn.gate_bias.defined()) g.ffn.gate_bias = l.ffn.gate_bias.grad();
-      if (l.ffn.up_bias.defined()) g.ffn.up_bias = l.ffn.up_bias.grad();
-      if (l.ffn.down_bias.defined()) g.ffn.down_bias = l.ffn.down_bias.grad();
+  ModelWeights layout = w;  // for_each_projection's slots, in the reordered shapes
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const int li = static_cast<int>(i);
+    if (needs.sketch_rank > 0) {
+      for_each_projection(layout.layers[i], [&](const char* name, BlockKind, at::Tensor& t) {
+        BaseTraces::Sketch& s = base.sketches[i].at(name);
+        const int nout = out_dims(name);
+        bool is_bias = false;
+        ProjectionSums& sums = tap.sums(li, projection_of(name, &is_bias));
+        if (nout == 0) {
+          s.right = sums.bias.view(t.sizes());
+        } else {
+          std::vector<int64_t> right_shape(t.sizes().begin(), t.sizes().begin() + nout);
+          right_shape.push_back(needs.sketch_rank);
+          std::vector<int64_t> left_shape = {needs.sketch_rank};
+          left_shape.insert(left_shape.end(), t.sizes().begin() + nout, t.sizes().end());
+          s.right = sums.right.view(right_shape);  // [out..., r]
+          s.left = sums.left.view(left_shape);     // [r, in...]
+        }
+      });
+    }
+    if (needs.base_weight_grads) {
+      // g_M = sum over batches, in the same slots and layout as the weights.
+      LayerWeights g = layout.layers[i];
+      for_each_projection(g, [&](const char* name, BlockKind, at::Tensor& t) {
+        t = tap_gradient(tap, li, name, t);
+      });
+      g.attention.input_norm = g.attention.q_norm = g.attention.k_norm = g.ffn.post_norm =
+          at::Tensor();
       base.grads.push_back(std::move(g));
     }
   }
@@ -179,61 +213,65 @@ BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& p
 
 Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix, const Arch& arch,
                          const BaseTraces& base, const std::vector<at::Tensor>& batches,
-                         const TraceNeeds& needs) {
+                         const TraceNeeds& needs, const PassOptions& options) {
   const bool sketch = needs.sketch_rank > 0;
   if (sketch && (base.sketch_rank != needs.sketch_rank || base.sketch_seed != needs.sketch_seed)) {
     throw Error("candidate pass: the base traces hold no sketch of rank " +
                 std::to_string(needs.sketch_rank) + " and seed " +
                 std::to_string(needs.sketch_seed));
   }
-  const bool grads = needs.weight_grads || needs.grad_moments || sketch;
+  const bool full = needs.weight_grads || needs.grad_moments;
+  const bool grads = full || sketch;
   ModelWeights w = prefix.view(arch);
-  if (grads) make_leaves(w);
+  GradientTap tap(w.layers.size(), full);
+  if (sketch) {
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+      for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor& t) {
+        const int nout = out_dims(name);
+        if (nout > 0) {
+          set_tap_sketch(tap, static_cast<int>(i), name, t, nout, base.sketches.at(i).at(name));
+        }
+      });
+    }
+  }
 
-  // Running sums per projection, in for_each_projection order per layer.
+  // grad_moments: per projection tensor, in for_each_projection order per
+  // layer, the sums over batches of g, |g| and g^2 (the tap holds one batch).
   std::vector<std::vector<at::Tensor>> sum(w.layers.size()), sum_abs(w.layers.size()),
       sum_sq(w.layers.size());
   Trace trace;
   for (const at::Tensor& b : batches) {
     at::Tensor logits;
-    if (grads) {
-      logits = decoder_logits(config, w, b);
-      at::Tensor loss = causal_lm_loss(logits, b);
-      loss.backward();
-      trace.batch_losses.push_back(loss.item<double>());
-      for (std::size_t i = 0; i < w.layers.size(); ++i) {
-        std::size_t k = 0;
-        for_each_projection(w.layers[i], [&](const char*, BlockKind, at::Tensor& t) {
-          at::Tensor g = t.grad().to(at::kDouble);
-          if (sum[i].size() <= k) {
-            // .to() already copied unless the model runs in float64.
-            sum[i].push_back(g.is_same(t.grad()) ? g.clone() : g);
-            if (needs.grad_moments) {
-              sum_abs[i].push_back(g.abs());
-              sum_sq[i].push_back(g.pow(2));
-            }
-          } else {
-            sum[i][k] += g;
-            if (needs.grad_moments) {
-              sum_abs[i][k] += g.abs();
-              sum_sq[i][k] += g.pow(2);
-            }
-          }
-          t.mutable_grad().reset();
-          ++k;
-        });
-      }
-    } else {
-      at::NoGradGuard ng;
-      logits = decoder_logits(config, w, b);
-      trace.batch_losses.push_back(causal_lm_loss(logits, b).item<double>());
+    trace.batch_losses.push_back(
+        run_batch(config, w, b, options, grads ? &tap : nullptr, needs.logits ? &logits : nullptr));
+    if (needs.logits) trace.logits.push_back(logits);
+    if (!needs.grad_moments) continue;
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+      std::size_t k = 0;
+      for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor&) {
+        bool is_bias = false;
+        ProjectionSums& s = tap.sums(static_cast<int>(i), projection_of(name, &is_bias));
+        at::Tensor& acc = is_bias ? s.bias : s.weight;
+        at::Tensor g = acc;  // this batch's gradient; the tap starts afresh
+        acc = at::Tensor();
+        if (sum[i].size() <= k) {
+          sum[i].push_back(g.clone());
+          sum_abs[i].push_back(g.abs());
+          sum_sq[i].push_back(g.pow(2));
+        } else {
+          sum[i][k] += g;
+          sum_abs[i][k] += g.abs();
+          sum_sq[i][k] += g.pow(2);
+        }
+        ++k;
+      });
     }
-    if (needs.logits) trace.logits.push_back(logits.detach());
   }
   trace.base_logits = base.logits;
 
   const double K = static_cast<double>(batches.size());
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const int li = static_cast<int>(i);
     LayerWeights base_view;
     if (needs.base_weight_grads) {
       if (base.grads.size() != w.layers.size()) {
@@ -247,7 +285,7 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
                           [&](const char*, BlockKind, at::Tensor& t) { base_slots.push_back(t); });
     }
     BlockTrace attn, mlp;
-    attn.layer = mlp.layer = static_cast<int>(i);
+    attn.layer = mlp.layer = li;
     attn.kind = BlockKind::kAttn;
     mlp.kind = BlockKind::kMlp;
     std::size_t k = 0;
@@ -255,29 +293,37 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
       BlockTrace& bt = kind == BlockKind::kAttn ? attn : mlp;
       bt.names.push_back(name);
       bt.weights.push_back(t.detach());
+      const int nout = out_dims(name);
       if (sketch) {
-        const at::Tensor mean = sum[i][k] / K;
-        const int nout = out_dims(name);
         const BaseTraces::Sketch& bs = base.sketches.at(i).at(name);
+        bool is_bias = false;
+        ProjectionSums& s = tap.sums(li, projection_of(name, &is_bias));
         if (nout == 0) {
+          const at::Tensor mean =
+              (needs.grad_moments ? sum[i][k] : s.bias).view(t.sizes()).to(at::kDouble) / K;
           bt.sketch.push_back(mean);
           bt.base_sketch.push_back(narrow_prefix(bs.right, 0, mean.sizes()));
         } else {
-          bt.sketch.push_back(sketch_right(mean, bs.a, nout).to(at::kDouble));
-          bt.sketch.push_back(sketch_left(mean, bs.b, nout).to(at::kDouble));
-          at::IntArrayRef sizes = mean.sizes();
+          at::IntArrayRef sizes = t.sizes();
+          std::vector<int64_t> right_shape(sizes.begin(), sizes.begin() + nout);
+          right_shape.push_back(needs.sketch_rank);
+          std::vector<int64_t> left_shape = {needs.sketch_rank};
+          left_shape.insert(left_shape.end(), sizes.begin() + nout, sizes.end());
+          bt.sketch.push_back(s.right.view(right_shape).to(at::kDouble) / K);
+          bt.sketch.push_back(s.left.view(left_shape).to(at::kDouble) / K);
           bt.base_sketch.push_back(
               narrow_prefix(bs.right, 0, sizes.slice(0, static_cast<std::size_t>(nout))));
           bt.base_sketch.push_back(
               narrow_prefix(bs.left, 1, sizes.slice(static_cast<std::size_t>(nout))));
         }
       }
-      if (grads && (needs.weight_grads || needs.grad_moments)) {
-        bt.grads.push_back(sum[i][k] / K);
+      if (full) {
+        const at::Tensor total = needs.grad_moments ? sum[i][k] : tap_gradient(tap, li, name, t);
+        const at::Tensor mean = total.view(t.sizes()) / K;
+        if (needs.weight_grads) bt.grads.push_back(mean);
         if (needs.grad_moments) {
-          at::Tensor mean = sum[i][k] / K;
-          at::Tensor sq = sum_sq[i][k] / K;
-          bt.grad_abs_mean.push_back(sum_abs[i][k] / K);
+          at::Tensor sq = sum_sq[i][k].view(t.sizes()) / K;
+          bt.grad_abs_mean.push_back(sum_abs[i][k].view(t.sizes()) / K);
           bt.grad_sq_mean.push_back(sq);
           bt.grad_std.push_back((sq - mean.pow(2)).clamp_min(0).sqrt());
         }
@@ -320,7 +366,7 @@ void save_base_traces(const std::string& path, const BaseTraces& base) {
   for (std::size_t k = 0; k < base.batch_losses.size(); ++k) {
     losses << (k ? " " : "") << base.batch_losses[k];
   }
-  SafeTensorsMetadata meta = {{"format", "tracenas.base_traces/1"},
+  SafeTensorsMetadata meta = {{"format", "tracenas.base_traces/2"},
                               {"batch_losses", losses.str()},
                               {"layers", std::to_string(base.grads.size())},
                               {"sketch_rank", std::to_string(base.sketch_rank)},
@@ -341,7 +387,7 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
     auto it = meta.find(key);
     return it == meta.end() ? std::string() : it->second;
   };
-  if (get_meta("format") != "tracenas.base_traces/1") return std::nullopt;
+  if (get_meta("format") != "tracenas.base_traces/2") return std::nullopt;
   const at::Device dev(device);
   auto load = [&](const std::string& name) -> at::Tensor {
     return f->has(name) ? f->get(name).to(dev, /*non_blocking=*/false, /*copy=*/true)

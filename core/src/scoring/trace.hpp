@@ -3,8 +3,10 @@
 // (TraceNeeds) into a Trace that every proxy reads (SPEC.md section 5).
 //
 // Both passes run on the importance-reordered weights (PrefixWeights), where
-// a candidate is narrow() views. Gradients are taken with respect to leaf
-// tensors that share storage with those views (no copy of the weights).
+// a candidate is narrow() views. The weights are never gradient leaves: every
+// projection runs through a GradientTap (gradient_tap.hpp), whose backward
+// adds what the pass asked for into float32 accumulators (float64 for a
+// float64 model):
 //   base pass (once per run):  g_M = sum over batches of d loss_k / d W, every
 //                              projection weight and bias, full width;
 //   candidate pass:            g_C = mean over batches of d loss_k / d W_C for
@@ -18,10 +20,13 @@
 // A [r, in] and B [out, r] are drawn once, in the importance-ordered layout,
 // from (sketch_seed, layer, projection). A candidate's kept coordinates are a
 // prefix of every dim, so its A and B are prefix narrows of the base's. The
-// sketch products are computed in float32 (float64 for a float64 model) and
-// handed to proxies in float64. The base pass keeps only G_M A^T and B^T G_M
-// (r x (in + out) numbers per projection) unless a proxy also needs the full
-// base gradients.
+// backward forms G A^T and B^T G from the layer inputs and output gradients
+// directly (no weight-sized gradient exists unless a proxy also needs full
+// gradients); they are handed to proxies in float64.
+//
+// A calibration batch may run as micro-batches (PassOptions): each one's loss
+// is weighted by its share of the batch's sequences, so the accumulated
+// gradients, sketches and batch loss equal the whole batch's.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -41,14 +46,14 @@ namespace tracenas {
 // What the base pass keeps: per layer, the gradient of every projection
 // weight/bias in the reordered grouped layout, and per-batch base logits.
 struct BaseTraces {
-  std::vector<LayerWeights> grads;  // same shapes as PrefixWeights::reordered()
+  std::vector<LayerWeights> grads;  // same shapes as PrefixWeights::reordered(), float32
   std::vector<at::Tensor> logits;   // [batch, seq, vocab] per batch (when asked for)
   std::vector<double> batch_losses;
   // Sketches: per layer, per projection name ("q_proj.weight", ...).
   struct Sketch {
     at::Tensor a;      // [r, in...] (weights only)
     at::Tensor b;      // [out..., r] (weights only)
-    at::Tensor right;  // G_M A^T [out..., r]; for a bias: its gradient (float64)
+    at::Tensor right;  // G_M A^T [out..., r]; for a bias: its gradient
     at::Tensor left;   // B^T G_M [r, in...] (weights only)
   };
   int sketch_rank = 0;
@@ -56,8 +61,17 @@ struct BaseTraces {
   std::vector<std::map<std::string, Sketch>> sketches;
 };
 
+// How the passes run; every choice gives the same traces up to float rounding.
+// The defaults are the pipeline's (run.attention: blockwise, attention_block 256).
+struct PassOptions {
+  std::int64_t micro_batch_size = 0;   // sequences per forward/backward (0: the whole batch)
+  std::int64_t attention_block = 256;  // ForwardOptions::attention_block (0: plain attention)
+  std::int64_t loss_chunk_tokens = 0;  // chunked_causal_lm_loss's chunk (0: its default)
+};
+
 BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
-                               const std::vector<at::Tensor>& batches, const TraceNeeds& needs);
+                               const std::vector<at::Tensor>& batches, const TraceNeeds& needs,
+                               const PassOptions& options = {});
 
 // The base traces as one safetensors file (tensors named "grad.<layer>.<proj>",
 // "sketch.<layer>.<proj>.{a,b,right,left}", "logits.<batch>"; losses and
@@ -71,6 +85,6 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
 // The candidate's pass. `arch` has no explicit indices (prefix fast path).
 Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix, const Arch& arch,
                          const BaseTraces& base, const std::vector<at::Tensor>& batches,
-                         const TraceNeeds& needs);
+                         const TraceNeeds& needs, const PassOptions& options = {});
 
 }  // namespace tracenas

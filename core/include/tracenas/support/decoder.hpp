@@ -100,10 +100,55 @@ struct TN_API ActivationStats {
   std::vector<at::Tensor> down_input_sq;  // [c] per layer
 };
 
+// The decoder's projections, as a ProjectionTap sees them.
+enum class Projection : int { kQ, kK, kV, kO, kGate, kUp, kDown };
+
+// Lets a caller compute every projection y = x W^T (+ b) of a forward itself.
+// The engine's traced passes use it to collect weight-gradient traces in the
+// backward without making the weights gradient leaves. `w` is the layer's
+// weight in the grouped layout above (q [g, n, h, d], o [d, g, n, h], ...;
+// often a narrow() view), `in_features` the size of x's last dimension, so
+// `w.reshape({-1, in_features})` is W as [out, in]; `bias` may be undefined.
+// Returns y [..., out].
+class TN_API ProjectionTap {
+ public:
+  virtual ~ProjectionTap();
+  virtual at::Tensor project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
+                             std::int64_t in_features, const at::Tensor& bias) = 0;
+};
+
+// How a forward runs; the defaults are the plain path.
+struct TN_API ForwardOptions {
+  ActivationStats* stats = nullptr;  // adds this batch's squared o_proj / down_proj inputs
+  ProjectionTap* tap = nullptr;      // computes every projection (null: plain matmuls)
+  // > 0: causal attention over blocks of this many query and key positions,
+  // with an online softmax and a backward that recomputes the scores block by
+  // block, so memory grows linearly with the sequence (no [S, S] score or
+  // probability tensor is kept for the backward). Computed in float32 (float64
+  // for a float64 model). 0: one [batch, heads, S, S] score tensor, as the
+  // reference modeling code does.
+  std::int64_t attention_block = 0;
+};
+
 // Logits [batch, seq, vocab] in the weights' dtype. When `stats` is given,
 // adds this batch's squared o_proj / down_proj inputs to it.
 TN_API at::Tensor decoder_logits(const ModelConfig& config, const ModelWeights& w,
                                  const at::Tensor& tokens, ActivationStats* stats = nullptr);
+TN_API at::Tensor decoder_logits(const ModelConfig& config, const ModelWeights& w,
+                                 const at::Tensor& tokens, const ForwardOptions& options);
+
+// The hidden states after the final norm [batch, seq, hidden], before the LM head.
+TN_API at::Tensor decoder_hidden(const ModelConfig& config, const ModelWeights& w,
+                                 const at::Tensor& tokens, const ForwardOptions& options = {});
+
+// causal_lm_loss(hidden @ lm_head^T, tokens) without the logits: the LM head
+// and the cross-entropy run on `chunk_tokens` positions at a time (0: a chunk
+// of about 2^25 logits), in the forward and again in the backward, so the
+// float32 [tokens, vocab] logits never exist at once. Differentiable with
+// respect to `hidden` [batch, seq, d] only (lm_head [vocab, d] takes no part
+// in any trace). A 0-dim float32 tensor (float64 for a float64 model).
+TN_API at::Tensor chunked_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& lm_head,
+                                         const at::Tensor& tokens, std::int64_t chunk_tokens = 0);
 
 // Mean over all sequences and positions t = 0..seq-2 of the cross-entropy of
 // token t+1 given logits at t (float32 accumulation). Returns a 0-dim float32

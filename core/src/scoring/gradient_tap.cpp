@@ -1,0 +1,95 @@
+#include "scoring/gradient_tap.hpp"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "tracenas/error.hpp"
+
+namespace tracenas {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// y = x W^T with W given in its grouped layout; the backward feeds `sums`.
+class TracedLinear : public torch::autograd::Function<TracedLinear> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            int64_t in_features, bool has_bias, ProjectionSums* sums) {
+    // A copy when the view is not contiguous: transient, the backward makes it again.
+    at::Tensor w2 = w.reshape({-1, in_features});  // [out, in]
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["in"] = in_features;
+    ctx->saved_data["bias"] = has_bias;
+    ctx->saved_data["sums"] = reinterpret_cast<int64_t>(sums);
+    return at::matmul(x, w2.t());  // [..., out]
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const int64_t in = ctx->saved_data["in"].toInt();
+    auto* sums = reinterpret_cast<ProjectionSums*>(ctx->saved_data["sums"].toInt());
+    const at::Tensor& dy = grads[0];      // [..., out]
+    at::Tensor w2 = w.reshape({-1, in});  // [out, in]
+    at::Tensor dx = at::matmul(dy, w2);   // [..., in]
+    const auto acc = w.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+    const int64_t out = w2.size(0);
+    at::Tensor dy2 = dy.reshape({-1, out}).to(acc);  // [tokens, out]
+    at::Tensor x2 = x.reshape({-1, in}).to(acc);     // [tokens, in]
+    auto add = [](at::Tensor& into, const at::Tensor& value) {
+      if (into.defined()) {
+        into.add_(value);
+      } else {
+        into = value;
+      }
+    };
+    if (sums->full) add(sums->weight, at::matmul(dy2.t(), x2));  // [out, in]
+    if (sums->a.defined()) {
+      add(sums->right, at::matmul(dy2.t(), at::matmul(x2, sums->a.t())));  // [out, r]
+      add(sums->left, at::matmul(at::matmul(dy2, sums->b).t(), x2));       // [r, in]
+    }
+    if (ctx->saved_data["bias"].toBool()) add(sums->bias, dy2.sum(0));  // [out]
+    return {dx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+GradientTap::GradientTap(std::size_t num_layers, bool full) : slots_(num_layers) {
+  for (auto& layer : slots_) {
+    for (ProjectionSums& s : layer) s.full = full;
+  }
+}
+
+ProjectionSums& GradientTap::sums(int layer, Projection p) {
+  return slots_.at(static_cast<std::size_t>(layer))[static_cast<std::size_t>(p)];
+}
+
+void GradientTap::set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b) {
+  ProjectionSums& s = sums(layer, p);
+  s.a = std::move(a);
+  s.b = std::move(b);
+}
+
+at::Tensor GradientTap::project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
+                                std::int64_t in_features, const at::Tensor& bias) {
+  at::Tensor y = TracedLinear::apply(x, w, in_features, bias.defined(), &sums(layer, p));
+  if (bias.defined()) y = y + bias.reshape({-1});
+  return y;
+}
+
+Projection projection_of(const std::string& name, bool* is_bias) {
+  const std::size_t dot = name.find('.');
+  const std::string proj = name.substr(0, dot);
+  *is_bias = dot != std::string::npos && name.compare(dot, std::string::npos, ".bias") == 0;
+  static const std::array<const char*, kNumProjections> kNames = {
+      "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    if (proj == kNames[i]) return static_cast<Projection>(i);
+  }
+  throw Error("no projection named '" + name + "'");
+}
+
+}  // namespace tracenas
