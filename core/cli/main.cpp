@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/session.hpp"
 #include "plugin/registry.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
@@ -97,6 +99,20 @@ json components_json(const Pipeline& p) {
   return out;
 }
 
+// The memory plan of a valid pipeline; null when the model cannot be read.
+json memory_plan_json(const Pipeline& p, const Registry& registry) {
+  std::string why;
+  const std::optional<MemoryPlan> plan = plan_from_config(registry, p, &why);
+  if (!plan) {
+    log().info("memory plan: not available ({})", why);
+    return nullptr;
+  }
+  check_memory_plan(p, *plan, p.run_context(), /*refuse=*/false);
+  json terms = json::object();
+  for (const MemoryTerm& t : plan->terms) terms[t.name] = t.bytes;
+  return {{"peak_bytes", plan->peak_bytes}, {"phase", plan->phase}, {"terms", terms}};
+}
+
 int cmd_validate(const std::vector<std::string>& argv) {
   cli::Options o("validate", argv, {{"--set", true, true}});
   const std::string file = cli::pipeline_file(o);
@@ -104,10 +120,12 @@ int cmd_validate(const std::vector<std::string>& argv) {
   Pipeline p = load_pipeline(file, o.all("--set"), registry);
   std::cerr << p.resolved_yaml();
   log().info("{}: valid", file);
-  print_result({{"valid", true},
-                {"file", file},
-                {"run_dir", p.run_dir()},
-                {"components", components_json(p)}});
+  json result = {{"valid", true},
+                 {"file", file},
+                 {"run_dir", p.run_dir()},
+                 {"components", components_json(p)}};
+  result["memory_plan"] = memory_plan_json(p, registry);
+  print_result(result);
   return 0;
 }
 

@@ -111,9 +111,11 @@ int cmd_score(const std::vector<std::string>& argv) {
   std::vector<at::Tensor> batches;
   std::string criterion;
   ParamValues criterion_params;
+  PassOptions pass;
   if (o.positional().size() == 1) {
     const Pipeline p = open_pipeline_session(s, o);
     batches = s.batches;
+    pass = p.pass_options();
     for (const auto& pr : p.proxies) {
       proxies.push_back({pr.label, s.registry->create<Proxy>(pr.name, pr.params, s.run)});
     }
@@ -138,7 +140,7 @@ int cmd_score(const std::vector<std::string>& argv) {
   }
   Arch arch = read_arch(arch_path, s.model->config());
   print_result(score_json(score_arch(*s.registry, s.run, *s.model, arch, batches, criterion,
-                                     criterion_params, proxies)));
+                                     criterion_params, proxies, pass)));
   return 0;
 }
 

@@ -319,12 +319,13 @@ Scores scores_with(const PassOptions& pass) {
 }
 
 TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchanged) {
-  const Scores plain = scores_with(PassOptions{0, 0, 0});  // plain attention, whole batches
+  const Scores plain = scores_with(PassOptions{0, 0, false, 0});  // plain, whole batches
   const int L = 5;
   EXPECT_NEAR(plain.full_arch_phi, 2.0 * L, 1e-9);
   EXPECT_NEAR(plain.values.back(), 2.0 * L, 1e-9);  // sketch mode, unpruned
-  for (const PassOptions& o : {PassOptions{1, 0, 0}, PassOptions{2, 40, 50}, PassOptions{0, 7, 1},
-                               PassOptions{3, 96, 0}, PassOptions{}}) {
+  for (const PassOptions& o :
+       {PassOptions{1, 0, false, 0}, PassOptions{2, 40, false, 50}, PassOptions{0, 7, false, 1},
+        PassOptions{3, 96, false, 0}, PassOptions{}}) {
     const Scores other = scores_with(o);
     ASSERT_EQ(other.values.size(), plain.values.size());
     for (std::size_t i = 0; i < plain.values.size(); ++i) {

@@ -83,7 +83,7 @@ at::Tensor chunked_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& lm
     throw DataError("chunked loss: hidden states must be [batch, seq >= 2, hidden]");
   }
   const int64_t chunk =
-      chunk_tokens > 0 ? chunk_tokens : std::max<int64_t>(1, (int64_t{1} << 25) / lm_head.size(0));
+      chunk_tokens > 0 ? chunk_tokens : std::max<int64_t>(1, (int64_t{1} << 24) / lm_head.size(0));
   return ChunkedLmLoss::apply(hidden, lm_head, tokens, chunk);
 }
 

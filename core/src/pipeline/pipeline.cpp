@@ -48,16 +48,20 @@ const ParamSchema& run_schema() {
     v.push_back(ParamSpec::choice("dtype", {"float32", "bfloat16", "float16"}, "float32",
                                   "dtype the model runs in"));
     v.push_back(ParamSpec::choice(
-        "attention", {"blockwise", "plain"}, "blockwise",
+        "attention", {"auto", "blockwise", "plain"}, "auto",
         "causal attention of the traced passes: blockwise (online softmax over blocks of "
-        "attention_block positions, memory linear in seq_len) or plain (one [seq, seq] score "
-        "tensor per head kept for the backward)"));
+        "attention_block positions, memory linear in seq_len), plain (one [seq, seq] score "
+        "tensor per head kept for the backward), or auto (plain up to attention_block "
+        "positions, blockwise beyond)"));
     v.push_back(ParamSpec::integer("attention_block", 256,
                                    "query and key positions per block of blockwise attention")
                     .range(1, 1 << 20));
+    v.push_back(ParamSpec::boolean("allow_oversubscribe", false,
+                                   "run even when the memory plan's estimated peak exceeds the "
+                                   "memory the device has"));
     v.push_back(ParamSpec::integer("loss_chunk_tokens", 0,
                                    "positions per chunk of the LM head and loss in the traced "
-                                   "passes (0: about 2^25 logits per chunk)")
+                                   "passes (0: about 2^24 logits per chunk)")
                     .range(0, 1 << 30));
     return v;
   }();
@@ -932,7 +936,9 @@ BatchSpec Pipeline::batch_spec() const {
 PassOptions Pipeline::pass_options() const {
   PassOptions o;
   o.micro_batch_size = data_batches.get_int("micro_batch_size");
-  o.attention_block = run.get_string("attention") == "plain" ? 0 : run.get_int("attention_block");
+  const std::string attention = run.get_string("attention");
+  o.attention_block = attention == "plain" ? 0 : run.get_int("attention_block");
+  o.plain_within_block = attention == "auto";
   o.loss_chunk_tokens = run.get_int("loss_chunk_tokens");
   return o;
 }

@@ -1,8 +1,13 @@
 #include "pipeline/session.hpp"
 
+#include <ATen/Context.h>
+
+#include <algorithm>
+
 #include "data/calibration.hpp"
 #include "model/adapters.hpp"
 #include "pipeline/data_loading.hpp"
+#include "tracenas/arch.hpp"
 #include "tracenas/data.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
@@ -86,6 +91,74 @@ std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base
   } catch (const ConfigError& e) {
     throw ConfigError(p.file + ": error: " + e.what());
   }
+}
+
+MemoryPlan pipeline_memory_plan(const Pipeline& p, const ModelConfig& base, const ArchSpace* space,
+                                const std::vector<ScoredProxy>& proxies,
+                                std::int64_t train_params) {
+  MemoryPlanInputs in;
+  in.config = base;
+  in.dtype = p.run.get_string("dtype");
+  const BatchSpec spec = p.batch_spec();
+  in.batch_size = spec.batch_size;
+  in.seq_len = spec.seq_len;
+  in.pass = p.pass_options();
+  in.needs.loss = true;
+  for (const auto& pr : proxies) {
+    in.needs |= pr.proxy.call("needs", [](Proxy& px) { return px.needs(); });
+  }
+  if (space != nullptr) {
+    const Constraints& k = space->constraints();
+    const double total = static_cast<double>(count_params(base, full_arch(base)));
+    const double embed = static_cast<double>(base.vocab_size) * base.hidden_size *
+                         (base.tie_word_embeddings ? 1 : 2);
+    const double top = static_cast<double>(k.max_params);
+    // The window's top as a share of the parameters that pruning can remove.
+    in.candidate_fraction =
+        k.non_embedding ? top / (total - embed) : (top - embed) / (total - embed);
+  }
+  in.train_params = train_params;
+  return plan_memory(in);
+}
+
+std::optional<MemoryPlan> plan_from_config(const Registry& registry, const Pipeline& p,
+                                           std::string* why) {
+  try {
+    const RunContext run = p.run_context();
+    auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
+    const ModelConfig base =
+        adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+    std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
+    return pipeline_memory_plan(p, base, space.get(),
+                                create_scoring_components(registry, p, run).proxies);
+  } catch (const Error& e) {
+    *why = e.what();
+    return std::nullopt;
+  }
+}
+
+void check_memory_plan(const Pipeline& p, const MemoryPlan& plan, const RunContext& run,
+                       bool refuse) {
+  const std::string device = run.device == "auto" ? (at::hasCUDA() ? "cuda" : "cpu") : run.device;
+  std::string source;
+  const double available = available_memory_bytes(device, &source);
+  log().info("memory plan on {}: {}; {} {}", device, plan.summary(), source,
+             available >= 0 ? gigabytes(available) : std::string("unknown"));
+  if (!refuse || available < 0 || plan.peak_bytes <= available) return;
+  const MemoryTerm& big = plan.biggest();
+  if (p.run.get_bool("allow_oversubscribe")) {
+    log().warn(
+        "memory plan: the estimated peak {} exceeds the {} available ({}); "
+        "run.allow_oversubscribe is set, going on",
+        gigabytes(plan.peak_bytes), gigabytes(available), source);
+    return;
+  }
+  throw ConfigError(p.file + ": error: memory plan: the estimated peak of " +
+                    gigabytes(plan.peak_bytes) + " exceeds the " + gigabytes(available) +
+                    " available (" + source + "); the biggest term is " + big.name + " (" +
+                    gigabytes(big.bytes) + ")" +
+                    (big.shrink.empty() ? "" : "; " + big.shrink + " would shrink it") +
+                    "; --set run.allow_oversubscribe=true runs anyway");
 }
 
 }  // namespace tracenas

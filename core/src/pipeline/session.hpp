@@ -6,12 +6,14 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 #include "scoring/evaluator.hpp"
+#include "scoring/memory_plan.hpp"
 #include "search/search_space.hpp"
 #include "tracenas/support/decoder.hpp"
 
@@ -52,5 +54,24 @@ std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session);
 // with the pipeline file); `dtype` sizes the KV cache.
 std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
                                       const std::string& dtype);
+
+// The memory plan of the pipeline's passes over base model `base`
+// (scoring/memory_plan.hpp): its batching, pass options and dtype, the
+// proxies' needs, and the largest candidate `space`'s window admits (the full
+// model without a space). `train_params` > 0 adds AdamW state.
+MemoryPlan pipeline_memory_plan(const Pipeline& p, const ModelConfig& base, const ArchSpace* space,
+                                const std::vector<ScoredProxy>& proxies,
+                                std::int64_t train_params = 0);
+
+// The plan from the model's config.json alone (`tracenas validate`):
+// nullopt, with the reason in `why`, when the model's config cannot be read.
+std::optional<MemoryPlan> plan_from_config(const Registry& registry, const Pipeline& p,
+                                           std::string* why);
+
+// Logs the plan against what the device has. With `refuse`, a peak above the
+// available memory is a ConfigError naming the pipeline file, the biggest
+// term and the setting that shrinks it, unless run.allow_oversubscribe.
+void check_memory_plan(const Pipeline& p, const MemoryPlan& plan, const RunContext& run,
+                       bool refuse);
 
 }  // namespace tracenas

@@ -100,6 +100,8 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
              space->constraints().non_embedding ? "non-embedding" : "total");
   auto strategy = registry.create<SearchStrategy>(p.search.name, p.search.params, run);
   ScoringComponents scoring = create_scoring_components(registry, p, run);
+  check_memory_plan(p, pipeline_memory_plan(p, base, space.get(), scoring.proxies), run,
+                    /*refuse=*/true);
 
   // Base work, once (or from the cache).
   const auto t_prep = std::chrono::steady_clock::now();

@@ -533,6 +533,17 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
       adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
   ScoringComponents scoring = create_scoring_components(registry, p, run);
+  // Each architecture is trained with AdamW on float32 master weights.
+  const Constraints& window = space->constraints();
+  const std::int64_t embed = static_cast<std::int64_t>(base.vocab_size) * base.hidden_size *
+                             (base.tie_word_embeddings ? 1 : 2);
+  const std::int64_t trained = std::min(
+      window.non_embedding && window.max_params < std::numeric_limits<std::int64_t>::max() - embed
+          ? window.max_params + embed
+          : window.max_params,
+      count_params(base, full_arch(base)));
+  check_memory_plan(p, pipeline_memory_plan(p, base, space.get(), scoring.proxies, trained), run,
+                    /*refuse=*/true);
   PipelineSession session = open_session(registry, p, run);
   std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
   evaluator->prepare();

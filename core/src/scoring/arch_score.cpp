@@ -1,6 +1,7 @@
 #include "scoring/arch_score.hpp"
 
 #include "data/calibration.hpp"
+#include "scoring/memory_plan.hpp"
 #include "scoring/trace.hpp"
 #include "tracenas/importance.hpp"
 #include "tracenas/log.hpp"
@@ -62,7 +63,7 @@ ImportanceOrder selection_first(const ModelConfig& c, const std::vector<LayerSel
 ArchScore score_arch(const Registry& registry, const RunContext& run, DecoderModel& model,
                      const Arch& arch, const std::vector<at::Tensor>& batches,
                      const std::string& criterion, const ParamValues& criterion_params,
-                     const std::vector<NamedProxy>& proxies) {
+                     const std::vector<NamedProxy>& proxies, const PassOptions& pass) {
   const ModelConfig& c = model.config();
   ImportanceOrder order;
   const bool explicit_all = names_all_units(arch);
@@ -81,8 +82,23 @@ ArchScore score_arch(const Registry& registry, const RunContext& run, DecoderMod
   for (const auto& p : proxies) {
     needs |= p.proxy.call("needs", [](Proxy& px) { return px.needs(); });
   }
-  BaseTraces base = compute_base_traces(c, prefix, batches, needs);
-  Trace trace = run_candidate_pass(c, prefix, widths, base, batches, needs);
+  MemoryPlanInputs mp;
+  mp.config = c;
+  mp.dtype = dtype_name(model.dtype());
+  mp.batch_size = batches.empty() ? 1 : batches.front().size(0);
+  mp.seq_len = batches.empty() ? 2 : batches.front().size(1);
+  mp.needs = needs;
+  mp.pass = pass;
+  const double embed =
+      static_cast<double>(c.vocab_size) * c.hidden_size * (c.tie_word_embeddings ? 1 : 2);
+  mp.candidate_fraction = (static_cast<double>(count_params(c, arch)) - embed) /
+                          (static_cast<double>(count_params(c, full_arch(c))) - embed);
+  std::string source;
+  const double available = available_memory_bytes(model.device().str(), &source);
+  log().info("memory plan on {}: {}; {} {}", model.device().str(), plan_memory(mp).summary(),
+             source, available >= 0 ? gigabytes(available) : std::string("unknown"));
+  BaseTraces base = compute_base_traces(c, prefix, batches, needs, pass);
+  Trace trace = run_candidate_pass(c, prefix, widths, base, batches, needs, pass);
   Candidate cand;
   cand.arch = &arch;
   cand.base = &c;

@@ -13,6 +13,7 @@
 
 #include "model/subnet.hpp"
 #include "plugin/registry.hpp"
+#include "scoring/trace.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/proxy.hpp"
 #include "tracenas/support/decoder.hpp"
@@ -45,10 +46,10 @@ struct ArchScore {
 };
 
 // Scores `arch` with every proxy on one pass. Units `arch` does not name are
-// chosen by `criterion` on `batches`.
+// chosen by `criterion` on `batches`. Logs the memory plan of the passes first.
 ArchScore score_arch(const Registry& registry, const RunContext& run, DecoderModel& model,
                      const Arch& arch, const std::vector<at::Tensor>& batches,
                      const std::string& criterion, const ParamValues& criterion_params,
-                     const std::vector<NamedProxy>& proxies);
+                     const std::vector<NamedProxy>& proxies, const PassOptions& pass = {});
 
 }  // namespace tracenas

@@ -38,19 +38,23 @@ class TracedLinear : public torch::autograd::Function<TracedLinear> {
     const int64_t out = w2.size(0);
     at::Tensor dy2 = dy.reshape({-1, out}).to(acc);  // [tokens, out]
     at::Tensor x2 = x.reshape({-1, in}).to(acc);     // [tokens, in]
-    auto add = [](at::Tensor& into, const at::Tensor& value) {
+    // into += p^T q, in place once `into` exists (no temporary of its size).
+    auto add_product = [](at::Tensor& into, const at::Tensor& p, const at::Tensor& q) {
       if (into.defined()) {
-        into.add_(value);
+        into.addmm_(p.t(), q);
       } else {
-        into = value;
+        into = at::matmul(p.t(), q);
       }
     };
-    if (sums->full) add(sums->weight, at::matmul(dy2.t(), x2));  // [out, in]
+    if (sums->full) add_product(sums->weight, dy2, x2);  // [out, in]
     if (sums->a.defined()) {
-      add(sums->right, at::matmul(dy2.t(), at::matmul(x2, sums->a.t())));  // [out, r]
-      add(sums->left, at::matmul(at::matmul(dy2, sums->b).t(), x2));       // [r, in]
+      add_product(sums->right, dy2, at::matmul(x2, sums->a.t()));  // [out, r]
+      add_product(sums->left, at::matmul(dy2, sums->b), x2);       // [r, in]
     }
-    if (ctx->saved_data["bias"].toBool()) add(sums->bias, dy2.sum(0));  // [out]
+    if (ctx->saved_data["bias"].toBool()) {
+      at::Tensor db = dy2.sum(0);  // [out]
+      sums->bias = sums->bias.defined() ? sums->bias.add_(db) : db;
+    }
     return {dx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

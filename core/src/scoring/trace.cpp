@@ -136,7 +136,8 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
   if (tap == nullptr) no_grad.emplace();
   ForwardOptions fo;
   fo.tap = tap;
-  fo.attention_block = options.attention_block;
+  const bool plain = options.plain_within_block && batch.size(1) <= options.attention_block;
+  fo.attention_block = plain ? 0 : options.attention_block;
   double batch_loss = 0;
   std::vector<at::Tensor> parts;
   for (int64_t r0 = 0; r0 < rows; r0 += mb) {
@@ -318,8 +319,9 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
         }
       }
       if (full) {
-        const at::Tensor total = needs.grad_moments ? sum[i][k] : tap_gradient(tap, li, name, t);
-        const at::Tensor mean = total.view(t.sizes()) / K;
+        // Without moments the tap's accumulator becomes the mean in place (no copy).
+        const at::Tensor mean = needs.grad_moments ? sum[i][k].view(t.sizes()) / K
+                                                   : tap_gradient(tap, li, name, t).div_(K);
         if (needs.weight_grads) bt.grads.push_back(mean);
         if (needs.grad_moments) {
           at::Tensor sq = sum_sq[i][k].view(t.sizes()) / K;

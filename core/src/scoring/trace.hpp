@@ -62,10 +62,13 @@ struct BaseTraces {
 };
 
 // How the passes run; every choice gives the same traces up to float rounding.
-// The defaults are the pipeline's (run.attention: blockwise, attention_block 256).
+// The defaults are the pipeline's (run.attention: auto, attention_block 256).
 struct PassOptions {
   std::int64_t micro_batch_size = 0;   // sequences per forward/backward (0: the whole batch)
   std::int64_t attention_block = 256;  // ForwardOptions::attention_block (0: plain attention)
+  // Plain attention for sequences of at most attention_block positions (one
+  // block would hold the whole [S, S] anyway, and plain skips the recompute).
+  bool plain_within_block = true;
   std::int64_t loss_chunk_tokens = 0;  // chunked_causal_lm_loss's chunk (0: its default)
 };
 

@@ -20,6 +20,7 @@
 // scores exactly 2L (its sketches equal the base's).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tracenas/error.hpp"
@@ -33,38 +34,51 @@ using tracenas::ParamSpec;
 // The similarity of x and y, each given as parts (one per projection) that
 // are concatenated in thought only: sums over the parts, no copy of the whole.
 // Pearson takes two passes (means first, then centred products), in float64.
-struct Moments {
-  double n = 0, sx = 0, sy = 0;
-};
+// Each part is read in slices of kSlice elements, so the float64 copies stay
+// small whatever the size of a projection.
+constexpr int64_t kSlice = int64_t{1} << 20;
+
+// Calls fn(x_slice, y_slice) with float64 copies of matching slices of every part.
+template <typename Fn>
+void for_each_slice(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ys, Fn fn) {
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const at::Tensor x = xs[i].reshape({-1});
+    const at::Tensor y = ys[i].reshape({-1});
+    if (x.numel() != y.numel()) {
+      throw tracenas::Error("trace_correlation: part " + std::to_string(i) + " holds " +
+                            std::to_string(x.numel()) + " candidate and " +
+                            std::to_string(y.numel()) + " base values");
+    }
+    for (int64_t s0 = 0; s0 < x.numel(); s0 += kSlice) {
+      const int64_t len = std::min(kSlice, x.numel() - s0);
+      fn(x.narrow(0, s0, len).to(at::kDouble), y.narrow(0, s0, len).to(at::kDouble));
+    }
+  }
+}
 
 double similarity(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ys,
                   const std::string& kind) {
-  std::vector<at::Tensor> x, y;
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    x.push_back(xs[i].reshape({-1}).to(at::kDouble));
-    y.push_back(ys[i].reshape({-1}).to(at::kDouble));
-  }
   double mx = 0, my = 0;
   if (kind == "pearson") {
-    Moments m;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      m.n += static_cast<double>(x[i].numel());
-      m.sx += x[i].sum().item<double>();
-      m.sy += y[i].sum().item<double>();
-    }
-    mx = m.sx / m.n;
-    my = m.sy / m.n;
+    double n = 0, sx = 0, sy = 0;
+    for_each_slice(xs, ys, [&](const at::Tensor& x, const at::Tensor& y) {
+      n += static_cast<double>(x.numel());
+      sx += x.sum().item<double>();
+      sy += y.sum().item<double>();
+    });
+    mx = sx / n;
+    my = sy / n;
   }
   double xy = 0, xx = 0, yy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    at::Tensor xc = kind == "pearson" ? x[i] - mx : x[i];
-    at::Tensor yc = kind == "pearson" ? y[i] - my : y[i];
+  for_each_slice(xs, ys, [&](const at::Tensor& x, const at::Tensor& y) {
+    const at::Tensor xc = kind == "pearson" ? x - mx : x;
+    const at::Tensor yc = kind == "pearson" ? y - my : y;
     xy += xc.dot(yc).item<double>();
     if (kind != "dot") {
       xx += xc.dot(xc).item<double>();
       yy += yc.dot(yc).item<double>();
     }
-  }
+  });
   if (kind == "dot") return xy;
   return xy / (std::sqrt(xx) * std::sqrt(yy));
 }

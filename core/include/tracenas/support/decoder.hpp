@@ -143,7 +143,7 @@ TN_API at::Tensor decoder_hidden(const ModelConfig& config, const ModelWeights& 
 
 // causal_lm_loss(hidden @ lm_head^T, tokens) without the logits: the LM head
 // and the cross-entropy run on `chunk_tokens` positions at a time (0: a chunk
-// of about 2^25 logits), in the forward and again in the backward, so the
+// of about 2^24 logits), in the forward and again in the backward, so the
 // float32 [tokens, vocab] logits never exist at once. Differentiable with
 // respect to `hidden` [batch, seq, d] only (lm_head [vocab, d] takes no part
 // in any trace). A 0-dim float32 tensor (float64 for a float64 model).
