@@ -166,12 +166,13 @@ inline double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-// The dense-matmul rate of this process: fp32 kDenseN^3 at::mm for >= kDenseSeconds.
-inline double dense_matmul_gflops() {
-  at::Tensor a = at::randn({kDenseN, kDenseN}, at::kFloat);
-  at::Tensor b = at::randn({kDenseN, kDenseN}, at::kFloat);
-  at::Tensor out = at::empty({kDenseN, kDenseN}, at::kFloat);
-  for (int i = 0; i < 3; ++i) at::mm_out(out, a, b);  // warm-up
+// The dense-matmul rate of this process: n x n by n x n at::mm in `dtype`
+// (default fp32 kDenseN), repeated for >= kDenseSeconds after a warm-up.
+inline double dense_matmul_gflops(at::ScalarType dtype = at::kFloat, int64_t n = kDenseN) {
+  at::Tensor a = at::randn({n, n}, at::kFloat).to(dtype);  // [n, n]
+  at::Tensor b = at::randn({n, n}, at::kFloat).to(dtype);  // [n, n]
+  at::Tensor out = at::empty({n, n}, dtype);               // [n, n]
+  for (int i = 0; i < 3; ++i) at::mm_out(out, a, b);       // warm-up
   int64_t count = 0;
   double elapsed = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -180,8 +181,8 @@ inline double dense_matmul_gflops() {
     ++count;
     elapsed = seconds_since(start);
   } while (elapsed < kDenseSeconds);
-  const double n = static_cast<double>(kDenseN);
-  return 2 * n * n * n * static_cast<double>(count) / elapsed / 1e9;
+  const double nd = static_cast<double>(n);
+  return 2 * nd * nd * nd * static_cast<double>(count) / elapsed / 1e9;
 }
 
 }  // namespace tracenas::bench
