@@ -49,6 +49,7 @@
 #include "model/adapters.hpp"
 #include "plugin/registry.hpp"
 #include "scoring/evaluator.hpp"
+#include "scoring/memory_plan.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/model.hpp"
 #include "tracenas/support/cache.hpp"
@@ -475,6 +476,7 @@ struct ChildSetup {
   ParamValues proxy_params;  // trace_correlation's (gradient from --mode)
   int64_t batch_size = 1;
   int64_t batches = 1;
+  PassOptions pass;  // the pipeline's defaults unless a knob changes them
 };
 
 int64_t knob_int(const std::string& key, const std::string& value, int64_t min) {
@@ -507,6 +509,28 @@ const std::map<std::string, std::function<void(const std::string&, ChildSetup*)>
        [](const std::string& v, ChildSetup* s) { s->proxy_params.set("similarity", v); }},
       {"aggregate",
        [](const std::string& v, ChildSetup* s) { s->proxy_params.set("aggregate", v); }},
+      {"micro_batch_size",
+       [](const std::string& v, ChildSetup* s) {
+         s->pass.micro_batch_size = knob_int("micro_batch_size", v, 0);
+       }},
+      {"attention",
+       [](const std::string& v, ChildSetup* s) {
+         if (v != "auto" && v != "blockwise" && v != "plain") {
+           throw UsageError("--set attention: expected auto, blockwise or plain (got '" + v + "')");
+         }
+         s->pass.plain_within_block = v == "auto";
+         if (v == "plain") s->pass.attention_block = 0;
+       }},
+      {"attention_block",
+       [](const std::string& v, ChildSetup* s) {
+         if (s->pass.attention_block > 0) {
+           s->pass.attention_block = knob_int("attention_block", v, 1);
+         }
+       }},
+      {"loss_chunk_tokens",
+       [](const std::string& v, ChildSetup* s) {
+         s->pass.loss_chunk_tokens = knob_int("loss_chunk_tokens", v, 0);
+       }},
   };
   return k;
 }
@@ -550,6 +574,7 @@ EvaluatorInputs evaluator_inputs(const Registry& reg, const RunContext& run,
   in.proxies.push_back(
       {"trace_correlation", "trace_correlation", reg.create<Proxy>("trace_correlation", p, run)});
   in.cache_dir.clear();
+  in.pass = s.pass;
   return in;
 }
 
@@ -608,6 +633,18 @@ int run_child(const ChildOptions& o) {
   const long peak_prepared = peak_rss_kib();
 
   const Arch arch = half_candidate_nonuniform(c);
+  // The memory plan of this run, from the config alone, to read against the measured peak.
+  MemoryPlanInputs plan_in;
+  plan_in.config = c;
+  plan_in.dtype = run.dtype;
+  plan_in.batch_size = setup.batch_size;
+  plan_in.seq_len = o.seq;
+  plan_in.pass = setup.pass;
+  for (const ScoredProxy& sp : ev.proxies()) {
+    plan_in.needs |= sp.proxy.call("needs", [](Proxy& px) { return px.needs(); });
+  }
+  plan_in.candidate_fraction = non_embedding_fraction(c, arch);
+  const MemoryPlan plan = plan_memory(plan_in);
   const auto t_eval = std::chrono::steady_clock::now();
   const Evaluation e = ev.evaluate(arch);
   const double candidate_s = seconds_since(t_eval);
@@ -643,7 +680,9 @@ int run_child(const ChildOptions& o) {
       {"flops", f.total()},
       {"peak_rss_kib",
        {{"loaded", peak_loaded}, {"prepared", peak_prepared}, {"candidate", peak_candidate}}},
-      {"vm_hwm_kib", vm_hwm_kib()}};
+      {"vm_hwm_kib", vm_hwm_kib()},
+      {"plan_peak_bytes", plan.peak_bytes},
+      {"plan", plan.summary()}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
@@ -773,6 +812,45 @@ std::vector<RunSpec> plan_runs(const ParentOptions& o) {
 }
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+constexpr double kPlanTolerance = 0.15;
+
+// The paper's three searches on one 80 GB GPU: the memory plan of each at
+// 4 x 3072 calibration tokens in bfloat16, sketch mode (rank 64), for the
+// candidate pass of the largest candidate (the full width). Config only.
+void print_paper_plans() {
+  struct Paper {
+    const char* name;
+    int layers, hidden, heads, kv_heads, head_dim, mlp, vocab;
+  };
+  const Paper papers[] = {{"Llama-2-7B", 32, 4096, 32, 32, 128, 11008, 32000},
+                          {"Llama-3.1-8B", 32, 4096, 32, 8, 128, 14336, 128256},
+                          {"Qwen2.5-14B", 48, 5120, 40, 8, 128, 13824, 152064}};
+  std::printf(
+      "\nmemory plan of the paper's searches, 4 x 3072 tokens, bfloat16, sketch rank 64 "
+      "(goal: <= 80 GB)\n");
+  for (const Paper& pm : papers) {
+    MemoryPlanInputs in;
+    in.config.num_layers = pm.layers;
+    in.config.hidden_size = pm.hidden;
+    in.config.num_heads = pm.heads;
+    in.config.num_kv_heads = pm.kv_heads;
+    in.config.head_dim = pm.head_dim;
+    in.config.intermediate_size = pm.mlp;
+    in.config.vocab_size = pm.vocab;
+    in.dtype = "bfloat16";
+    in.batch_size = 4;
+    in.seq_len = 3072;
+    in.needs.sketch_rank = 64;
+    for (const int64_t micro : {int64_t{0}, int64_t{1}}) {
+      in.pass.micro_batch_size = micro;
+      const MemoryPlan plan = plan_memory(in);
+      std::printf("  %-13s micro-batch %s: %6.1f GB %s  (%s)\n", pm.name, micro == 0 ? "4" : "1",
+                  plan.peak_bytes / kGB, yes_no(plan.peak_bytes <= 80 * kGB).c_str(),
+                  plan.summary().c_str());
+    }
+  }
+}
 
 int run_parent(const ParentOptions& o, const char* argv0) {
   const char* policy_env = std::getenv("OMP_WAIT_POLICY");
@@ -956,6 +1034,25 @@ int run_parent(const ParentOptions& o, const char* argv0) {
         p.at("candidate").get<double>() * kKiB / kGB, c.at("vm_hwm_kib").get<double>() * kKiB / kGB,
         c.at("load_seconds").get<double>(), c.at("proxy_value").dump().c_str());
   }
+
+  // The memory plan (scoring/memory_plan.hpp) against the measured peaks.
+  std::printf("\nmemory plan against the measured peak (goal: within %.0f%%)\n",
+              100 * kPlanTolerance);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const json& c = results[i].result;
+    if (!c.is_object()) continue;
+    const double peak = static_cast<double>(results[i].peak_kib) * kKiB;
+    const double planned = c.at("plan_peak_bytes").get<double>();
+    const double off = planned / peak - 1;
+    runs_json[i]["plan_peak_bytes"] = planned;
+    runs_json[i]["plan_error"] = off;
+    std::printf("  %-14s %-7s %6lld: plan %6.2f GB, measured %6.2f GB, %+5.1f%% %s\n    %s\n",
+                runs[i].shape.name.c_str(), runs[i].mode.c_str(),
+                static_cast<long long>(runs[i].seq), planned / kGB, peak / kGB, 100 * off,
+                yes_no(std::abs(off) <= kPlanTolerance).c_str(),
+                c.at("plan").get<std::string>().c_str());
+  }
+  print_paper_plans();
 
   json targets = json::object();
   std::printf("\ntargets\n");

@@ -17,8 +17,11 @@ std::string torch_version() { return TORCH_VERSION; }
 
 void tune_allocator() {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);  // blocks below 256 MiB come from the heap
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);    // and the heap is not trimmed below 1 GiB free
+  // Blocks below 64 MiB come from the heap, and the heap keeps up to 256 MiB
+  // free; larger blocks (a weight-sized temporary of a large model) are
+  // mapped and given back at once, so they never pile up in the heap.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }
 

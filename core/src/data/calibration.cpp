@@ -52,12 +52,15 @@ std::vector<at::Tensor> eval_batches(const std::vector<std::int32_t>& stream, in
 
 ImportanceResult compute_importance(const DecoderModel& model,
                                     const std::vector<at::Tensor>& batches, bool needs_norms,
-                                    const ScoreFn& score) {
+                                    const ScoreFn& score, std::int64_t attention_block) {
   at::NoGradGuard no_grad;
   const ModelConfig& c = model.config();
   ActivationStats stats;
   if (needs_norms) {
-    for (const at::Tensor& b : batches) model.logits(b, &stats);
+    ForwardOptions fo;
+    fo.stats = &stats;
+    fo.attention_block = attention_block;
+    for (const at::Tensor& b : batches) decoder_hidden(c, model.weights(), b, fo);
   }
   ImportanceResult r;
   for (int i = 0; i < c.num_layers; ++i) {

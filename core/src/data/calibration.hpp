@@ -46,9 +46,11 @@ using ScoreFn = std::function<LayerImportanceScores(const LayerImportanceInput&)
 
 // `score` is the criterion's score() (called once per layer, through the
 // plugin guard by the caller); `needs_norms` its needs_activation_norms().
+// The statistics pass stops before the LM head and runs attention with
+// `attention_block` (ForwardOptions; 0: plain).
 ImportanceResult compute_importance(const DecoderModel& model,
                                     const std::vector<at::Tensor>& batches, bool needs_norms,
-                                    const ScoreFn& score);
+                                    const ScoreFn& score, std::int64_t attention_block = 0);
 
 // {"layers": [{"kv_order": [...], "head_order": [...], "channel_order": [...]}, ...]}
 std::string importance_to_json(const ImportanceOrder& order);

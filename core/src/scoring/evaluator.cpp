@@ -148,11 +148,16 @@ void Evaluator::prepare() {
     const bool norms = in_.criterion_instance.call(
         "needs_activation_norms",
         [](ImportanceCriterion& ic) { return ic.needs_activation_norms(); });
-    order_ =
-        compute_importance(*in_.model, in_.batches, norms, [&](const LayerImportanceInput& li) {
-          return in_.criterion_instance.call("score",
-                                             [&](ImportanceCriterion& ic) { return ic.score(li); });
-        }).order;
+    const std::int64_t block =
+        in_.batches.empty() ? 0 : attention_block_for(in_.pass, in_.batches.front().size(1));
+    order_ = compute_importance(
+                 *in_.model, in_.batches, norms,
+                 [&](const LayerImportanceInput& li) {
+                   return in_.criterion_instance.call(
+                       "score", [&](ImportanceCriterion& ic) { return ic.score(li); });
+                 },
+                 block)
+                 .order;
     if (cache.enabled()) write_file_atomic(importance_path, importance_to_json(order_) + "\n");
   }
   importance_seconds_ = seconds_since(t0);

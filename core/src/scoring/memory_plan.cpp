@@ -97,7 +97,7 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
 
   const std::string micro = "a smaller data.micro_batch_size";
   const MemoryTerm runtime{"runtime", kRuntimeBytes, ""};
-  const MemoryTerm weights{"weights", e * all_params, "run.dtype: bfloat16"};
+  const MemoryTerm weights{"weights", e * all_params, e > 2 ? "run.dtype: bfloat16" : ""};
   const double base_trace_bytes = (full_base ? a * P : 0) + (sketch ? 2 * a * R : 0);
   const std::string trace_hint =
       full_base ? "trace_correlation gradient: sketch" : "a smaller trace_correlation sketch_rank";

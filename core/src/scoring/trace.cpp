@@ -136,8 +136,7 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
   if (tap == nullptr) no_grad.emplace();
   ForwardOptions fo;
   fo.tap = tap;
-  const bool plain = options.plain_within_block && batch.size(1) <= options.attention_block;
-  fo.attention_block = plain ? 0 : options.attention_block;
+  fo.attention_block = attention_block_for(options, batch.size(1));
   double batch_loss = 0;
   std::vector<at::Tensor> parts;
   for (int64_t r0 = 0; r0 < rows; r0 += mb) {
@@ -162,6 +161,11 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
 }
 
 }  // namespace
+
+std::int64_t attention_block_for(const PassOptions& options, std::int64_t seq_len) {
+  const bool plain = options.plain_within_block && seq_len <= options.attention_block;
+  return plain ? 0 : options.attention_block;
+}
 
 BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
                                const std::vector<at::Tensor>& batches, const TraceNeeds& needs,

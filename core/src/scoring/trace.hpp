@@ -72,6 +72,9 @@ struct PassOptions {
   std::int64_t loss_chunk_tokens = 0;  // chunked_causal_lm_loss's chunk (0: its default)
 };
 
+// The ForwardOptions::attention_block a pass over sequences of `seq_len` uses.
+std::int64_t attention_block_for(const PassOptions& options, std::int64_t seq_len);
+
 BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
                                const std::vector<at::Tensor>& batches, const TraceNeeds& needs,
                                const PassOptions& options = {});
