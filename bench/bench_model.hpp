@@ -10,6 +10,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "tracenas/arch.hpp"
@@ -24,6 +27,19 @@ inline constexpr double kInitStd = 0.02;
 inline constexpr uint64_t kSeed = 1234;
 inline constexpr int64_t kDenseN = 1024;
 inline constexpr double kDenseSeconds = 1.0;
+
+// OMP_WAIT_POLICY as the process started with it; warns on stderr when it is unset.
+inline std::string omp_wait_policy_or_warn() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (policy == nullptr || *policy == '\0') {
+    std::fprintf(stderr,
+                 "warning: OMP_WAIT_POLICY is not set; LibTorch's OpenMP threads spin while "
+                 "OpenBLAS computes and the figures come out far lower. Run with "
+                 "OMP_WAIT_POLICY=PASSIVE in the environment (libgomp reads it at load).\n");
+    return "";
+  }
+  return policy;
+}
 
 inline ModelConfig bench_config() {
   ModelConfig c;

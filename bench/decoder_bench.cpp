@@ -320,14 +320,7 @@ void print_memory(const char* when, const Memory& m) {
 int run(const Options& opt) {
   at::set_num_threads(opt.threads);
   tune_allocator();  // as every tracenas command does (runtime.hpp)
-  const char* policy_env = std::getenv("OMP_WAIT_POLICY");
-  const std::string policy = policy_env != nullptr ? policy_env : "";
-  if (policy.empty()) {
-    std::fprintf(stderr,
-                 "warning: OMP_WAIT_POLICY is not set; LibTorch's OpenMP threads spin while "
-                 "OpenBLAS computes and the figures come out far lower. Run with "
-                 "OMP_WAIT_POLICY=PASSIVE in the environment (libgomp reads it at load).\n");
-  }
+  const std::string policy = omp_wait_policy_or_warn();
 
   const ModelConfig c = bench_config();
   const Arch full = full_arch(c);
@@ -450,7 +443,7 @@ int run(const Options& opt) {
       {"benchmark", "tracenas_bench_decoder"},
       {"torch_version", torch_version()},
       {"threads", at::get_num_threads()},
-      {"omp_wait_policy", policy_env != nullptr ? json(policy) : json(nullptr)},
+      {"omp_wait_policy", policy.empty() ? json(nullptr) : json(policy)},
       {"model",
        {{"model_type", c.model_type},
         {"hidden_size", c.hidden_size},

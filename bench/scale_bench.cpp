@@ -853,14 +853,7 @@ void print_paper_plans() {
 }
 
 int run_parent(const ParentOptions& o, const char* argv0) {
-  const char* policy_env = std::getenv("OMP_WAIT_POLICY");
-  const std::string policy = policy_env != nullptr ? policy_env : "";
-  if (policy.empty()) {
-    std::fprintf(stderr,
-                 "warning: OMP_WAIT_POLICY is not set; LibTorch's OpenMP threads spin while "
-                 "OpenBLAS computes and the figures come out far lower. Run with "
-                 "OMP_WAIT_POLICY=PASSIVE in the environment (libgomp reads it at load).\n");
-  }
+  const std::string policy = omp_wait_policy_or_warn();
   at::set_num_threads(o.threads);
   std::printf("TraceNAS scale benchmark (LibTorch %s, %d threads, OMP_WAIT_POLICY=%s)\n",
               torch_version().c_str(), at::get_num_threads(),
@@ -1089,7 +1082,7 @@ int run_parent(const ParentOptions& o, const char* argv0) {
   const json out = {{"benchmark", "tracenas_bench_scale"},
                     {"torch_version", torch_version()},
                     {"threads", o.threads},
-                    {"omp_wait_policy", policy_env != nullptr ? json(policy) : json(nullptr)},
+                    {"omp_wait_policy", policy.empty() ? json(nullptr) : json(policy)},
                     {"set", o.set},
                     {"parent_peak_rss_kib", parent_peak_kib},
                     {"dense_gflops",
