@@ -8,7 +8,15 @@
 // (zico needs K >= 2 and is measured with --batches 2). A benchmark, not a
 // test: it prints figures, then ONE JSON object with all of them.
 //
+// With --pipeline FILE it instead times the candidates of that pipeline's
+// search as `tracenas run` builds them (its model, calibration batches,
+// importance criterion, proxies and space): --candidates N feasible genomes
+// drawn from the space (seeded), each evaluated --reps times after one
+// warm-up evaluation, reporting the median per candidate and over all.
+//
 // Run: OMP_WAIT_POLICY=PASSIVE tracenas_bench_proxy [--threads N] [--reps N] [--batches K]
+//      OMP_WAIT_POLICY=PASSIVE tracenas_bench_proxy --pipeline configs/quickstart.yaml
+//          [--threads N] [--reps N] [--candidates N]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <unistd.h>
@@ -19,13 +27,17 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "base/runtime.hpp"
 #include "bench_model.hpp"
+#include "pipeline/pipeline.hpp"
+#include "pipeline/session.hpp"
 #include "plugin/registry.hpp"
 #include "scoring/evaluator.hpp"
+#include "search/search_space.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,6 +51,8 @@ struct Options {
   int threads = 2;
   int reps = 3;
   int batches = 1;
+  std::string pipeline;
+  int candidates = 12;
 };
 
 ScoredProxy make_proxy(const Registry& reg, const std::string& name, const std::string& label,
@@ -171,6 +185,95 @@ int run(const Options& opt) {
   return 0;
 }
 
+// The candidates of a pipeline's search, timed as the search runs them.
+int run_pipeline(const Options& opt) {
+  Registry reg;
+  const Pipeline p = load_pipeline(opt.pipeline, {}, reg);
+  RunContext rc = p.run_context();
+  rc.threads = opt.threads;
+  rc.run_dir.clear();
+  rc.cache_dir.clear();  // importance and base traces computed, not read
+  rc = apply_runtime(rc);
+  auto t0 = std::chrono::steady_clock::now();
+  PipelineSession session = open_session(reg, p, rc);
+  std::unique_ptr<Evaluator> ev = make_evaluator(session);
+  ev->prepare();
+  const double prepare_s = seconds_since(t0);
+  const ModelConfig& c = ev->config();
+  std::unique_ptr<ArchSpace> space = make_space(p, c, rc.dtype);
+  std::mt19937_64 rng(rc.seed);
+  const double dense_before = dense_matmul_gflops();
+  std::vector<double> all_s, all_pass, all_prox, fractions;
+  json rows = json::array();
+  int64_t tokens = 0;
+  for (const at::Tensor& b : session.batches) tokens += b.numel();
+  std::printf("pipeline %s: %s, %lld calibration tokens in %zu batch(es), %zu proxies\n",
+              opt.pipeline.c_str(), session.model_dir.c_str(), static_cast<long long>(tokens),
+              session.batches.size(), ev->proxies().size());
+  std::printf("start-up (load, importance, base traces): %.3f s\n", prepare_s);
+  std::printf("%-4s %9s %8s %10s %10s %10s %10s\n", "#", "params", "of base", "eval s", "pass s",
+              "proxies s", "GFLOP/s");
+  double flops_sum = 0, pass_sum = 0;
+  for (int i = 0; i < opt.candidates; ++i) {
+    const Arch arch = space->decode(space->sample(rng));
+    ev->evaluate(arch);  // warm-up
+    std::vector<double> s, pass, prox;
+    std::int64_t params = 0;
+    for (int r = 0; r < opt.reps; ++r) {
+      const auto t = std::chrono::steady_clock::now();
+      const Evaluation e = ev->evaluate(arch);
+      s.push_back(seconds_since(t));
+      pass.push_back(e.pass_seconds);
+      prox.push_back(e.proxy_seconds);
+      params = e.params;
+    }
+    double flops = 0;
+    for (const at::Tensor& b : session.batches) {
+      flops += count_flops(c, arch, b.size(0), b.size(1)).total();
+    }
+    const double frac = static_cast<double>(space->scoped_params(arch)) /
+                        static_cast<double>(space->scoped_params(full_arch(c)));
+    const double m = median(s), mp = median(pass), mq = median(prox);
+    all_s.push_back(m);
+    all_pass.push_back(mp);
+    all_prox.push_back(mq);
+    fractions.push_back(frac);
+    flops_sum += flops;
+    pass_sum += mp;
+    std::printf("%-4d %9lld %7.1f%% %10.4f %10.4f %10.4f %10.1f\n", i,
+                static_cast<long long>(params), 100 * frac, m, mp, mq, flops / mp / 1e9);
+    rows.push_back({{"params", params},
+                    {"fraction", frac},
+                    {"seconds", m},
+                    {"pass_seconds", mp},
+                    {"proxy_seconds", mq},
+                    {"flops", flops}});
+  }
+  const double dense = std::max(dense_before, dense_matmul_gflops());
+  const double gflops = flops_sum / pass_sum / 1e9;
+  std::printf(
+      "median over candidates: evaluate %.4f s (pass %.4f s, proxies %.4f s), %.1f%% of "
+      "the base's %s parameters\n",
+      median(all_s), median(all_pass), median(all_prox), 100 * median(fractions),
+      space->constraints().non_embedding ? "non-embedding" : "");
+  std::printf("pass rate: %.1f GFLOP/s, %.0f%% of the dense fp32 matmul rate (%.1f GFLOP/s)\n",
+              gflops, 100 * gflops / dense, dense);
+  json out = {{"benchmark", "tracenas_bench_proxy"},
+              {"pipeline", opt.pipeline},
+              {"threads", opt.threads},
+              {"reps", opt.reps},
+              {"tokens", tokens},
+              {"startup_seconds", prepare_s},
+              {"dense_gflops", dense},
+              {"candidates", rows},
+              {"median_seconds", median(all_s)},
+              {"median_pass_seconds", median(all_pass)},
+              {"median_proxy_seconds", median(all_prox)},
+              {"pass_gflops", gflops}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace tracenas
 
@@ -179,20 +282,32 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (k == "--threads")
+    if (k == "--pipeline")
+      o.pipeline = argv[i + 1];
+    else if (k == "--candidates")
+      o.candidates = v;
+    else if (k == "--threads")
       o.threads = v;
     else if (k == "--reps")
       o.reps = v;
     else if (k == "--batches")
       o.batches = v;
     else {
-      std::fprintf(stderr, "usage: tracenas_bench_proxy [--threads N] [--reps N] [--batches K]\n");
+      std::fprintf(stderr,
+                   "usage: tracenas_bench_proxy [--threads N] [--reps N] [--batches K]\n"
+                   "       tracenas_bench_proxy --pipeline FILE [--threads N] [--reps N] "
+                   "[--candidates N]\n");
       return 2;
     }
   }
-  if (o.threads < 1 || o.reps < 1 || o.batches < 1) {
+  if (o.threads < 1 || o.reps < 1 || o.batches < 1 || o.candidates < 1) {
     std::fprintf(stderr, "tracenas_bench_proxy: values must be >= 1\n");
     return 2;
   }
-  return tracenas::run(o);
+  try {
+    return o.pipeline.empty() ? tracenas::run(o) : tracenas::run_pipeline(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tracenas_bench_proxy: %s\n", e.what());
+    return 2;
+  }
 }

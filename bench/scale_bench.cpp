@@ -531,6 +531,14 @@ const std::map<std::string, std::function<void(const std::string&, ChildSetup*)>
        [](const std::string& v, ChildSetup* s) {
          s->pass.loss_chunk_tokens = knob_int("loss_chunk_tokens", v, 0);
        }},
+      {"activation_checkpointing",
+       [](const std::string& v, ChildSetup* s) {
+         if (v != "true" && v != "false") {
+           throw UsageError("--set activation_checkpointing: expected true or false (got '" + v +
+                            "')");
+         }
+         s->pass.checkpoint_layers = v == "true";
+       }},
   };
   return k;
 }
@@ -842,12 +850,16 @@ void print_paper_plans() {
     in.batch_size = 4;
     in.seq_len = 3072;
     in.needs.sketch_rank = 64;
-    for (const int64_t micro : {int64_t{0}, int64_t{1}}) {
+    // Whole batches, micro-batches of one sequence, whole batches with
+    // per-layer activation checkpointing.
+    const std::pair<int64_t, bool> settings[] = {{0, false}, {1, false}, {0, true}};
+    for (const auto& [micro, checkpoint] : settings) {
       in.pass.micro_batch_size = micro;
+      in.pass.checkpoint_layers = checkpoint;
       const MemoryPlan plan = plan_memory(in);
-      std::printf("  %-13s micro-batch %s: %6.1f GB %s  (%s)\n", pm.name, micro == 0 ? "4" : "1",
-                  plan.peak_bytes / kGB, yes_no(plan.peak_bytes <= 80 * kGB).c_str(),
-                  plan.summary().c_str());
+      std::printf("  %-13s micro-batch %s%s: %6.1f GB %s  (%s)\n", pm.name, micro == 0 ? "4" : "1",
+                  checkpoint ? ", checkpointed" : "", plan.peak_bytes / kGB,
+                  yes_no(plan.peak_bytes <= 80 * kGB).c_str(), plan.summary().c_str());
     }
   }
 }

@@ -9,7 +9,8 @@
 //     unchanged; the unpruned model still scores 2L;
 //   - in sketch mode no tensor of a weight's size is allocated at all during a
 //     candidate pass (an allocator probe; in full mode it sees dW, so it can fail);
-//   - the importance reordering happens in place and is undone exactly.
+//   - the importance reordering happens in place and is undone exactly;
+//   - per-layer activation checkpointing gives the plain losses, gradients and sketches.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
@@ -99,16 +100,23 @@ Arch stories_candidate(const ModelConfig& c) {
   return a;
 }
 
-// Every projection weight and bias of the layers, in a fixed order.
+// Every projection weight and bias of one layer, in a fixed order.
+std::vector<at::Tensor*> projections_of(LayerWeights& l) {
+  std::vector<at::Tensor*> out;
+  AttentionWeights& a = l.attention;
+  MlpWeights& m = l.ffn;
+  for (at::Tensor* t : {&a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias, &a.o_bias, &m.gate,
+                        &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}) {
+    if (t->defined()) out.push_back(t);
+  }
+  return out;
+}
+
+// Every projection weight and bias of the layers, layer by layer.
 std::vector<at::Tensor*> projections(ModelWeights& w) {
   std::vector<at::Tensor*> out;
   for (LayerWeights& l : w.layers) {
-    AttentionWeights& a = l.attention;
-    MlpWeights& m = l.ffn;
-    for (at::Tensor* t : {&a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias, &a.o_bias,
-                          &m.gate, &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}) {
-      if (t->defined()) out.push_back(t);
-    }
+    for (at::Tensor* t : projections_of(l)) out.push_back(t);
   }
   return out;
 }
@@ -284,6 +292,74 @@ TEST(MemoryPaths, SketchFromTheBackwardEqualsTheProjectedFullGradient) {
   }
 }
 
+// The identity importance order of `c` (every layer's units in place).
+ImportanceOrder identity_order(const ModelConfig& c) {
+  ImportanceOrder order;
+  for (int l = 0; l < c.num_layers; ++l) {
+    LayerOrder o;
+    for (int i = 0; i < c.num_kv_heads; ++i) o.kv_order.push_back(i);
+    for (int i = 0; i < c.num_heads; ++i) o.head_order.push_back(i);
+    for (int i = 0; i < c.intermediate_size; ++i) o.channel_order.push_back(i);
+    order.push_back(o);
+  }
+  return order;
+}
+
+TEST(MemoryPaths, CheckpointedLayersGiveThePlainLossGradientsAndSketches) {
+  for (const char* folder : kTinyModels) {
+    for (const char* dtype : {"float64", "float32"}) {
+      auto m = load_dir(std::string(TN_SHARED_DIR "/reference/") + folder, dtype);
+      const ModelConfig& c = m->config();
+      const auto batches = random_batches(c, 2, 3, 29);
+      PrefixWeights prefix(c, m->mutable_weights(), identity_order(c));
+      TraceNeeds needs;
+      needs.base_weight_grads = true;
+      needs.sketch_rank = 4;
+      needs.sketch_seed = 11;
+      const double tol = std::string(dtype) == "float64" ? 1e-10 : 2e-5;
+      // The reference: projections as leaves, plain attention, whole batches.
+      const LossAndGrads leaves = leaf_gradients(c, prefix.reordered(), batches, {}, false);
+      for (const PassOptions& o :
+           {PassOptions{0, 0, false, 0, true}, PassOptions{2, 8, false, 13, true}}) {
+        const BaseTraces plain = compute_base_traces(
+            c, prefix, batches, needs,
+            PassOptions{o.micro_batch_size, o.attention_block, false, o.loss_chunk_tokens});
+        const BaseTraces ckpt = compute_base_traces(c, prefix, batches, needs, o);
+        const std::string what = std::string(folder) + " " + dtype + " micro " +
+                                 std::to_string(o.micro_batch_size) + " block " +
+                                 std::to_string(o.attention_block);
+        ASSERT_EQ(ckpt.batch_losses.size(), batches.size()) << what;
+        double loss = 0;
+        for (std::size_t k = 0; k < batches.size(); ++k) {
+          EXPECT_NEAR(ckpt.batch_losses[k], plain.batch_losses[k], tol * plain.batch_losses[k])
+              << what;
+          loss += ckpt.batch_losses[k];
+        }
+        EXPECT_NEAR(loss, leaves.loss, tol * leaves.loss) << what;
+        std::vector<at::Tensor> got, want, got_sk, want_sk;
+        for (std::size_t l = 0; l < ckpt.grads.size(); ++l) {
+          LayerWeights g = ckpt.grads[l], p = plain.grads[l];
+          for (at::Tensor* t : projections_of(g)) got.push_back(*t);
+          for (at::Tensor* t : projections_of(p)) want.push_back(*t);
+          for (const auto& [name, sk] : ckpt.sketches[l]) {
+            const auto& pk = plain.sketches[l].at(name);
+            got_sk.push_back(sk.right);
+            want_sk.push_back(pk.right);
+            if (sk.left.defined()) {
+              got_sk.push_back(sk.left);
+              want_sk.push_back(pk.left);
+            }
+          }
+        }
+        ASSERT_FALSE(got.empty()) << what;
+        EXPECT_LT(relative_error(got, want), tol) << what << " gradients";
+        EXPECT_LT(relative_error(got, leaves.grads), tol) << what << " gradients against leaves";
+        EXPECT_LT(relative_error(got_sk, want_sk), tol) << what << " sketches";
+      }
+    }
+  }
+}
+
 struct Scores {
   std::vector<double> values;
   double full_arch_phi = 0;
@@ -325,7 +401,8 @@ TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchang
   EXPECT_NEAR(plain.values.back(), 2.0 * L, 1e-9);  // sketch mode, unpruned
   for (const PassOptions& o :
        {PassOptions{1, 0, false, 0}, PassOptions{2, 40, false, 50}, PassOptions{0, 7, false, 1},
-        PassOptions{3, 96, false, 0}, PassOptions{}}) {
+        PassOptions{3, 96, false, 0}, PassOptions{}, PassOptions{0, 0, false, 0, true},
+        PassOptions{2, 16, false, 30, true}}) {
     const Scores other = scores_with(o);
     ASSERT_EQ(other.values.size(), plain.values.size());
     for (std::size_t i = 0; i < plain.values.size(); ++i) {
@@ -335,7 +412,7 @@ TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchang
       const double rel = i == 4 ? 1e-5 : 1e-9;
       EXPECT_NEAR(other.values[i], plain.values[i], rel * std::max(1.0, std::abs(plain.values[i])))
           << "proxy " << i << " micro " << o.micro_batch_size << " block " << o.attention_block
-          << " chunk " << o.loss_chunk_tokens;
+          << " chunk " << o.loss_chunk_tokens << " checkpoint " << o.checkpoint_layers;
     }
     EXPECT_NEAR(other.full_arch_phi, 2.0 * L, 1e-9);
   }

@@ -1,6 +1,8 @@
 #include "tracenas/support/decoder.hpp"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 
@@ -116,6 +118,54 @@ at::Tensor mlp(const LayerContext& cx, const MlpWeights& m, const at::Tensor& hi
   return cx.project(Projection::kDown, act, m.down, m.channels(), m.down_bias);
 }
 
+// One decoder layer (its attention and MLP blocks, with their residuals).
+at::Tensor run_layer(const LayerContext& cx, const LayerWeights& layer, at::Tensor hidden,
+                     const at::Tensor& cos, const at::Tensor& sin) {
+  if (layer.attn) hidden = hidden + attention(cx, layer.attention, hidden, cos, sin);
+  if (layer.mlp) hidden = hidden + mlp(cx, layer.ffn, hidden);
+  return hidden;
+}
+
+// What a checkpointed layer needs to run again in the backward. The forward's
+// config, weights and options outlive the backward of its pass.
+struct LayerReplay : torch::CustomClassHolder {
+  const ModelConfig* config = nullptr;
+  const LayerWeights* layer = nullptr;
+  ForwardOptions options;
+  int index = 0;
+  at::Tensor cos, sin;
+};
+
+// A layer whose activations are not kept: forward without a graph, and in the
+// backward, the layer again from its saved input, then a nested backward
+// through it (the taps' backwards run there).
+class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden,
+                            const c10::intrusive_ptr<LayerReplay>& replay) {
+    ctx->save_for_backward({hidden});
+    ctx->saved_data["replay"] = c10::IValue::make_capsule(replay);
+    at::NoGradGuard no_grad;
+    const LayerContext cx{*replay->config, replay->options, replay->index};
+    return run_layer(cx, *replay->layer, hidden, replay->cos, replay->sin);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto replay =
+        c10::static_intrusive_pointer_cast<LayerReplay>(ctx->saved_data["replay"].toCapsule());
+    at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    at::Tensor y;
+    {
+      at::AutoGradMode grad(true);
+      const LayerContext cx{*replay->config, replay->options, replay->index};
+      y = run_layer(cx, *replay->layer, x, replay->cos, replay->sin);
+    }
+    at::Tensor dx = torch::autograd::grad({y}, {x}, {grads[0]})[0];
+    return {dx, at::Tensor()};
+  }
+};
+
 int64_t numel_or_zero(const at::Tensor& t) { return t.defined() ? t.numel() : 0; }
 
 }  // namespace
@@ -173,11 +223,24 @@ at::Tensor decoder_hidden(const ModelConfig& c, const ModelWeights& w, const at:
     options.stats->o_input_sq.resize(w.layers.size());
     options.stats->down_input_sq.resize(w.layers.size());
   }
+  // Checkpointing needs the graph it replaces: a traced pass with gradients on.
+  const bool checkpoint =
+      options.checkpoint_layers && options.tap != nullptr && hidden.requires_grad();
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
     const LayerWeights& layer = w.layers[i];
-    const LayerContext cx{c, options, static_cast<int>(i)};
-    if (layer.attn) hidden = hidden + attention(cx, layer.attention, hidden, cos, sin);
-    if (layer.mlp) hidden = hidden + mlp(cx, layer.ffn, hidden);
+    if (checkpoint && (layer.attn || layer.mlp)) {
+      auto replay = c10::make_intrusive<LayerReplay>();
+      replay->config = &c;
+      replay->layer = &layer;
+      replay->options = options;
+      replay->options.stats = nullptr;  // statistics come from passes without gradients
+      replay->index = static_cast<int>(i);
+      replay->cos = cos;
+      replay->sin = sin;
+      hidden = CheckpointedLayer::apply(hidden, replay);
+      continue;
+    }
+    hidden = run_layer(LayerContext{c, options, static_cast<int>(i)}, layer, hidden, cos, sin);
   }
   return rms_norm(hidden, w.final_norm, c.rms_norm_eps);  // [B, S, d]
 }

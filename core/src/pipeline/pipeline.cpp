@@ -59,6 +59,10 @@ const ParamSchema& run_schema() {
     v.push_back(ParamSpec::boolean("allow_oversubscribe", false,
                                    "run even when the memory plan's estimated peak exceeds the "
                                    "memory the device has"));
+    v.push_back(ParamSpec::boolean(
+        "activation_checkpointing", false,
+        "traced passes keep only each layer's input for the backward and run the layer again "
+        "there (about one more forward of time for a fraction of the activation memory)"));
     v.push_back(ParamSpec::integer("loss_chunk_tokens", 0,
                                    "positions per chunk of the LM head and loss in the traced "
                                    "passes (0: about 2^24 logits per chunk)")
@@ -940,6 +944,7 @@ PassOptions Pipeline::pass_options() const {
   o.attention_block = attention == "plain" ? 0 : run.get_int("attention_block");
   o.plain_within_block = attention == "auto";
   o.loss_chunk_tokens = run.get_int("loss_chunk_tokens");
+  o.checkpoint_layers = run.get_bool("activation_checkpointing");
   return o;
 }
 

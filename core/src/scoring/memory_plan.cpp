@@ -44,7 +44,12 @@ double activation_bytes(const MemoryPlanInputs& in, double layer_share, int64_t 
     attention += (4 + e) * B * H * S * S + (H > G ? 2 * e * T * H * h : 0);
   }
   const double mlp = 4 * e * T * I;
-  return layer_share * static_cast<double>(c.num_layers) * (norms + attention + mlp);
+  const double kept_layers = layer_share * static_cast<double>(c.num_layers);
+  if (in.pass.checkpoint_layers) {
+    // Each layer's input, and one layer's activations while it runs again.
+    return kept_layers * e * T * d + norms + attention + mlp;
+  }
+  return kept_layers * (norms + attention + mlp);
 }
 
 }  // namespace
@@ -95,7 +100,10 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
                            : std::max(1.0, static_cast<double>(int64_t{1} << 24) / V);
   const double loss = std::min(chunk, static_cast<double>(T)) * V * (e + 12) + e * T * d;
 
-  const std::string micro = "a smaller data.micro_batch_size";
+  const std::string micro = in.pass.checkpoint_layers
+                                ? "a smaller data.micro_batch_size"
+                                : "run.activation_checkpointing: true or a smaller "
+                                  "data.micro_batch_size";
   const MemoryTerm runtime{"runtime", kRuntimeBytes, ""};
   const MemoryTerm weights{"weights", e * all_params, e > 2 ? "run.dtype: bfloat16" : ""};
   const double base_trace_bytes = (full_base ? a * P : 0) + (sketch ? 2 * a * R : 0);

@@ -18,6 +18,8 @@
 //                    plain: + (4 + e) * B * H * S^2 (+ 2 e T H h repeated K, V when H > G)
 //                    blockwise: + 4 * B * H * S (row log-sum-exp)
 //                  MLP: 4 * e * T * I (gate, up, silu(gate), their product)
+//                with run.activation_checkpointing: e * T * d per kept layer (its
+//                input) plus the activations above of one layer
 //   loss         the LM head and loss of one chunk: (e + 12) * chunk * V, plus e * T * d
 // and takes the larger of the base pass (weights, g_M being formed, its
 // activations) and a candidate pass (weights, base traces, g_C, activations

@@ -137,6 +137,7 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
   ForwardOptions fo;
   fo.tap = tap;
   fo.attention_block = attention_block_for(options, batch.size(1));
+  fo.checkpoint_layers = options.checkpoint_layers;
   double batch_loss = 0;
   std::vector<at::Tensor> parts;
   for (int64_t r0 = 0; r0 < rows; r0 += mb) {

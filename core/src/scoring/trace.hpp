@@ -70,6 +70,7 @@ struct PassOptions {
   // block would hold the whole [S, S] anyway, and plain skips the recompute).
   bool plain_within_block = true;
   std::int64_t loss_chunk_tokens = 0;  // chunked_causal_lm_loss's chunk (0: its default)
+  bool checkpoint_layers = false;      // ForwardOptions::checkpoint_layers
 };
 
 // The ForwardOptions::attention_block a pass over sequences of `seq_len` uses.

@@ -128,6 +128,12 @@ struct TN_API ForwardOptions {
   // for a float64 model). 0: one [batch, heads, S, S] score tensor, as the
   // reference modeling code does.
   std::int64_t attention_block = 0;
+  // With a tap and gradients on: each layer's forward runs without keeping
+  // its activations; the backward runs it again from the layer's saved input
+  // and back-propagates through that, so a pass keeps one [batch, seq,
+  // hidden] tensor per layer plus the activations of one layer at a time.
+  // The taps' sums and the input gradient are those of the plain path.
+  bool checkpoint_layers = false;
 };
 
 // Logits [batch, seq, vocab] in the weights' dtype. When `stats` is given,
