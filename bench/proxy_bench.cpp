@@ -16,9 +16,10 @@
 //
 // Run: OMP_WAIT_POLICY=PASSIVE tracenas_bench_proxy [--threads N] [--reps N] [--batches K]
 //      OMP_WAIT_POLICY=PASSIVE tracenas_bench_proxy --pipeline configs/quickstart.yaml
-//          [--threads N] [--reps N] [--candidates N]
+//          [--threads N] [--reps N] [--candidates N] [--set key=value ...]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -52,6 +54,7 @@ struct Options {
   int reps = 3;
   int batches = 1;
   std::string pipeline;
+  std::vector<std::string> sets;  // --set key=value for the pipeline
   int candidates = 12;
 };
 
@@ -185,15 +188,25 @@ int run(const Options& opt) {
   return 0;
 }
 
+// Minor page faults of this process so far.
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 // The candidates of a pipeline's search, timed as the search runs them.
 int run_pipeline(const Options& opt) {
   Registry reg;
-  const Pipeline p = load_pipeline(opt.pipeline, {}, reg);
+  const Pipeline p = load_pipeline(opt.pipeline, opt.sets, reg);
   RunContext rc = p.run_context();
   rc.threads = opt.threads;
   rc.run_dir.clear();
   rc.cache_dir.clear();  // importance and base traces computed, not read
   rc = apply_runtime(rc);
+  // The dense rate with every configured BLAS thread (the Evaluator may
+  // choose one for a small model: runtime.hpp).
+  const double dense_before = dense_matmul_gflops();
   auto t0 = std::chrono::steady_clock::now();
   PipelineSession session = open_session(reg, p, rc);
   std::unique_ptr<Evaluator> ev = make_evaluator(session);
@@ -202,7 +215,7 @@ int run_pipeline(const Options& opt) {
   const ModelConfig& c = ev->config();
   std::unique_ptr<ArchSpace> space = make_space(p, c, rc.dtype);
   std::mt19937_64 rng(rc.seed);
-  const double dense_before = dense_matmul_gflops();
+  const int pass_blas_threads = blas_threads();
   std::vector<double> all_s, all_pass, all_prox, fractions;
   json rows = json::array();
   int64_t tokens = 0;
@@ -210,19 +223,22 @@ int run_pipeline(const Options& opt) {
   std::printf("pipeline %s: %s, %lld calibration tokens in %zu batch(es), %zu proxies\n",
               opt.pipeline.c_str(), session.model_dir.c_str(), static_cast<long long>(tokens),
               session.batches.size(), ev->proxies().size());
-  std::printf("start-up (load, importance, base traces): %.3f s\n", prepare_s);
-  std::printf("%-4s %9s %8s %10s %10s %10s %10s\n", "#", "params", "of base", "eval s", "pass s",
-              "proxies s", "GFLOP/s");
+  std::printf("start-up (load, importance, base traces): %.3f s; BLAS threads in the passes: %d\n",
+              prepare_s, pass_blas_threads);
+  std::printf("%-4s %9s %8s %10s %10s %10s %10s %10s\n", "#", "params", "of base", "eval s",
+              "pass s", "proxies s", "GFLOP/s", "faults MiB");
   double flops_sum = 0, pass_sum = 0;
   for (int i = 0; i < opt.candidates; ++i) {
     const Arch arch = space->decode(space->sample(rng));
     ev->evaluate(arch);  // warm-up
-    std::vector<double> s, pass, prox;
+    std::vector<double> s, pass, prox, faults;
     std::int64_t params = 0;
     for (int r = 0; r < opt.reps; ++r) {
       const auto t = std::chrono::steady_clock::now();
+      const long faults0 = minor_faults();
       const Evaluation e = ev->evaluate(arch);
       s.push_back(seconds_since(t));
+      faults.push_back(static_cast<double>(minor_faults() - faults0) * 4096 / (1 << 20));
       pass.push_back(e.pass_seconds);
       prox.push_back(e.proxy_seconds);
       params = e.params;
@@ -240,15 +256,18 @@ int run_pipeline(const Options& opt) {
     fractions.push_back(frac);
     flops_sum += flops;
     pass_sum += mp;
-    std::printf("%-4d %9lld %7.1f%% %10.4f %10.4f %10.4f %10.1f\n", i,
-                static_cast<long long>(params), 100 * frac, m, mp, mq, flops / mp / 1e9);
+    std::printf("%-4d %9lld %7.1f%% %10.4f %10.4f %10.4f %10.1f %10.1f\n", i,
+                static_cast<long long>(params), 100 * frac, m, mp, mq, flops / mp / 1e9,
+                median(faults));
     rows.push_back({{"params", params},
+                    {"faults_mib", median(faults)},
                     {"fraction", frac},
                     {"seconds", m},
                     {"pass_seconds", mp},
                     {"proxy_seconds", mq},
                     {"flops", flops}});
   }
+  set_blas_threads(opt.threads);
   const double dense = std::max(dense_before, dense_matmul_gflops());
   const double gflops = flops_sum / pass_sum / 1e9;
   std::printf(
@@ -264,6 +283,7 @@ int run_pipeline(const Options& opt) {
               {"reps", opt.reps},
               {"tokens", tokens},
               {"startup_seconds", prepare_s},
+              {"blas_threads", pass_blas_threads},
               {"dense_gflops", dense},
               {"candidates", rows},
               {"median_seconds", median(all_s)},
@@ -284,6 +304,8 @@ int main(int argc, char** argv) {
     const int v = std::atoi(argv[i + 1]);
     if (k == "--pipeline")
       o.pipeline = argv[i + 1];
+    else if (k == "--set")
+      o.sets.push_back(argv[i + 1]);
     else if (k == "--candidates")
       o.candidates = v;
     else if (k == "--threads")
@@ -296,7 +318,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: tracenas_bench_proxy [--threads N] [--reps N] [--batches K]\n"
                    "       tracenas_bench_proxy --pipeline FILE [--threads N] [--reps N] "
-                   "[--candidates N]\n");
+                   "[--candidates N] [--set key=value ...]\n");
       return 2;
     }
   }

@@ -6,6 +6,8 @@
 #include <malloc.h>
 #include <torch/version.h>
 
+#include <algorithm>
+
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 
@@ -29,7 +31,9 @@ RunContext apply_runtime(RunContext run) {
   tune_allocator();
   if (run.threads > 0) {
     at::set_num_threads(run.threads);
-    log().debug("LibTorch intra-op threads: {}", at::get_num_threads());
+    set_blas_threads(run.threads);  // OpenBLAS would otherwise use every core
+    log().debug("LibTorch intra-op threads: {}, BLAS threads: {}", at::get_num_threads(),
+                blas_threads());
   }
   if (run.device == "auto") {
     run.device = cuda_available() ? "cuda" : "cpu";

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "base/blas.hpp"
 #include "tracenas/component.hpp"
 
 namespace tracenas {

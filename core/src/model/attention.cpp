@@ -1,11 +1,13 @@
 #include "model/attention.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <limits>
 
+#include "model/softmax.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -136,7 +138,75 @@ class BlockwiseAttention : public torch::autograd::Function<BlockwiseAttention> 
   }
 };
 
+// The dtype of the matmuls: autocast's when it is on (q, k and v may then
+// differ: RoPE in float32 promotes q and k but not v), else q's.
+at::ScalarType matmul_dtype(const at::Tensor& q) {
+  if (q.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled()) {
+    return q.is_cuda() ? at::autocast::get_autocast_gpu_dtype()
+                       : at::autocast::get_autocast_cpu_dtype();
+  }
+  return q.scalar_type();
+}
+
+class PlainAttention : public torch::autograd::Function<PlainAttention> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
+                            const at::Tensor& v_in, double scale, const at::Tensor& bias) {
+    const auto dtype = matmul_dtype(q_in);
+    const at::Tensor q = q_in.to(dtype), k = k_in.to(dtype), v = v_in.to(dtype);
+    const int64_t B = q.size(0), H = q.size(1), S = q.size(2), h = q.size(3), g = k.size(1);
+    const int64_t n = H / g;
+    at::Tensor qs = (q * scale).reshape({B, g, n * S, h});
+    // [B, g, n*S, S] in the accumulation dtype; the mask of each query head added in place.
+    at::Tensor p = at::matmul(qs, k.transpose(-2, -1)).to(accumulation_type(q));
+    p.add_(n > 1 ? bias.repeat({n, 1}) : bias);
+    softmax_lastdim_(p);
+    at::Tensor o = at::matmul(p.to(q.scalar_type()), v);  // [B, g, n*S, h]
+    ctx->save_for_backward({qs, k, v, p, o});
+    ctx->saved_data["scale"] = scale;
+    return o.view({B, H, S, h});
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& qs = saved[0];  // q * scale [B, g, n*S, h]
+    const at::Tensor& k = saved[1];
+    const at::Tensor& v = saved[2];
+    const at::Tensor& p = saved[3];  // probabilities [B, g, n*S, S], accumulation dtype
+    const at::Tensor& o = saved[4];  // [B, g, n*S, h]
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const auto dtype = qs.scalar_type(), f = p.scalar_type();
+    at::Tensor d_o = grads[0].to(dtype).reshape(o.sizes());
+    // D = rowsum(dO * O) = rowsum(dP * P): the softmax backward without a second [S, S] pass.
+    at::Tensor D = (d_o.to(f) * o.to(f)).sum(-1, /*keepdim=*/true);  // [B, g, n*S, 1]
+    at::Tensor dv = at::matmul(p.to(dtype).transpose(-2, -1), d_o);  // [B, g, S, h]
+    at::Tensor ds = at::matmul(d_o, v.transpose(-2, -1)).to(f);      // dP [B, g, n*S, S]
+    ds.sub_(D).mul_(p);                                              // dS
+    const at::Tensor ds_m = ds.to(dtype);
+    at::Tensor dq = at::matmul(ds_m, k).mul_(scale);         // [B, g, n*S, h]
+    at::Tensor dk = at::matmul(ds_m.transpose(-2, -1), qs);  // [B, g, S, h]
+    return {dq.view(grads[0].sizes()), dk, dv, at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+at::Tensor plain_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  double scale, const at::Tensor& bias) {
+  if (k.size(1) == 0 || q.size(1) % k.size(1) != 0) {
+    throw Error("attention: " + std::to_string(q.size(1)) + " query heads do not split into " +
+                std::to_string(k.size(1)) + " KV groups");
+  }
+  return PlainAttention::apply(q, k, v, scale, bias);
+}
+
+at::Tensor causal_bias(std::int64_t S, at::ScalarType model_dtype, const at::Device& device) {
+  return at::full({S, S}, kMinusInf,
+                  at::TensorOptions()
+                      .dtype(model_dtype == at::kDouble ? at::kDouble : at::kFloat)
+                      .device(device))
+      .triu(1);
+}
 
 at::Tensor blockwise_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       double scale, std::int64_t block) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 
@@ -26,5 +27,19 @@ namespace tracenas {
 // q [B, g*n, S, h], k and v [B, g, S, h] -> [B, g*n, S, h]; differentiable in q, k and v.
 at::Tensor blockwise_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       double scale, std::int64_t block);
+
+// The same attention with one [S, S] probability tensor per head, kept for the
+// backward (float32; float64 for float64 inputs): q k^T in the input dtype
+// with the scale on q, plus `bias` (causal_bias), a softmax in place, then
+// the product with v in the input dtype. The n query heads of a KV group are
+// one [n*S, h] matrix against that group's K and V. The backward uses the
+// same identities as the blockwise one (D = rowsum(dO * O)), so no softmax
+// backward over [S, S] runs apart from dS = P * (dP - D).
+at::Tensor plain_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  double scale, const at::Tensor& bias);
+
+// The additive causal mask [S, S] of plain attention: 0 on and below the
+// diagonal, -inf above; float32 (float64 for a float64 model).
+at::Tensor causal_bias(std::int64_t S, at::ScalarType model_dtype, const at::Device& device);
 
 }  // namespace tracenas

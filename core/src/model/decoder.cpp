@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+#include <limits>
 
 #include "base/util.hpp"
 #include "model/attention.hpp"
@@ -49,6 +50,7 @@ struct LayerContext {
   const ModelConfig& c;
   const ForwardOptions& options;
   int layer;
+  const at::Tensor& causal_bias;  // plain attention's mask (undefined when blockwise)
 
   // y = x W^T (+ b), through the tap when there is one.
   at::Tensor project(Projection p, const at::Tensor& x, const at::Tensor& w, int64_t in_features,
@@ -61,25 +63,6 @@ struct LayerContext {
                                     : nullptr;
   }
 };
-
-// q [B, g*n, S, h], k/v [B, g, S, h] -> [B, g*n, S, h]: causal softmax(q k^T / sqrt(h)) v with
-// one [S, S] score tensor per head (float32 softmax; float64 for a float64 model).
-at::Tensor plain_attention(const at::Tensor& q, at::Tensor k, at::Tensor v, double scale) {
-  const int64_t S = q.size(2), n = q.size(1) / k.size(1);
-  if (n > 1) {  // query head j of group i uses KV head i
-    k = k.repeat_interleave(n, 1);
-    v = v.repeat_interleave(n, 1);
-  }
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, g*n, S, S]
-  at::Tensor mask =
-      at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(q.device())).triu(1);
-  const bool f64 = scores.scalar_type() == at::kDouble;
-  at::Tensor probs = at::softmax(scores.to(f64 ? at::kDouble : at::kFloat)
-                                     .masked_fill(mask, -std::numeric_limits<double>::infinity()),
-                                 -1)
-                         .to(q.scalar_type());
-  return at::matmul(probs, v);  // [B, g*n, S, h]
-}
 
 // [B, S, d] -> attention block output [B, S, d]
 at::Tensor attention(const LayerContext& cx, const AttentionWeights& a, const at::Tensor& hidden,
@@ -101,8 +84,8 @@ at::Tensor attention(const LayerContext& cx, const AttentionWeights& a, const at
   const double scale = 1.0 / std::sqrt(static_cast<double>(h));
   at::Tensor out = cx.options.attention_block > 0
                        ? blockwise_causal_attention(q, k, v, scale, cx.options.attention_block)
-                       : plain_attention(q, k, v, scale);  // [B, g*n, S, h]
-  out = out.transpose(1, 2).reshape({B, S, g * n * h});    // [B, S, g*n*h]
+                       : plain_causal_attention(q, k, v, scale, cx.causal_bias);  // [B, g*n, S, h]
+  out = out.transpose(1, 2).reshape({B, S, g * n * h});                           // [B, S, g*n*h]
   if (at::Tensor* acc = cx.stat(&ActivationStats::o_input_sq)) accumulate_sq(acc, out);
   return cx.project(Projection::kO, out, a.o, g * n * h, a.o_bias);  // o: [d, g, n, h]
 }
@@ -133,7 +116,7 @@ struct LayerReplay : torch::CustomClassHolder {
   const LayerWeights* layer = nullptr;
   ForwardOptions options;
   int index = 0;
-  at::Tensor cos, sin;
+  at::Tensor cos, sin, causal_bias;
 };
 
 // A layer whose activations are not kept: forward without a graph, and in the
@@ -146,7 +129,7 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     ctx->save_for_backward({hidden});
     ctx->saved_data["replay"] = c10::IValue::make_capsule(replay);
     at::NoGradGuard no_grad;
-    const LayerContext cx{*replay->config, replay->options, replay->index};
+    const LayerContext cx{*replay->config, replay->options, replay->index, replay->causal_bias};
     return run_layer(cx, *replay->layer, hidden, replay->cos, replay->sin);
   }
 
@@ -158,7 +141,7 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     at::Tensor y;
     {
       at::AutoGradMode grad(true);
-      const LayerContext cx{*replay->config, replay->options, replay->index};
+      const LayerContext cx{*replay->config, replay->options, replay->index, replay->causal_bias};
       y = run_layer(cx, *replay->layer, x, replay->cos, replay->sin);
     }
     at::Tensor dx = torch::autograd::grad({y}, {x}, {grads[0]})[0];
@@ -223,6 +206,8 @@ at::Tensor decoder_hidden(const ModelConfig& c, const ModelWeights& w, const at:
     options.stats->o_input_sq.resize(w.layers.size());
     options.stats->down_input_sq.resize(w.layers.size());
   }
+  const at::Tensor bias =
+      options.attention_block > 0 ? at::Tensor() : causal_bias(S, dtype, device);
   // Checkpointing needs the graph it replaces: a traced pass with gradients on.
   const bool checkpoint =
       options.checkpoint_layers && options.tap != nullptr && hidden.requires_grad();
@@ -237,10 +222,12 @@ at::Tensor decoder_hidden(const ModelConfig& c, const ModelWeights& w, const at:
       replay->index = static_cast<int>(i);
       replay->cos = cos;
       replay->sin = sin;
+      replay->causal_bias = bias;
       hidden = CheckpointedLayer::apply(hidden, replay);
       continue;
     }
-    hidden = run_layer(LayerContext{c, options, static_cast<int>(i)}, layer, hidden, cos, sin);
+    hidden =
+        run_layer(LayerContext{c, options, static_cast<int>(i), bias}, layer, hidden, cos, sin);
   }
   return rms_norm(hidden, w.final_norm, c.rms_norm_eps);  // [B, S, d]
 }

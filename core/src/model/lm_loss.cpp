@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "model/softmax.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/decoder.hpp"
 
@@ -65,9 +66,10 @@ class ChunkedLmLoss : public torch::autograd::Function<ChunkedLmLoss> {
       const int64_t len = std::min(chunk, N - c0);
       at::Tensor logits = at::matmul(rows.narrow(0, c0, len), lm_head.t()).to(acc);  // [len, V]
       at::Tensor t = target.narrow(0, c0, len).unsqueeze(1);                         // [len, 1]
-      at::Tensor p = at::softmax(logits, -1);
-      p.scatter_(1, t, p.gather(1, t) - 1);  // softmax(z) - onehot(t)
-      d_rows.narrow(0, c0, len).copy_(at::matmul((p * scale).to(hidden.scalar_type()), lm_head));
+      at::Tensor& p = softmax_lastdim_(logits);
+      p.scatter_(1, t, p.gather(1, t) - 1);            // softmax(z) - onehot(t)
+      at::Tensor d_chunk = d_rows.narrow(0, c0, len);  // contiguous rows
+      at::mm_out(d_chunk, p.mul_(scale).to(hidden.scalar_type()), lm_head);
     }
     at::Tensor d_hidden = at::zeros_like(hidden);  // the last position predicts nothing
     d_hidden.narrow(1, 0, S - 1).copy_(d_rows.view({B, S - 1, d}));

@@ -1,6 +1,7 @@
 #include "scoring/evaluator.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/runtime.hpp"
 #include "base/util.hpp"
 #include "data/calibration.hpp"
 #include "tracenas/error.hpp"
@@ -112,6 +114,17 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
     directions_.push_back(p.proxy.call("direction", [](Proxy& px) { return px.direction(); }));
   }
   base_params_ = count_params(c, full_arch(c));
+  if (in_.device == "cpu" && !in_.batches.empty()) {
+    // Small models: one BLAS thread (runtime.hpp, choose_blas_threads).
+    const at::Tensor& b = in_.batches.front();
+    const int64_t rows =
+        in_.pass.micro_batch_size > 0 ? std::min(in_.pass.micro_batch_size, b.size(0)) : b.size(0);
+    const double widest = std::max({static_cast<double>(c.intermediate_size),
+                                    static_cast<double>(c.num_heads) * c.head_dim,
+                                    static_cast<double>(c.hidden_size)});
+    choose_blas_threads(static_cast<double>(rows * b.size(1)), c.hidden_size, widest,
+                        at::get_num_threads());
+  }
 }
 
 const ModelConfig& Evaluator::config() const { return in_.model->config(); }

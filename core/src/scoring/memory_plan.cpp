@@ -41,7 +41,7 @@ double activation_bytes(const MemoryPlanInputs& in, double layer_share, int64_t 
   if (blockwise) {
     attention += 4 * B * H * S;
   } else {
-    attention += (4 + e) * B * H * S * S + (H > G ? 2 * e * T * H * h : 0);
+    attention += (e > 4 ? 8 : 4) * B * H * S * S;  // the probabilities
   }
   const double mlp = 4 * e * T * I;
   const double kept_layers = layer_share * static_cast<double>(c.num_layers);

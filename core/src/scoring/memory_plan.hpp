@@ -15,7 +15,7 @@
 //   activations  what the backward keeps, per kept layer:
 //                  2 norms: (4 + e) * T * d each (the float32 input and the output)
 //                  attention: e * T * (5 H h + 4 G h)  (q, k, v, rotations, output)
-//                    plain: + (4 + e) * B * H * S^2 (+ 2 e T H h repeated K, V when H > G)
+//                    plain: + a * B * H * S^2 (the probabilities)
 //                    blockwise: + 4 * B * H * S (row log-sum-exp)
 //                  MLP: 4 * e * T * I (gate, up, silu(gate), their product)
 //                with run.activation_checkpointing: e * T * d per kept layer (its
