@@ -184,17 +184,24 @@ inline double median(std::vector<double> v) {
 
 // The dense-matmul rate of this process: n x n by n x n at::mm in `dtype`
 // (default fp32 kDenseN), repeated for >= kDenseSeconds after a warm-up.
-inline double dense_matmul_gflops(at::ScalarType dtype = at::kFloat, int64_t n = kDenseN) {
-  at::Tensor a = at::randn({n, n}, at::kFloat).to(dtype);  // [n, n]
-  at::Tensor b = at::randn({n, n}, at::kFloat).to(dtype);  // [n, n]
-  at::Tensor out = at::empty({n, n}, dtype);               // [n, n]
-  for (int i = 0; i < 3; ++i) at::mm_out(out, a, b);       // warm-up
+inline double dense_matmul_gflops(at::ScalarType dtype = at::kFloat, int64_t n = kDenseN,
+                                  const at::Device& device = at::kCPU) {
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  at::Tensor a = at::randn({n, n}, at::kFloat).to(opts);  // [n, n]
+  at::Tensor b = at::randn({n, n}, at::kFloat).to(opts);  // [n, n]
+  at::Tensor out = at::empty({n, n}, opts);               // [n, n]
+  // Waits for the device (a no-op on the CPU) by reading one element back.
+  auto sync = [&] { (void)out[0][0].item<float>(); };
+  for (int i = 0; i < 3; ++i) at::mm_out(out, a, b);  // warm-up
+  sync();
   int64_t count = 0;
   double elapsed = 0;
+  const int per_sync = device.is_cuda() ? 20 : 1;
   const auto start = std::chrono::steady_clock::now();
   do {
-    at::mm_out(out, a, b);
-    ++count;
+    for (int i = 0; i < per_sync; ++i) at::mm_out(out, a, b);
+    sync();
+    count += per_sync;
     elapsed = seconds_since(start);
   } while (elapsed < kDenseSeconds);
   const double nd = static_cast<double>(n);

@@ -477,6 +477,7 @@ struct ChildSetup {
   int64_t batch_size = 1;
   int64_t batches = 1;
   PassOptions pass;  // the pipeline's defaults unless a knob changes them
+  std::string device = "cpu";
 };
 
 int64_t knob_int(const std::string& key, const std::string& value, int64_t min) {
@@ -530,6 +531,13 @@ const std::map<std::string, std::function<void(const std::string&, ChildSetup*)>
       {"loss_chunk_tokens",
        [](const std::string& v, ChildSetup* s) {
          s->pass.loss_chunk_tokens = knob_int("loss_chunk_tokens", v, 0);
+       }},
+      {"device",
+       [](const std::string& v, ChildSetup* s) {
+         if (v != "cpu" && v != "cuda") {
+           throw UsageError("--set device: expected cpu or cuda (got '" + v + "')");
+         }
+         s->device = v;
        }},
       {"activation_checkpointing",
        [](const std::string& v, ChildSetup* s) {
@@ -603,9 +611,11 @@ long vm_hwm_kib() {
 }
 
 int run_child(const ChildOptions& o) {
+  std::vector<std::string> unknown;
+  const ChildSetup setup = child_setup(o, &unknown);
   RunContext run;
   run.threads = o.threads;
-  run.device = "cpu";
+  run.device = setup.device;
   run.dtype = "bfloat16";
   run = apply_runtime(run);
   Registry reg;
@@ -613,8 +623,6 @@ int run_child(const ChildOptions& o) {
                         "libtracenas_proxy_trace_correlation.so"}) {
     reg.load_file(std::string(TN_PLUGIN_DIR) + "/" + f);
   }
-  std::vector<std::string> unknown;
-  const ChildSetup setup = child_setup(o, &unknown);
 
   const auto t_load = std::chrono::steady_clock::now();
   ParamValues adapter_params;
@@ -669,6 +677,7 @@ int run_child(const ChildOptions& o) {
       {"seq", o.seq},
       {"tokens", setup.batches * setup.batch_size * o.seq},
       {"threads", at::get_num_threads()},
+      {"device", run.device},
       {"set", set},
       {"unknown_set", unknown},
       {"load_seconds", load_s},
@@ -902,8 +911,12 @@ int run_parent(const ParentOptions& o, const char* argv0) {
     cj["candidate_non_embedding_fraction"] = non_embedding_fraction(c, cand);
   }
 
-  const double bf16_before = dense_matmul_gflops(at::kBFloat16, kDenseMatmulN);
-  const double fp32_before = dense_matmul_gflops(at::kFloat, kDenseMatmulN);
+  // The dense rate of the device the children run on (--set device=cuda: the GPU's, at 8192).
+  const bool on_cuda = std::find(o.set.begin(), o.set.end(), "device=cuda") != o.set.end();
+  const at::Device dense_device = on_cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  const int64_t dense_n = on_cuda ? 8192 : kDenseMatmulN;
+  const double bf16_before = dense_matmul_gflops(at::kBFloat16, dense_n, dense_device);
+  const double fp32_before = dense_matmul_gflops(at::kFloat, dense_n, dense_device);
 
   // A child's ru_maxrss starts at the parent's peak: Linux carries the peak of
   // the address space a process leaves at exec (posix_spawn's child shares
@@ -936,15 +949,15 @@ int run_parent(const ParentOptions& o, const char* argv0) {
     }
   }
 
-  const double bf16_after = dense_matmul_gflops(at::kBFloat16, kDenseMatmulN);
-  const double fp32_after = dense_matmul_gflops(at::kFloat, kDenseMatmulN);
+  const double bf16_after = dense_matmul_gflops(at::kBFloat16, dense_n, dense_device);
+  const double fp32_after = dense_matmul_gflops(at::kFloat, dense_n, dense_device);
   const double bf16 = std::max(bf16_before, bf16_after);
   const double fp32 = std::max(fp32_before, fp32_after);
   std::printf(
-      "dense matmul (%lldx%lld at::mm, >= 1 s): bf16 %.1f GFLOP/s before the runs, %.1f after "
-      "(reference %.1f); fp32 %.1f before, %.1f after (%.1f)\n",
-      static_cast<long long>(kDenseMatmulN), static_cast<long long>(kDenseMatmulN), bf16_before,
-      bf16_after, bf16, fp32_before, fp32_after, fp32);
+      "dense matmul (%lldx%lld at::mm on %s, >= 1 s): bf16 %.1f GFLOP/s before the runs, %.1f "
+      "after (reference %.1f); fp32 %.1f before, %.1f after (%.1f)\n",
+      static_cast<long long>(dense_n), static_cast<long long>(dense_n), on_cuda ? "cuda" : "cpu",
+      bf16_before, bf16_after, bf16, fp32_before, fp32_after, fp32);
 
   std::printf("\n%-14s %-7s %6s %9s %8s %7s %7s %8s %7s %8s %6s  %-26s %s\n", "shape", "mode",
               "tokens", "prepare s", "cand s", "pass s", "prox s", "GFLOP/s", "of bf16", "peak GB",
@@ -1104,7 +1117,8 @@ int run_parent(const ParentOptions& o, const char* argv0) {
                       {"fp32_before", fp32_before},
                       {"fp32_after", fp32_after},
                       {"fp32", fp32},
-                      {"n", kDenseMatmulN}}},
+                      {"n", dense_n},
+                      {"device", on_cuda ? "cuda" : "cpu"}}},
                     {"checkpoints", checkpoints_json},
                     {"runs", runs_json},
                     {"targets", targets}};

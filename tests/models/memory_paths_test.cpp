@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "base/torch_compat.hpp"
 #include "checkpoints.hpp"
 #include "data/calibration.hpp"
 #include "io/llama2c.hpp"
@@ -423,7 +424,7 @@ class LargestAllocation final : public at::Allocator {
  public:
   LargestAllocation() : inner_(c10::GetCPUAllocator()) { c10::SetCPUAllocator(this); }
   ~LargestAllocation() override { c10::SetCPUAllocator(inner_); }
-  at::DataPtr allocate(size_t n) const override {
+  at::DataPtr allocate(size_t n) TN_ALLOCATE_CONST override {
     if (armed_) {
       size_t seen = largest_.load();
       while (n > seen && !largest_.compare_exchange_weak(seen, n)) {
@@ -432,6 +433,7 @@ class LargestAllocation final : public at::Allocator {
     return inner_->allocate(n);
   }
   at::DeleterFnPtr raw_deleter() const override { return inner_->raw_deleter(); }
+  TN_ALLOCATOR_COPY_DATA
   void arm() {
     largest_ = 0;
     armed_ = true;

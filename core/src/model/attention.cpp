@@ -1,12 +1,12 @@
 #include "model/attention.hpp"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <limits>
 
+#include "base/torch_compat.hpp"
 #include "model/softmax.hpp"
 #include "tracenas/error.hpp"
 
@@ -141,11 +141,8 @@ class BlockwiseAttention : public torch::autograd::Function<BlockwiseAttention> 
 // The dtype of the matmuls: autocast's when it is on (q, k and v may then
 // differ: RoPE in float32 promotes q and k but not v), else q's.
 at::ScalarType matmul_dtype(const at::Tensor& q) {
-  if (q.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled()) {
-    return q.is_cuda() ? at::autocast::get_autocast_gpu_dtype()
-                       : at::autocast::get_autocast_cpu_dtype();
-  }
-  return q.scalar_type();
+  return compat::autocast_enabled(q.is_cuda()) ? compat::autocast_dtype(q.is_cuda())
+                                               : q.scalar_type();
 }
 
 class PlainAttention : public torch::autograd::Function<PlainAttention> {

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "base/torch_compat.hpp"
 #include "data/calibration.hpp"
 #include "io/safetensors.hpp"
 #include "model/subnet.hpp"
@@ -321,29 +322,15 @@ class Autocast {
  public:
   Autocast(bool on, const at::Device& device) : on_(on), cuda_(device.is_cuda()) {
     if (!on_) return;
-    if (cuda_) {
-      was_enabled_ = at::autocast::is_enabled();
-      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      was_enabled_ = at::autocast::is_cpu_enabled();
-      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
+    was_enabled_ = compat::autocast_enabled(cuda_);
+    was_dtype_ = compat::autocast_dtype(cuda_);
+    compat::set_autocast(cuda_, true, at::kBFloat16);
     at::autocast::increment_nesting();
   }
   ~Autocast() {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(was_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(was_dtype_);
-    }
+    compat::set_autocast(cuda_, was_enabled_, was_dtype_);
   }
   Autocast(const Autocast&) = delete;
   Autocast& operator=(const Autocast&) = delete;
