@@ -88,7 +88,7 @@ unpack() {
 configure() {
   local abi=$1 torch_prefix=$2
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" \
+    -DCMAKE_PREFIX_PATH="$deps/usr;$torch_prefix" \
     -DCMAKE_INCLUDE_PATH="$deps/usr/include" \
     -DCMAKE_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu" \
     -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" \

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "base/runtime.hpp"
 #include "base/torch_compat.hpp"
 #include "checkpoints.hpp"
 #include "data/calibration.hpp"
@@ -81,9 +82,11 @@ const Stories& stories() {
   return *s;
 }
 
-std::shared_ptr<DecoderModel> load_dir(const std::string& dir, const std::string& dtype) {
+std::shared_ptr<DecoderModel> load_dir(const std::string& dir, const std::string& dtype,
+                                       const std::string& device = "cpu") {
   LoadOptions o;
   o.dtype = dtype;
+  o.device = device;
   return tracenas::testing::load_checkpoint(dir, o);
 }
 
@@ -368,8 +371,8 @@ struct Scores {
 
 // Every gradient proxy on the stories260K candidate and trace_correlation
 // (full and sketch) on the unpruned model, with the given pass options.
-Scores scores_with(const PassOptions& pass) {
-  auto m = load_dir(stories().dir, "float64");
+Scores scores_with(const PassOptions& pass, const std::string& device = "cpu") {
+  auto m = load_dir(stories().dir, "float64", device);
   std::vector<ScoredProxy> ps;
   for (const char* name : {"trace_correlation", "snip", "grad_norm", "fisher", "zico"}) {
     ps.push_back(proxy(name));
@@ -380,6 +383,7 @@ Scores scores_with(const PassOptions& pass) {
   in.model = m;
   in.model_dir = stories().dir;
   in.dtype = "float64";
+  in.device = device;
   in.batches = stories().batches;
   in.data_fingerprint = "samples#96x3x2";
   in.criterion = "wanda";
@@ -416,6 +420,24 @@ TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchang
           << " chunk " << o.loss_chunk_tokens << " checkpoint " << o.checkpoint_layers;
     }
     EXPECT_NEAR(other.full_arch_phi, 2.0 * L, 1e-9);
+  }
+}
+
+// The GPU check (scripts/device/run.sh runs the tests named *Cuda*): every
+// proxy of the traced pass on CUDA, in float64, against the CPU, on the plain
+// path and on the memory-saving one; skipped without a CUDA device.
+TEST(MemoryPathsCuda, EveryProxyOnTheGpuMatchesTheCpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device in this LibTorch";
+  for (const PassOptions& o : {PassOptions{0, 0, false, 0}, PassOptions{2, 16, false, 30, true}}) {
+    const Scores cpu = scores_with(o, "cpu");
+    const Scores gpu = scores_with(o, "cuda");
+    ASSERT_EQ(gpu.values.size(), cpu.values.size());
+    for (std::size_t i = 0; i < cpu.values.size(); ++i) {
+      const double rel = i == 4 ? 1e-5 : 1e-9;  // zico: see above
+      EXPECT_NEAR(gpu.values[i], cpu.values[i], rel * std::max(1.0, std::abs(cpu.values[i])))
+          << "proxy " << i << " checkpoint " << o.checkpoint_layers;
+    }
+    EXPECT_NEAR(gpu.full_arch_phi, 10.0, 1e-9);
   }
 }
 
