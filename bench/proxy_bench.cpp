@@ -215,7 +215,8 @@ int run_pipeline(const Options& opt) {
   const ModelConfig& c = ev->config();
   std::unique_ptr<ArchSpace> space = make_space(p, c, rc.dtype);
   std::mt19937_64 rng(rc.seed);
-  const int pass_blas_threads = blas_threads();
+  const PassThreads pass_threads = ev->pass_threads();
+  const int pass_blas_threads = pass_threads.blas > 0 ? pass_threads.blas : blas_threads();
   std::vector<double> all_s, all_pass, all_prox, fractions;
   json rows = json::array();
   int64_t tokens = 0;
@@ -223,8 +224,10 @@ int run_pipeline(const Options& opt) {
   std::printf("pipeline %s: %s, %lld calibration tokens in %zu batch(es), %zu proxies\n",
               opt.pipeline.c_str(), session.model_dir.c_str(), static_cast<long long>(tokens),
               session.batches.size(), ev->proxies().size());
-  std::printf("start-up (load, importance, base traces): %.3f s; BLAS threads in the passes: %d\n",
-              prepare_s, pass_blas_threads);
+  std::printf(
+      "start-up (load, importance, base traces): %.3f s; BLAS threads in the passes: %d, "
+      "pieces at once: %d\n",
+      prepare_s, pass_blas_threads, pass_threads.shares);
   std::printf("%-4s %9s %8s %10s %10s %10s %10s %10s\n", "#", "params", "of base", "eval s",
               "pass s", "proxies s", "GFLOP/s", "faults MiB");
   double flops_sum = 0, pass_sum = 0;
@@ -284,6 +287,7 @@ int run_pipeline(const Options& opt) {
               {"tokens", tokens},
               {"startup_seconds", prepare_s},
               {"blas_threads", pass_blas_threads},
+              {"pieces_at_once", pass_threads.shares},
               {"dense_gflops", dense},
               {"candidates", rows},
               {"median_seconds", median(all_s)},

@@ -309,12 +309,15 @@ ImportanceOrder identity_order(const ModelConfig& c) {
   return order;
 }
 
-TEST(MemoryPaths, CheckpointedLayersGiveThePlainLossGradientsAndSketches) {
+// Checkpointed layers, and batches run at once on their own threads
+// (parallel_batches; with one LibTorch thread they run one after the other,
+// still through forked and merged accumulators).
+TEST(MemoryPaths, CheckpointedLayersAndParallelBatchesGiveThePlainLossGradientsAndSketches) {
   for (const char* folder : kTinyModels) {
     for (const char* dtype : {"float64", "float32"}) {
       auto m = load_dir(std::string(TN_SHARED_DIR "/reference/") + folder, dtype);
       const ModelConfig& c = m->config();
-      const auto batches = random_batches(c, 2, 3, 29);
+      const auto batches = random_batches(c, 3, 3, 29);
       PrefixWeights prefix(c, m->mutable_weights(), identity_order(c));
       TraceNeeds needs;
       needs.base_weight_grads = true;
@@ -324,14 +327,17 @@ TEST(MemoryPaths, CheckpointedLayersGiveThePlainLossGradientsAndSketches) {
       // The reference: projections as leaves, plain attention, whole batches.
       const LossAndGrads leaves = leaf_gradients(c, prefix.reordered(), batches, {}, false);
       for (const PassOptions& o :
-           {PassOptions{0, 0, false, 0, true}, PassOptions{2, 8, false, 13, true}}) {
+           {PassOptions{0, 0, false, 0, true}, PassOptions{2, 8, false, 13, true},
+            PassOptions{0, 0, false, 0, false, 2}, PassOptions{2, 8, false, 13, true, 2},
+            PassOptions{1, 0, false, 0, false, 3}, PassOptions{0, 8, false, 13, false, 4}}) {
         const BaseTraces plain = compute_base_traces(
             c, prefix, batches, needs,
             PassOptions{o.micro_batch_size, o.attention_block, false, o.loss_chunk_tokens});
         const BaseTraces ckpt = compute_base_traces(c, prefix, batches, needs, o);
-        const std::string what = std::string(folder) + " " + dtype + " micro " +
-                                 std::to_string(o.micro_batch_size) + " block " +
-                                 std::to_string(o.attention_block);
+        const std::string what =
+            std::string(folder) + " " + dtype + " micro " + std::to_string(o.micro_batch_size) +
+            " block " + std::to_string(o.attention_block) + " checkpoint " +
+            std::to_string(o.checkpoint_layers) + " parallel " + std::to_string(o.parallel_batches);
         ASSERT_EQ(ckpt.batch_losses.size(), batches.size()) << what;
         double loss = 0;
         for (std::size_t k = 0; k < batches.size(); ++k) {
@@ -361,6 +367,39 @@ TEST(MemoryPaths, CheckpointedLayersGiveThePlainLossGradientsAndSketches) {
         EXPECT_LT(relative_error(got_sk, want_sk), tol) << what << " sketches";
       }
     }
+  }
+}
+
+// Pieces at once keep each batch's logits and loss in batch order: whole
+// batches (2 threads, 3 batches) and row ranges of each (4 and 7 threads:
+// 2 and 3 ranges of a 3-row batch).
+TEST(MemoryPaths, PiecesAtOnceKeepEachBatchsLogitsAndLoss) {
+  auto m = load_dir(std::string(TN_SHARED_DIR "/reference/") + kTinyModels[0], "float64");
+  const ModelConfig& c = m->config();
+  const auto batches = random_batches(c, 3, 3, 17);
+  PrefixWeights prefix(c, m->mutable_weights(), identity_order(c));
+  TraceNeeds needs;
+  needs.base_weight_grads = true;
+  needs.base_logits = true;
+  const BaseTraces one = compute_base_traces(c, prefix, batches, needs, PassOptions{});
+  ASSERT_EQ(one.logits.size(), batches.size());
+  for (int n : {2, 4, 7}) {
+    PassOptions o;
+    o.parallel_batches = n;
+    const BaseTraces many = compute_base_traces(c, prefix, batches, needs, o);
+    ASSERT_EQ(many.logits.size(), batches.size()) << n;
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+      EXPECT_TRUE(many.logits[k].sizes() == one.logits[k].sizes()) << n << " batch " << k;
+      EXPECT_LT(relative_error({many.logits[k]}, {one.logits[k]}), 1e-12) << n << " batch " << k;
+      EXPECT_NEAR(many.batch_losses[k], one.batch_losses[k], 1e-12 * one.batch_losses[k]) << n;
+    }
+    std::vector<at::Tensor> got, want;
+    for (std::size_t l = 0; l < many.grads.size(); ++l) {
+      LayerWeights g = many.grads[l], p = one.grads[l];
+      for (at::Tensor* t : projections_of(g)) got.push_back(*t);
+      for (at::Tensor* t : projections_of(p)) want.push_back(*t);
+    }
+    EXPECT_LT(relative_error(got, want), 1e-10) << n << " gradients";
   }
 }
 
@@ -407,7 +446,7 @@ TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchang
   for (const PassOptions& o :
        {PassOptions{1, 0, false, 0}, PassOptions{2, 40, false, 50}, PassOptions{0, 7, false, 1},
         PassOptions{3, 96, false, 0}, PassOptions{}, PassOptions{0, 0, false, 0, true},
-        PassOptions{2, 16, false, 30, true}}) {
+        PassOptions{2, 16, false, 30, true}, PassOptions{0, 0, false, 0, false, 2}}) {
     const Scores other = scores_with(o);
     ASSERT_EQ(other.values.size(), plain.values.size());
     for (std::size_t i = 0; i < plain.values.size(); ++i) {
@@ -417,7 +456,8 @@ TEST(MemoryPaths, MicroBatchesAttentionBlocksAndLossChunksLeaveEveryProxyUnchang
       const double rel = i == 4 ? 1e-5 : 1e-9;
       EXPECT_NEAR(other.values[i], plain.values[i], rel * std::max(1.0, std::abs(plain.values[i])))
           << "proxy " << i << " micro " << o.micro_batch_size << " block " << o.attention_block
-          << " chunk " << o.loss_chunk_tokens << " checkpoint " << o.checkpoint_layers;
+          << " chunk " << o.loss_chunk_tokens << " checkpoint " << o.checkpoint_layers
+          << " parallel " << o.parallel_batches;
     }
     EXPECT_NEAR(other.full_arch_phi, 2.0 * L, 1e-9);
   }

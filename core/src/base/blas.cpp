@@ -4,8 +4,6 @@
 
 #include <algorithm>
 
-#include "tracenas/log.hpp"
-
 namespace tracenas {
 namespace {
 
@@ -31,14 +29,28 @@ bool set_blas_threads(int n) {
   return true;
 }
 
-int choose_blas_threads(double tokens, double in, double out, int threads) {
-  constexpr double kSmallMatmul = 67108864.0;  // 2^26 multiply-adds
-  const int want = tokens * in * out < kSmallMatmul ? 1 : std::max(1, threads);
-  if (blas_threads() != want && set_blas_threads(want)) {
-    log().debug("BLAS threads: {} (largest projection {:.3g} multiply-adds per forward)", want,
-                tokens * in * out);
+PassThreads choose_pass_threads(double tokens, double in, double out, int threads,
+                                long long pieces) {
+  constexpr double kSmallMatmul = 67108864.0;    // 2^26 multiply-adds
+  constexpr double kShareMatmul = 1073741824.0;  // 2^30
+  const double macs = tokens * in * out;
+  PassThreads p;
+  if (threads >= 2 && pieces >= 2 && macs < kShareMatmul) {
+    p.shares = static_cast<int>(std::min<long long>(threads, pieces));
+  } else if (macs >= kSmallMatmul) {
+    p.blas = std::max(1, threads);
   }
-  return blas_threads();
+  return p;
+}
+
+BlasThreadsScope::BlasThreadsScope(int n) {
+  const int now = blas_threads();
+  if (n < 1 || now == 0 || now == n) return;
+  if (set_blas_threads(n)) before_ = now;
+}
+
+BlasThreadsScope::~BlasThreadsScope() {
+  if (before_ > 0) set_blas_threads(before_);
 }
 
 }  // namespace tracenas

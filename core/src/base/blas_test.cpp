@@ -1,5 +1,5 @@
 // The BLAS thread count is found and set at run time (Debian's LibTorch runs
-// its matmuls on OpenBLAS), and small passes get one thread.
+// its matmuls on OpenBLAS), and how passes share out the threads.
 #include "base/blas.hpp"
 
 #include <gtest/gtest.h>
@@ -26,16 +26,43 @@ TEST(BlasThreads, AreFoundAndSetAtRunTime) {
   EXPECT_EQ(blas_threads(), 2);
 }
 
-TEST(BlasThreads, SmallPassesGetOneThreadLargeOnesTheConfiguredCount) {
+TEST(BlasThreads, SmallPassesShareOutPiecesMidSizedOnesOneBlasThreadLargeOnesAll) {
+  auto is = [](PassThreads p, int blas, int shares) {
+    return p.blas == blas && p.shares == shares;
+  };
+  // stories260K: 1024 tokens x 64 x 172, about 1.1e7 multiply-adds, 2 batches of 4.
+  EXPECT_TRUE(is(choose_pass_threads(1024, 64, 172, 2, 8), 1, 2));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 64, 172, 4, 8), 1, 4));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 64, 172, 4, 3), 1, 3));
+  // One piece, or one thread: nothing to share out; small stays on one BLAS thread.
+  EXPECT_TRUE(is(choose_pass_threads(1024, 64, 172, 2, 1), 1, 1));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 64, 172, 1, 8), 1, 1));
+  // The 31M benchmark model: 1024 x 512 x 1408, about 7.4e8 (below 2^30).
+  EXPECT_TRUE(is(choose_pass_threads(1024, 512, 1408, 2, 4), 1, 2));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 512, 1408, 2, 1), 2, 1));
+  // Just below and at 2^26, one piece; just below and at 2^30, two pieces.
+  EXPECT_TRUE(is(choose_pass_threads(1024, 256, 255, 2, 1), 1, 1));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 256, 256, 2, 1), 2, 1));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 1024, 1023, 2, 2), 1, 2));
+  EXPECT_TRUE(is(choose_pass_threads(1024, 1024, 1024, 2, 2), 2, 1));
+  // Llama-3.2-1B shape at 256 tokens: 256 x 2048 x 8192.
+  EXPECT_TRUE(is(choose_pass_threads(256, 2048, 8192, 2, 4), 2, 1));
+}
+
+TEST(BlasThreads, ScopeSetsTheCountAndPutsItBack) {
   RestoreBlasThreads restore;
   if (blas_threads() == 0) GTEST_SKIP() << "this process has no OpenBLAS";
-  // stories260K: 1024 tokens x 64 x 172, about 1.1e7 multiply-adds.
-  EXPECT_EQ(choose_blas_threads(1024, 64, 172, 2), 1);
-  // The 31M benchmark model: 1024 x 512 x 1408, about 7.4e8.
-  EXPECT_EQ(choose_blas_threads(1024, 512, 1408, 2), 2);
-  // Just below and at 2^26.
-  EXPECT_EQ(choose_blas_threads(1024, 256, 255, 2), 1);
-  EXPECT_EQ(choose_blas_threads(1024, 256, 256, 2), 2);
+  ASSERT_TRUE(set_blas_threads(2));
+  {
+    const BlasThreadsScope scope(1);
+    EXPECT_EQ(blas_threads(), 1);
+    {
+      const BlasThreadsScope keep(0);  // leaves it
+      EXPECT_EQ(blas_threads(), 1);
+    }
+    EXPECT_EQ(blas_threads(), 1);
+  }
+  EXPECT_EQ(blas_threads(), 2);
 }
 
 }  // namespace

@@ -115,15 +115,19 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
   }
   base_params_ = count_params(c, full_arch(c));
   if (in_.device == "cpu" && !in_.batches.empty()) {
-    // Small models: one BLAS thread (runtime.hpp, choose_blas_threads).
+    // BLAS threads and pieces at once (blas.hpp, choose_pass_threads).
     const at::Tensor& b = in_.batches.front();
     const int64_t rows =
         in_.pass.micro_batch_size > 0 ? std::min(in_.pass.micro_batch_size, b.size(0)) : b.size(0);
     const double widest = std::max({static_cast<double>(c.intermediate_size),
                                     static_cast<double>(c.num_heads) * c.head_dim,
                                     static_cast<double>(c.hidden_size)});
-    choose_blas_threads(static_cast<double>(rows * b.size(1)), c.hidden_size, widest,
-                        at::get_num_threads());
+    long long pieces = 0;
+    for (const at::Tensor& batch : in_.batches) pieces += batch.size(0);
+    threads_ = choose_pass_threads(static_cast<double>(rows * b.size(1)), c.hidden_size, widest,
+                                   at::get_num_threads(), pieces);
+    if (in_.pass.parallel_batches == 1) in_.pass.parallel_batches = threads_.shares;
+    threads_.shares = in_.pass.parallel_batches;
   }
 }
 
@@ -131,6 +135,7 @@ const ModelConfig& Evaluator::config() const { return in_.model->config(); }
 
 void Evaluator::prepare() {
   if (prepared_) return;
+  const BlasThreadsScope blas(threads_.blas);
   const ModelConfig& c = config();
   DiskCache cache(in_.cache_dir);
 
@@ -212,6 +217,7 @@ void Evaluator::prepare() {
 
 Evaluation Evaluator::evaluate(const Arch& arch) {
   prepare();
+  const BlasThreadsScope blas(threads_.blas);
   if (!prefix_)
     prefix_ = std::make_unique<PrefixWeights>(config(), in_.model->mutable_weights(), order_);
   const ModelConfig& c = config();

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "base/blas.hpp"
 #include "model/subnet.hpp"
 #include "plugin/registry.hpp"
 #include "scoring/trace.hpp"
@@ -87,6 +88,9 @@ class Evaluator {
   // evaluate() reorders them again).
   void release_weights();
 
+  // The CPU threads of the passes: BLAS threads (0: left as they are) and
+  // pieces at once (PassOptions::parallel_batches).
+  const PassThreads& pass_threads() const { return threads_; }
   int passes() const { return passes_; }
   bool importance_from_cache() const { return importance_cached_; }
   bool traces_from_cache() const { return traces_cached_; }
@@ -103,6 +107,7 @@ class Evaluator {
   std::int64_t base_params_ = 0;
   bool prepared_ = false;
   int passes_ = 0;
+  PassThreads threads_{0, 1};
   bool importance_cached_ = false;
   bool traces_cached_ = false;
   double importance_seconds_ = 0;

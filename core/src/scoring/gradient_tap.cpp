@@ -77,6 +77,43 @@ void GradientTap::set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b
   s.b = std::move(b);
 }
 
+GradientTap GradientTap::fork() const {
+  GradientTap t(slots_.size(), false);
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    for (std::size_t k = 0; k < slots_[i].size(); ++k) {
+      const ProjectionSums& from = slots_[i][k];
+      ProjectionSums& to = t.slots_[i][k];
+      to.full = from.full;
+      to.a = from.a;
+      to.b = from.b;
+    }
+  }
+  return t;
+}
+
+void GradientTap::merge(GradientTap& other) {
+  if (other.slots_.size() != slots_.size()) throw Error("GradientTap::merge: layer counts differ");
+  auto add = [](at::Tensor& into, at::Tensor& from) {
+    if (!from.defined()) return;
+    if (into.defined()) {
+      into.add_(from);
+    } else {
+      into = std::move(from);
+    }
+    from = at::Tensor();
+  };
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    for (std::size_t k = 0; k < slots_[i].size(); ++k) {
+      ProjectionSums& to = slots_[i][k];
+      ProjectionSums& from = other.slots_[i][k];
+      add(to.weight, from.weight);
+      add(to.bias, from.bias);
+      add(to.right, from.right);
+      add(to.left, from.left);
+    }
+  }
+}
+
 at::Tensor GradientTap::project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
                                 std::int64_t in_features, const at::Tensor& bias) {
   at::Tensor y = TracedLinear::apply(x, w, in_features, bias.defined(), &sums(layer, p));

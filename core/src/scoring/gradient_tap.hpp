@@ -48,6 +48,12 @@ class GradientTap final : public ProjectionTap {
   void set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b);
   ProjectionSums& sums(int layer, Projection p);
 
+  // A tap with the same settings and sketch matrices (shared, read-only) and
+  // nothing accumulated: for a pass that runs batches on several threads.
+  GradientTap fork() const;
+  // Adds `other`'s sums into this tap's (those this tap lacks are taken over).
+  void merge(GradientTap& other);
+
   at::Tensor project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
                      std::int64_t in_features, const at::Tensor& bias) override;
 

@@ -21,6 +21,11 @@
 //                with run.activation_checkpointing: e * T * d per kept layer (its
 //                input) plus the activations above of one layer
 //   loss         the LM head and loss of one chunk: (e + 12) * chunk * V, plus e * T * d
+// (Not counted: a model whose projections are below 2^30 multiply-adds per
+// forward runs, on a CPU with several threads, up to one whole batch per
+// thread at once (PassOptions::parallel_batches, chosen when the Evaluator
+// is made), holding that many batches' activations; cut into row ranges, a
+// batch holds no more than whole.)
 // and takes the larger of the base pass (weights, g_M being formed, its
 // activations) and a candidate pass (weights, base traces, g_C, activations
 // of the candidate's share of the layers).

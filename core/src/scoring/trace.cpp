@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include "base/threads.hpp"
 #include "io/safetensors.hpp"
 #include "scoring/gradient_tap.hpp"
 #include "tracenas/error.hpp"
@@ -125,12 +126,15 @@ void draw_sketches(BaseTraces& base, const ModelWeights& weights, GradientTap& t
   }
 }
 
-// Forward (and, with a tap, backward) of one calibration batch [B, seq], in
-// micro-batches. Returns the batch loss; `logits` receives the batch's logits
-// when given (the loss then comes from them rather than the chunked loss).
-double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Tensor& batch,
-                 const PassOptions& options, GradientTap* tap, at::Tensor* logits) {
-  const int64_t rows = batch.size(0);
+// Forward (and, with a tap, backward) of rows [row0, row0 + rows) of one
+// calibration batch [B, seq], in micro-batches. Returns their share of the
+// batch loss (each micro-batch's loss weighs len / B, so the shares of all
+// rows add up to the batch loss and their gradients to the batch's);
+// `logits` receives these rows' logits when given (the loss then comes from
+// them rather than the chunked loss).
+double run_rows(const ModelConfig& config, const ModelWeights& w, const at::Tensor& batch,
+                int64_t row0, int64_t rows, const PassOptions& options, GradientTap* tap,
+                at::Tensor* logits) {
   const int64_t mb = options.micro_batch_size > 0 ? std::min(options.micro_batch_size, rows) : rows;
   std::optional<at::NoGradGuard> no_grad;
   if (tap == nullptr) no_grad.emplace();
@@ -138,10 +142,10 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
   fo.tap = tap;
   fo.attention_block = attention_block_for(options, batch.size(1));
   fo.checkpoint_layers = options.checkpoint_layers;
-  double batch_loss = 0;
+  double loss_share = 0;
   std::vector<at::Tensor> parts;
-  for (int64_t r0 = 0; r0 < rows; r0 += mb) {
-    const int64_t len = std::min(mb, rows - r0);
+  for (int64_t r0 = row0; r0 < row0 + rows; r0 += mb) {
+    const int64_t len = std::min(mb, row0 + rows - r0);
     const at::Tensor part = batch.narrow(0, r0, len);  // [len, seq]
     at::Tensor loss;
     if (logits != nullptr) {
@@ -153,12 +157,83 @@ double run_batch(const ModelConfig& config, const ModelWeights& w, const at::Ten
                                     options.loss_chunk_tokens);
     }
     // The batch loss is the mean over its sequences: each part weighs its share.
-    const double share = static_cast<double>(len) / static_cast<double>(rows);
+    const double share = static_cast<double>(len) / static_cast<double>(batch.size(0));
     if (tap != nullptr) (share == 1.0 ? loss : loss * share).backward();
-    batch_loss += share * loss.item<double>();
+    loss_share += share * loss.item<double>();
   }
   if (logits != nullptr) *logits = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
-  return batch_loss;
+  return loss_share;
+}
+
+// Every calibration batch through run_rows: batch losses, in order, and the
+// logits of each batch when `logits` is given. With options.parallel_batches
+// = n > 1 the work runs on n threads at once (run_on_threads), each with its
+// own fork of `tap`, merged into `tap` in thread order afterwards: whole
+// batches when there are at least n, else each batch cut into n / K row
+// ranges (at most one per row). Thread t takes pieces t, t + n, ... Without
+// an OpenMP runtime the threads' shares run one after the other, through
+// the same forked taps.
+std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w,
+                                const std::vector<at::Tensor>& batches, const PassOptions& options,
+                                GradientTap* tap, std::vector<at::Tensor>* logits) {
+  const std::size_t k = batches.size();
+  std::vector<double> losses(k, 0.0);
+  std::vector<at::Tensor> out(k);
+  const std::size_t n = static_cast<std::size_t>(std::max(options.parallel_batches, 1));
+  if (n <= 1 || k == 0) {
+    for (std::size_t i = 0; i < k; ++i) {
+      losses[i] = run_rows(config, w, batches[i], 0, batches[i].size(0), options, tap,
+                           logits ? &out[i] : nullptr);
+    }
+    if (logits != nullptr) *logits = std::move(out);
+    return losses;
+  }
+  struct Piece {
+    std::size_t batch;
+    int64_t row0, rows;
+    double loss = 0;
+    at::Tensor logits;
+  };
+  std::vector<Piece> pieces;
+  const int64_t cuts = static_cast<int64_t>((n + k - 1) / k);  // row ranges per batch
+  for (std::size_t i = 0; i < k; ++i) {
+    const int64_t b = batches[i].size(0);
+    const int64_t c = std::min(cuts, b);
+    for (int64_t j = 0; j < c; ++j) {
+      const int64_t r0 = b * j / c;
+      pieces.push_back({i, r0, b * (j + 1) / c - r0, 0.0, at::Tensor()});
+    }
+  }
+  const std::size_t threads = std::min(n, pieces.size());
+  std::vector<GradientTap> taps;
+  if (tap != nullptr) {
+    taps.reserve(threads);
+    for (std::size_t t = 0; t < threads; ++t) taps.push_back(tap->fork());
+  }
+  auto share = [&](int t) {
+    for (std::size_t p = static_cast<std::size_t>(t); p < pieces.size(); p += threads) {
+      Piece& piece = pieces[p];
+      piece.loss = run_rows(config, w, batches[piece.batch], piece.row0, piece.rows, options,
+                            tap != nullptr ? &taps[static_cast<std::size_t>(t)] : nullptr,
+                            logits ? &piece.logits : nullptr);
+    }
+  };
+  if (!run_on_threads(static_cast<int>(threads), share)) {
+    for (std::size_t t = 0; t < threads; ++t) share(static_cast<int>(t));
+  }
+  for (GradientTap& t : taps) tap->merge(t);
+  std::vector<std::vector<at::Tensor>> batch_logits(k);
+  for (Piece& piece : pieces) {
+    losses[piece.batch] += piece.loss;
+    if (logits != nullptr) batch_logits[piece.batch].push_back(std::move(piece.logits));
+  }
+  if (logits != nullptr) {
+    for (std::size_t i = 0; i < k; ++i) {
+      out[i] = batch_logits[i].size() == 1 ? batch_logits[i][0] : at::cat(batch_logits[i], 0);
+    }
+    *logits = std::move(out);
+  }
+  return losses;
 }
 
 }  // namespace
@@ -176,12 +251,8 @@ BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& p
   const bool grads = needs.base_weight_grads || needs.sketch_rank > 0;
   GradientTap tap(w.layers.size(), needs.base_weight_grads);
   if (needs.sketch_rank > 0) draw_sketches(base, w, tap, needs.sketch_rank, needs.sketch_seed);
-  for (const at::Tensor& b : batches) {
-    at::Tensor logits;
-    base.batch_losses.push_back(run_batch(config, w, b, options, grads ? &tap : nullptr,
-                                          needs.base_logits ? &logits : nullptr));
-    if (needs.base_logits) base.logits.push_back(logits);
-  }
+  base.batch_losses = run_batches(config, w, batches, options, grads ? &tap : nullptr,
+                                  needs.base_logits ? &base.logits : nullptr);
   ModelWeights layout = w;  // for_each_projection's slots, in the reordered shapes
   for (std::size_t i = 0; i < layout.layers.size(); ++i) {
     const int li = static_cast<int>(i);
@@ -246,12 +317,18 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
   std::vector<std::vector<at::Tensor>> sum(w.layers.size()), sum_abs(w.layers.size()),
       sum_sq(w.layers.size());
   Trace trace;
-  for (const at::Tensor& b : batches) {
+  if (!needs.grad_moments) {
+    trace.batch_losses = run_batches(config, w, batches, options, grads ? &tap : nullptr,
+                                     needs.logits ? &trace.logits : nullptr);
+  }
+  // The moments need each batch's gradient on its own: one batch at a time.
+  for (std::size_t bi = 0; needs.grad_moments && bi < batches.size(); ++bi) {
+    const at::Tensor& b = batches[bi];
     at::Tensor logits;
-    trace.batch_losses.push_back(
-        run_batch(config, w, b, options, grads ? &tap : nullptr, needs.logits ? &logits : nullptr));
+    trace.batch_losses.push_back(run_rows(config, w, b, 0, b.size(0), options,
+                                          grads ? &tap : nullptr,
+                                          needs.logits ? &logits : nullptr));
     if (needs.logits) trace.logits.push_back(logits);
-    if (!needs.grad_moments) continue;
     for (std::size_t i = 0; i < w.layers.size(); ++i) {
       std::size_t k = 0;
       for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor&) {

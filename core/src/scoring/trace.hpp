@@ -71,6 +71,13 @@ struct PassOptions {
   bool plain_within_block = true;
   std::int64_t loss_chunk_tokens = 0;  // chunked_causal_lm_loss's chunk (0: its default)
   bool checkpoint_layers = false;      // ForwardOptions::checkpoint_layers
+  // Pieces of the calibration batches that run at once, each on its own
+  // thread with its own gradient accumulators, added up in a fixed order
+  // afterwards (1: one after the other). Whole batches when there are at
+  // least this many, else row ranges of each. For models whose operators are
+  // too small to share out (blas.hpp, choose_pass_threads); each thread holds
+  // its piece's activations (and, for full gradients, its own g).
+  int parallel_batches = 1;
 };
 
 // The ForwardOptions::attention_block a pass over sequences of `seq_len` uses.
