@@ -290,7 +290,9 @@ int main(int argc, char** argv) {
   try {
     return tracenas::dispatch(argc, argv);
   } catch (const tracenas::Error& e) {
-    std::string msg = e.what();
+    // Messages quote file content and paths: made printable (and valid UTF-8
+    // for the JSON result line) here, for every error.
+    std::string msg = tracenas::printable_text(e.what());
     // Config errors already read "file:line:col: error: ..."; others get a prefix.
     std::cerr << (msg.find(": error: ") == std::string::npos ? "tracenas: error: " : "") << msg
               << std::endl;
@@ -300,7 +302,7 @@ int main(int argc, char** argv) {
     return e.exit_code();
   } catch (const std::exception& e) {
     // LibTorch errors carry a backtrace after the first line.
-    std::string msg = e.what();
+    std::string msg = tracenas::printable_text(e.what());
     msg = msg.substr(0, msg.find('\n'));
     std::cerr << "tracenas: error: " << msg << std::endl;
     tracenas::cli::print_result({{"error", msg}, {"exit_code", 1}});

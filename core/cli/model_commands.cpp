@@ -81,6 +81,7 @@ std::vector<LayerSelection> resolve_arch(ModelSession& s, const Arch& arch, cons
   spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
   spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
   auto batches = calibration_batches(read_data_spec(s, o, calib, "--calib"), spec, calib);
+  check_token_ids(batches, s.model->config().vocab_size, calib);
   ImportanceOrder order =
       importance_on(s, batches, o.get_or("--criterion", default_criterion(*s.registry)));
   return select_units(s.model->config(), arch, &order);
@@ -95,7 +96,10 @@ json score_json(const ArchScore& r) {
 
 }  // namespace
 
-void print_result(const json& j) { std::cout << j.dump() << std::endl; }
+void print_result(const json& j) {
+  // Strings that are not UTF-8 (a path, a token's text) are replaced, never thrown on.
+  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+}
 
 int cmd_score(const std::vector<std::string>& argv) {
   Options o("score", argv,
@@ -129,6 +133,7 @@ int cmd_score(const std::vector<std::string>& argv) {
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
     batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
+    check_token_ids(batches, s.model->config().vocab_size, data);
     criterion = default_criterion(*s.registry);
     for (const ComponentEntry* e : s.registry->defaults(ComponentKind::kProxy)) {
       ParamValues defaults;
@@ -244,6 +249,7 @@ int cmd_importance(const std::vector<std::string>& argv) {
     spec.batch_size = o.get_int("--batch", 8, 1, 1 << 20);
     spec.num_batches = o.get_int("--batches", 4, 1, 1 << 20);
     auto batches = calibration_batches(read_data_spec(s, o, data, "--data"), spec, data);
+    check_token_ids(batches, s.model->config().vocab_size, data);
     order = importance_on(s, batches, o.get_or("--criterion", default_criterion(*s.registry)));
   } else {
     throw UsageError("importance: expected one pipeline file or --model/--data");
@@ -313,6 +319,7 @@ Pipeline open_pipeline_session(ModelSession& s, const Options& o) {
   s.adapter = session.adapter;
   s.model = session.model;
   s.batches = std::move(session.batches);
+  check_token_ids(s.batches, s.model->config().vocab_size, session.data_name);
   return p;
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/folder_lock.hpp"
 #include "base/runtime.hpp"
 #include "commands.hpp"
 #include "model_session.hpp"
@@ -130,6 +131,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     throw UsageError("train: --out must differ from --model (got " + out + ")");
   }
   if (!t.resume.empty()) resolve_checkpoint(t.resume);  // fail before loading anything
+  lock_folder(out, "--out");                            // one writer per output folder
 
   ModelSession session;
   session.run.seed = t.seed;

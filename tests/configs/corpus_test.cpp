@@ -372,6 +372,13 @@ TEST(ConfigCorpusOverrides, RejectsBadPaths) {
   e = error("proxies.5.label=x");
   EXPECT_EQ(e.rfind("--set proxies.5.label=x: ", 0), 0u) << e;
   EXPECT_NE(e.find("'proxies.5' is past the end of the list (2 items)"), std::string::npos) << e;
+  // An index too large for any integer type: past the end, not a conversion error.
+  e = error("proxies.99999999999999999999999.label=x");
+  EXPECT_NE(e.find("'proxies.99999999999999999999999' is past the end of the list (2 items)"),
+            std::string::npos)
+      << e;
+  e = error("proxies.-1.label=x");
+  EXPECT_NE(e.find("'proxies.-1' indexes a list; use a number from 0"), std::string::npos) << e;
   e = error("proxies.first.label=x");
   EXPECT_NE(e.find("'proxies.first' indexes a list; use a number"), std::string::npos) << e;
   e = error("run.seed");

@@ -18,6 +18,10 @@ std::string suggest(const std::string& name, const std::vector<std::string>& can
 std::string join(const std::vector<std::string>& items, const std::string& sep);
 // JSON-style quoting of a string for messages.
 std::string quote(const std::string& s);
+// `s` made safe for a terminal line and a JSON string: valid UTF-8 is kept,
+// every byte that is not part of a valid UTF-8 character, and every control
+// character but tab and newline, becomes "\xNN".
+std::string printable_text(const std::string& s);
 // A tensor shape for messages: "[2, 3]".
 std::string shape_text(const std::vector<std::int64_t>& shape);
 // Seconds of the steady clock since `start`.

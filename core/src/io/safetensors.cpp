@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json_text.hpp"
 #include "base/util.hpp"
 #include "tracenas/error.hpp"
 
@@ -101,6 +102,12 @@ json parse_json_strict(const char* first, const char* last, const std::string& w
     }
     return true;
   };
+  if (const auto at =
+          json_depth_exceeded(std::string_view(first, static_cast<std::size_t>(last - first)))) {
+    throw ModelError(what + ": malformed JSON: nested deeper than " +
+                     std::to_string(kMaxJsonDepth) + " levels (at byte " + std::to_string(*at) +
+                     ")");
+  }
   json j;
   try {
     j = json::parse(first, last, cb);
@@ -139,8 +146,8 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
   }
   for (const json& dim : shape) {
     if (!dim.is_number_integer()) {
-      throw ModelError(where + ": \"shape\" must be an array of integers (got " + shape.dump() +
-                       ")");
+      throw ModelError(where + ": \"shape\" must be an array of integers (got " +
+                       json_preview(shape) + ")");
     }
     info.shape.push_back(dim.is_number_unsigned() && dim.get<std::uint64_t>() > INT64_MAX
                              ? INT64_MAX
@@ -159,7 +166,7 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
     throw ModelError(where +
                      ": \"data_offsets\" must be two non-negative integers [begin, end] "
                      "(got " +
-                     offsets.dump() + ")");
+                     json_preview(offsets) + ")");
   }
   info.begin = offsets[0].get<std::uint64_t>();
   info.end = offsets[1].get<std::uint64_t>();

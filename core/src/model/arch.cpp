@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json_text.hpp"
 #include "base/util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
@@ -29,19 +30,22 @@ std::string layer_field(std::size_t i, const char* field) {
 }
 
 int get_int(const json& j, const std::string& origin, const std::string& field) {
-  if (!j.is_number_integer()) fail(origin, field, "expected an integer (got " + j.dump() + ")");
+  if (!j.is_number_integer())
+    fail(origin, field, "expected an integer (got " + json_preview(j) + ")");
   long long v = j.get<long long>();
-  if (v < INT32_MIN || v > INT32_MAX) fail(origin, field, "out of range (got " + j.dump() + ")");
+  if (v < INT32_MIN || v > INT32_MAX)
+    fail(origin, field, "out of range (got " + json_preview(j) + ")");
   return static_cast<int>(v);
 }
 
 bool get_bool(const json& j, const std::string& origin, const std::string& field) {
-  if (!j.is_boolean()) fail(origin, field, "expected true or false (got " + j.dump() + ")");
+  if (!j.is_boolean()) fail(origin, field, "expected true or false (got " + json_preview(j) + ")");
   return j.get<bool>();
 }
 
 std::vector<int> get_int_list(const json& j, const std::string& origin, const std::string& field) {
-  if (!j.is_array()) fail(origin, field, "expected a list of integers (got " + j.dump() + ")");
+  if (!j.is_array())
+    fail(origin, field, "expected a list of integers (got " + json_preview(j) + ")");
   std::vector<int> out;
   for (std::size_t k = 0; k < j.size(); ++k) {
     out.push_back(get_int(j[k], origin, field + "[" + std::to_string(k) + "]"));
@@ -179,23 +183,19 @@ void validate_arch(const Arch& arch, const ModelConfig& base, const std::string&
 }
 
 Arch parse_arch(const std::string& text, const std::string& origin, const ModelConfig& base) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ArchError(origin + ": not valid JSON: " + std::string(e.what()));
-  }
+  const json j =
+      parse_json_text(text, [&](const std::string& why) { throw ArchError(origin + ": " + why); });
   if (!j.is_object()) throw ArchError(origin + ": expected a JSON object");
   check_keys(j, {"format", "base", "layers"}, origin, "");
   if (!j.contains("format"))
     fail(origin, "format", "missing (expected \"" + std::string(kArchFormat) + "\")");
   if (j["format"] != kArchFormat) {
     fail(origin, "format",
-         "expected \"" + std::string(kArchFormat) + "\" (got " + j["format"].dump() + ")");
+         "expected \"" + std::string(kArchFormat) + "\" (got " + json_preview(j["format"]) + ")");
   }
   if (j.contains("base")) {
     const json& b = j["base"];
-    if (!b.is_object()) fail(origin, "base", "expected an object (got " + b.dump() + ")");
+    if (!b.is_object()) fail(origin, "base", "expected an object (got " + json_preview(b) + ")");
     const std::vector<std::pair<std::string, int>> fields = {
         {"num_layers", base.num_layers}, {"hidden_size", base.hidden_size},
         {"num_heads", base.num_heads},   {"num_kv_heads", base.num_kv_heads},
@@ -216,13 +216,14 @@ Arch parse_arch(const std::string& text, const std::string& origin, const ModelC
   }
   if (!j.contains("layers")) fail(origin, "layers", "missing");
   const json& layers = j["layers"];
-  if (!layers.is_array()) fail(origin, "layers", "expected a list (got " + layers.dump() + ")");
+  if (!layers.is_array())
+    fail(origin, "layers", "expected a list (got " + json_preview(layers) + ")");
   Arch arch;
   const int per_group = base.num_heads / base.num_kv_heads;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const json& lj = layers[i];
     const std::string where = "layers[" + std::to_string(i) + "]";
-    if (!lj.is_object()) fail(origin, where, "expected an object (got " + lj.dump() + ")");
+    if (!lj.is_object()) fail(origin, where, "expected an object (got " + json_preview(lj) + ")");
     check_keys(lj,
                {"attn", "heads", "kv_heads", "mlp", "mlp_channels", "head_index", "channel_index"},
                origin, where);

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "base/json_text.hpp"
 #include "io/safetensors.hpp"
 #include "tracenas/error.hpp"
 
@@ -45,9 +47,14 @@ ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base
     }
   }
 
-  std::ifstream in(fs::path(base_dir) / "config.json");
-  if (!in) throw ModelError(base_dir + "/config.json: cannot read the model config");
-  ordered_json cfg = ordered_json::parse(in);
+  const std::string config_path = (fs::path(base_dir) / "config.json").string();
+  std::ifstream in(config_path);
+  if (!in) throw ModelError(config_path + ": cannot read the model config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  ordered_json cfg = parse_json_text<ordered_json>(
+      text.str(), [&](const std::string& why) { throw ModelError(config_path + ": " + why); });
+  if (!cfg.is_object()) throw ModelError(config_path + ": expected a JSON object");
   // A plain config can only change the head count if head_dim stays expressible:
   // when the family's config class defines head_dim, or this config has one.
   const bool head_dim_defined = cfg.contains("head_dim") || base.family().config_has_head_dim;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/json_text.hpp"
 #include "tracenas/error.hpp"
 
 namespace fs = std::filesystem;
@@ -26,7 +27,7 @@ class Fields {
     if (!has(f)) fail(f, "missing");
     const json& v = j_.at(f);
     if (!v.is_number_integer() || v.get<long long>() <= 0 || v.get<long long>() > (1LL << 31)) {
-      fail(f, "must be a positive integer (got " + v.dump() + ")");
+      fail(f, "must be a positive integer (got " + json_preview(v) + ")");
     }
     return v.get<int>();
   }
@@ -37,20 +38,20 @@ class Fields {
     if (!has(f)) return def;
     const json& v = j_.at(f);
     if (!v.is_number() || !(v.get<double>() > 0)) {
-      fail(f, "must be a positive number (got " + v.dump() + ")");
+      fail(f, "must be a positive number (got " + json_preview(v) + ")");
     }
     return v.get<double>();
   }
   bool bool_or(const std::string& f, bool def) const {
     if (!has(f)) return def;
     const json& v = j_.at(f);
-    if (!v.is_boolean()) fail(f, "must be true or false (got " + v.dump() + ")");
+    if (!v.is_boolean()) fail(f, "must be true or false (got " + json_preview(v) + ")");
     return v.get<bool>();
   }
   std::string string_or(const std::string& f, const std::string& def) const {
     if (!has(f)) return def;
     const json& v = j_.at(f);
-    if (!v.is_string()) fail(f, "must be a string (got " + v.dump() + ")");
+    if (!v.is_string()) fail(f, "must be a string (got " + json_preview(v) + ")");
     return v.get<std::string>();
   }
 
@@ -60,12 +61,8 @@ class Fields {
 };
 
 json parse_object(const std::string& json_text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw ModelError(origin + ": not valid JSON: " + std::string(e.what()));
-  }
+  json j = parse_json_text(json_text,
+                           [&](const std::string& why) { throw ModelError(origin + ": " + why); });
   if (!j.is_object()) throw ModelError(origin + ": expected a JSON object");
   return j;
 }
@@ -167,7 +164,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
     }
     for (std::size_t i = 0; i < tl.size(); ++i) {
       const std::string where = "tracenas_layers[" + std::to_string(i) + "]";
-      if (!tl[i].is_object()) f.fail(where, "must be an object (got " + tl[i].dump() + ")");
+      if (!tl[i].is_object()) f.fail(where, "must be an object (got " + json_preview(tl[i]) + ")");
       Fields lf(tl[i], origin);
       ModelConfig::LayerWidth w;
       w.attn = lf.bool_or("attn", true);
@@ -195,7 +192,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
 
   if (f.has("rope_scaling")) {
     const json& rs = j.at("rope_scaling");
-    if (!rs.is_object()) f.fail("rope_scaling", "must be an object (got " + rs.dump() + ")");
+    if (!rs.is_object()) f.fail("rope_scaling", "must be an object (got " + json_preview(rs) + ")");
     Fields r(rs, origin);
     std::string type = r.string_or("rope_type", r.string_or("type", "default"));
     if (type == "default") {

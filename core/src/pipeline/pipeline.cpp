@@ -373,7 +373,7 @@ struct PipelineSource::Impl {
     if (!node.IsMap()) fail(node, path, "expected " + what + " (got " + describe_node(node) + ")");
     std::map<std::string, YAML::Mark> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
+      const YAML::Node k = it->first;  // a handle: the iterator hands out a temporary
       if (!k.IsScalar()) fail(k, path, "keys must be plain names (got " + describe_node(k) + ")");
       std::string key = k.Scalar();
       std::string kp = path.empty() ? key : path + "." + key;
@@ -634,11 +634,14 @@ struct PipelineSource::Impl {
       walked += (walked.empty() ? "" : ".") + p;
       bool last = i + 1 == parts.size();
       if (cur.IsSequence()) {
-        if (!std::regex_match(p, int_re())) {
-          throw UsageError("--set " + text + ": '" + walked + "' indexes a list; use a number");
+        if (p.find_first_not_of("0123456789") != std::string::npos) {
+          throw UsageError("--set " + text + ": '" + walked +
+                           "' indexes a list; use a number from 0");
         }
-        std::size_t idx = std::stoul(p);
-        walked = walked.substr(0, walked.size() - p.size()) + std::to_string(idx);
+        // More digits than any list holds items: past its end (stoul would throw).
+        const std::size_t idx = p.size() > 9 ? cur.size() : std::stoul(p);
+        if (p.size() <= 9)
+          walked = walked.substr(0, walked.size() - p.size()) + std::to_string(idx);
         if (idx >= cur.size()) {
           throw UsageError("--set " + text + ": '" + walked + "' is past the end of the list (" +
                            std::to_string(cur.size()) + " items)");

@@ -32,7 +32,10 @@ PipelineSession open_session(const Registry& registry, const Pipeline& p, const 
   log().info("model {}: {} layers, {} parameters, {} on {}", s.model_dir,
              s.model->config().num_layers, s.model->num_parameters(), run.dtype, run.device);
   const BatchSpec spec = p.batch_spec();
-  s.batches = calibration_batches(stream, spec, fp);
+  s.data_name = p.file + ": data " +
+                (p.data.params.has("path") ? "(" + p.data.params.get_string("path") + ")"
+                                           : "(source " + p.data.name + ")");
+  s.batches = calibration_batches(stream, spec, s.data_name);
   s.data_fingerprint = fp + "#seq_len=" + std::to_string(spec.seq_len) +
                        "#batch=" + std::to_string(spec.batch_size) +
                        "#batches=" + std::to_string(spec.num_batches) +
@@ -60,6 +63,7 @@ std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& s, ScoringCompo
   in.device = s.run.device;
   in.batches = s.batches;
   in.data_fingerprint = s.data_fingerprint;
+  in.data_name = s.data_name;
   in.criterion = p.importance.name;
   in.criterion_params = p.importance.params;
   in.criterion_instance = std::move(components.criterion);

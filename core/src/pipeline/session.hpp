@@ -28,6 +28,7 @@ struct PipelineSession {
   std::string model_dir;
   std::vector<at::Tensor> batches;  // the K calibration batches
   std::string data_fingerprint;     // source fingerprint + batching
+  std::string data_name;            // the data for messages: its file, or the source's name
 };
 
 // Reads the calibration batches (the data source first, so that bad data

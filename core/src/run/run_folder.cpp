@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/folder_lock.hpp"
 #include "base/runtime.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
@@ -18,6 +19,8 @@ RunContext open_run_folder(const Pipeline& p, const std::string& command, const 
                            bool resume) {
   RunContext run = p.run_context();
   const fs::path dir = run.run_dir;
+  // One process per run folder, before anything in it is read or written.
+  lock_folder(dir.string(), "run folder");
   const fs::path resolved = dir / "config.resolved.yaml";
   const std::string text = p.resolved_yaml();
   // A folder holds a run once its marker has content; one left by a run that

@@ -50,7 +50,10 @@ std::string model_files_identity(const std::string& dir) {
   std::vector<std::string> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) files.push_back(e.path().string());
+    // Hidden files (the folder lock of `train --out`) are not the model's.
+    if (e.is_regular_file() && e.path().filename().string().rfind('.', 0) != 0) {
+      files.push_back(e.path().string());
+    }
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) h.add_file_identity(f);
@@ -93,7 +96,8 @@ std::optional<ImportanceOrder> importance_from_json(const std::string& text, con
 
 Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
   const ModelConfig& c = in_.model->config();
-  check_token_ids(in_.batches, c.vocab_size, in_.data_fingerprint);
+  check_token_ids(in_.batches, c.vocab_size,
+                  in_.data_name.empty() ? in_.data_fingerprint : in_.data_name);
   needs_.loss = true;
   const ScoredProxy* sketch_owner = nullptr;
   for (const auto& p : in_.proxies) {

@@ -45,6 +45,7 @@ struct EvaluatorInputs {
   std::string device = "cpu";
   std::vector<at::Tensor> batches;  // the K calibration batches [B, seq] int64
   std::string data_fingerprint;     // the data source's fingerprint + batching
+  std::string data_name;            // the data in messages (empty: the fingerprint)
   std::string criterion;            // importance criterion name
   ParamValues criterion_params;
   Instance<ImportanceCriterion> criterion_instance;

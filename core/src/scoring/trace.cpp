@@ -532,8 +532,13 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
       const std::size_t a = name.find('.', 7);
       const std::size_t last = name.rfind('.');
       if (a == std::string::npos || last <= a) return std::nullopt;
-      const int layer = std::stoi(name.substr(7, a - 7));
-      if (layer < 0 || layer >= num_layers) return std::nullopt;
+      const std::string digits = name.substr(7, a - 7);
+      if (digits.empty() || digits.size() > 6 ||
+          digits.find_first_not_of("0123456789") != std::string::npos) {
+        return std::nullopt;  // not a file this code wrote
+      }
+      const int layer = std::stoi(digits);
+      if (layer >= num_layers) return std::nullopt;
       const std::string proj = name.substr(a + 1, last - a - 1);
       const std::string part = name.substr(last + 1);
       BaseTraces::Sketch& s = base.sketches[static_cast<std::size_t>(layer)][proj];

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -19,7 +20,7 @@ std::vector<std::int32_t> ids_of(const json& v, const std::string& where,
   for (const auto& e : v) {
     if (!e.is_number_integer() || e.get<std::int64_t>() < 0) {
       throw DataError(where + ": field '" + field + "' must hold non-negative integers (got " +
-                      e.dump() + ")");
+                      json_preview(e) + ")");
     }
     out.push_back(e.get<std::int32_t>());
   }

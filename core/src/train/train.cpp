@@ -12,6 +12,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "base/json_text.hpp"
 #include "base/torch_compat.hpp"
 #include "data/calibration.hpp"
 #include "io/safetensors.hpp"
@@ -153,8 +154,8 @@ std::int64_t load_checkpoint(const std::string& dir, const TrainOptions& o, Adam
   for (const auto& [key, option] : kOption) {
     if (!have.contains(key) || have[key] != want[key]) {
       throw UsageError("train: --resume " + dir + " was trained with " + option + " " +
-                       (have.contains(key) ? have[key].dump() : std::string("?")) +
-                       ", this run asks for " + want[key].dump() +
+                       (have.contains(key) ? json_preview(have[key]) : std::string("?")) +
+                       ", this run asks for " + json_preview(want[key]) +
                        " (exact resume needs the same value)");
     }
   }

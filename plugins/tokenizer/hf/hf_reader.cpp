@@ -17,7 +17,7 @@ std::string read_file(const std::string& path) {
 json parse_json(const std::string& file, const std::string& text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers that overflow
     std::string why = e.what();
     std::replace(why.begin(), why.end(), '\n', ' ');
     throw DataError(file + ": not valid JSON: " + why);
