@@ -403,6 +403,16 @@ TEST_F(SafeTensorsTest, RejectsMalformedJson) {
               HasSubstr("bad.safetensors: header must be a JSON object (got array)"));
 }
 
+TEST_F(SafeTensorsTest, RejectsDeepNestingAndOverflowingNumbersBeforeUsingThem) {
+  // A "shape" nested 100,000 deep: refused before parsing (no recursion on it).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(
+      open_error(R"({"w": {"dtype": "F32", "shape": )" + deep + R"(, "data_offsets": [0, 8]}})", 8),
+      HasSubstr("bad.safetensors: header: malformed JSON: nested deeper than 64 levels"));
+  EXPECT_THAT(open_error(R"({"w": {"dtype": "F32", "shape": [1e999], "data_offsets": [0, 8]}})", 8),
+              HasSubstr("bad.safetensors: header: malformed JSON: "));
+}
+
 TEST_F(SafeTensorsTest, RejectsEntryThatIsNotAnObject) {
   EXPECT_THAT(open_error(R"({"w": [1, 2]})", 0),
               HasSubstr("bad.safetensors: tensor \"w\": entry must be an object (got array)"));

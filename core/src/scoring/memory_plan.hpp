@@ -24,8 +24,9 @@
 // (Not counted: a model whose projections are below 2^30 multiply-adds per
 // forward runs, on a CPU with several threads, up to one whole batch per
 // thread at once (PassOptions::parallel_batches, chosen when the Evaluator
-// is made), holding that many batches' activations; cut into row ranges, a
-// batch holds no more than whole.)
+// is made), holding that many batches' activations and, with full gradients,
+// a g_C per thread; cut into row ranges, a batch's activations are no more
+// than whole.)
 // and takes the larger of the base pass (weights, g_M being formed, its
 // activations) and a candidate pass (weights, base traces, g_C, activations
 // of the candidate's share of the layers).
