@@ -5,6 +5,7 @@
 #
 #   bash scripts/setup.sh            install + build
 #   TRACENAS_BUILD_DIR=out bash scripts/setup.sh
+#   bash scripts/setup.sh --packages-only   install, do not build
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,6 +38,8 @@ if ((${#missing[@]})); then
 else
   echo "setup: every package is present" >&2
 fi
+
+if [ "${1:-}" = "--packages-only" ]; then exit 0; fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2

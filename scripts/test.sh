@@ -7,3 +7,10 @@ build_dir=${TRACENAS_BUILD_DIR:-build}
 bash scripts/setup.sh
 export OMP_WAIT_POLICY=PASSIVE
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc 2>/dev/null || echo 2)"
+
+# The checked build: sanitizers over the unit tests of the input readers, and
+# a fixed number of fuzz executions per harness (fuzz/README.md). Set
+# TRACENAS_SKIP_CHECKED=1 to leave it out.
+if [ "${TRACENAS_SKIP_CHECKED:-0}" != 1 ]; then
+  bash scripts/sanitize.sh
+fi

@@ -40,6 +40,9 @@ using nlohmann::json;
 namespace tracenas::cli {
 namespace {
 
+const std::vector<std::string> kDevices = {"auto", "cpu", "cuda"};
+const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16", "float64"};
+
 const std::vector<OptionSpec> kModelOptions = {{"--model"},  {"--adapter"}, {"--dtype"},
                                                {"--device"}, {"--threads"}, {"--tokenizer"}};
 
@@ -296,9 +299,8 @@ void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   if (s.run.threads == 0) {
     s.run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  s.run.device = o.get_or("--device", "auto");
-  s.run.dtype = dtype.empty() ? o.get_or("--dtype", "float32") : dtype;
-  parse_dtype(s.run.dtype);  // rejects an unknown dtype early
+  s.run.device = o.get_choice("--device", "auto", kDevices);
+  s.run.dtype = dtype.empty() ? o.get_choice("--dtype", "float32", kDtypes) : dtype;
   s.run = apply_runtime(s.run);
   ParamValues p;
   p.set("path", s.dir);

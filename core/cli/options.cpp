@@ -67,6 +67,17 @@ std::string Options::get_or(const std::string& name, const std::string& def) con
   return get(name).value_or(def);
 }
 
+std::string Options::get_choice(const std::string& name, const std::string& def,
+                                const std::vector<std::string>& allowed) const {
+  const std::string v = get_or(name, def);
+  if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+    std::string list;
+    for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    throw UsageError(command_ + ": " + name + ": expected one of " + list + " (got '" + v + "')");
+  }
+  return v;
+}
+
 int Options::get_int(const std::string& name, int def, int min, int max) const {
   auto v = get(name);
   if (!v) return def;

@@ -29,6 +29,9 @@ class Options {
   std::string get_or(const std::string& name, const std::string& def) const;
   // An integer option within [min, max].
   int get_int(const std::string& name, int def, int min, int max) const;
+  // The value of `name` (or `def`), which must be one of `allowed`.
+  std::string get_choice(const std::string& name, const std::string& def,
+                         const std::vector<std::string>& allowed) const;
   bool flag(const std::string& name) const { return flags_.count(name) > 0; }
   const std::vector<std::string>& positional() const { return positional_; }
   const std::string& command() const { return command_; }

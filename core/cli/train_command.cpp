@@ -119,8 +119,8 @@ int cmd_train(const std::vector<std::string>& argv) {
   t.checkpoint_dir = (fs::path(out) / "checkpoints").string();
   t.resume = o.get_or("--resume", "");
   t.data_name = data;
-  t.compute_dtype = o.get_or("--dtype", "float32");
-  parse_dtype(t.compute_dtype);  // an unknown name is an error of its own
+  t.compute_dtype =
+      o.get_choice("--dtype", "float32", {"float32", "bfloat16", "float16", "float64"});
   if (t.compute_dtype != "float32" && t.compute_dtype != "bfloat16") {
     throw UsageError("train: --dtype " + t.compute_dtype +
                      ": training keeps float32 master weights and computes in float32 or "

@@ -31,8 +31,11 @@ function(tracenas_add_plugin target)
     VISIBILITY_INLINES_HIDDEN ON
     PREFIX "lib"
     LINK_DEPENDS "${map}")
-  target_link_options(${target} PRIVATE
-    "LINKER:--version-script=${map}" "LINKER:--no-undefined")
+  target_link_options(${target} PRIVATE "LINKER:--version-script=${map}")
+  # Sanitizer builds leave the sanitizer runtime's symbols to the executable.
+  if(NOT TRACENAS_SANITIZE AND NOT TRACENAS_FUZZ)
+    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  endif()
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIRECTORY}")
   endif()

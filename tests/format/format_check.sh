@@ -7,7 +7,7 @@ source_dir=$1
 clang_format=$2
 cd "$source_dir"
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null ||
-                     find core plugins tests bench examples -name '*.[ch]pp')
+                     find core plugins tests bench examples fuzz -name '*.[ch]pp')
 [[ ${#files[@]} -gt 0 ]] || { echo "format_check: FAIL: no C++ files found" >&2; exit 1; }
 "$clang_format" --dry-run -Werror "${files[@]}"
 echo "format_check: ${#files[@]} files formatted"

@@ -8,15 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "tracenas/support/json_limits.hpp"
+
 namespace tracenas {
-
-// Nesting deeper than this in a JSON file we read is refused before parsing:
-// real config.json, arch.json and safetensors headers nest a few levels.
-constexpr int kMaxJsonDepth = 64;
-
-// The byte offset where `text` first opens a JSON array or object deeper than
-// `limit` levels (outside strings), or nullopt.
-std::optional<std::size_t> json_depth_exceeded(std::string_view text, int limit = kMaxJsonDepth);
 
 // Parses `text` (a file's JSON) with its nesting bounded. `fail(reason)` is
 // called with one line when it is nested too deeply or is not JSON (numbers

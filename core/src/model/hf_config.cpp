@@ -14,6 +14,15 @@ using nlohmann::json;
 namespace tracenas {
 namespace {
 
+// Upper bounds on the sizes in config.json, far above any released model's
+// (Llama 3.1 405B: 126 layers, hidden 16384, 128 heads, FFN 53248), so that
+// parameter counts and search spaces stay small integers.
+constexpr long long kMaxSize = 1LL << 30;
+constexpr long long kMaxLayers = 1024;
+constexpr long long kMaxHeads = 4096;
+constexpr long long kMaxWidth = 1LL << 20;  // hidden_size, intermediate_size, head_dim
+constexpr long long kMaxVocab = 1LL << 24;
+
 class Fields {
  public:
   Fields(const json& j, std::string origin) : j_(j), origin_(std::move(origin)) {}
@@ -23,16 +32,23 @@ class Fields {
   }
   bool has(const std::string& f) const { return j_.contains(f) && !j_.at(f).is_null(); }
 
-  int positive_int(const std::string& f) const {
+  // A positive integer no larger than `max`: sizes are bounded before anything
+  // is allocated for them (the bounds are well above any released model's).
+  int positive_int(const std::string& f, long long max = kMaxSize) const {
     if (!has(f)) fail(f, "missing");
     const json& v = j_.at(f);
-    if (!v.is_number_integer() || v.get<long long>() <= 0 || v.get<long long>() > (1LL << 31)) {
+    if (!v.is_number_integer() || v.get<long long>() <= 0) {
       fail(f, "must be a positive integer (got " + json_preview(v) + ")");
+    }
+    if (v.is_number_unsigned() ? v.get<unsigned long long>() > static_cast<unsigned long long>(max)
+                               : v.get<long long>() > max) {
+      fail(f, json_preview(v) + " is larger than TraceNAS supports (at most " +
+                  std::to_string(max) + ")");
     }
     return v.get<int>();
   }
-  int positive_int_or(const std::string& f, int def) const {
-    return has(f) ? positive_int(f) : def;
+  int positive_int_or(const std::string& f, int def, long long max = kMaxSize) const {
+    return has(f) ? positive_int(f, max) : def;
   }
   double positive_number_or(const std::string& f, double def) const {
     if (!has(f)) return def;
@@ -126,12 +142,12 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   std::string act = f.string_or("hidden_act", "silu");
   if (act != "silu") f.fail("hidden_act", "only silu (SwiGLU) is supported (got \"" + act + "\")");
 
-  c.num_layers = f.positive_int("num_hidden_layers");
-  c.hidden_size = f.positive_int("hidden_size");
-  c.num_heads = f.positive_int("num_attention_heads");
-  c.num_kv_heads = f.positive_int_or("num_key_value_heads", c.num_heads);
-  c.intermediate_size = f.positive_int("intermediate_size");
-  c.vocab_size = f.positive_int("vocab_size");
+  c.num_layers = f.positive_int("num_hidden_layers", kMaxLayers);
+  c.hidden_size = f.positive_int("hidden_size", kMaxWidth);
+  c.num_heads = f.positive_int("num_attention_heads", kMaxHeads);
+  c.num_kv_heads = f.positive_int_or("num_key_value_heads", c.num_heads, kMaxHeads);
+  c.intermediate_size = f.positive_int("intermediate_size", kMaxWidth);
+  c.vocab_size = f.positive_int("vocab_size", kMaxVocab);
   c.max_position_embeddings = f.positive_int_or("max_position_embeddings", 2048);
   c.rms_norm_eps = f.positive_number_or("rms_norm_eps", 1e-6);
   c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
@@ -140,7 +156,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
                                       " (got " + std::to_string(c.num_kv_heads) + ")");
   }
   if (f.has("head_dim")) {
-    c.head_dim = f.positive_int("head_dim");
+    c.head_dim = f.positive_int("head_dim", kMaxWidth);
   } else {
     if (c.hidden_size % c.num_heads != 0) {
       f.fail("head_dim", "missing, and hidden_size " + std::to_string(c.hidden_size) +
@@ -170,8 +186,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
       w.attn = lf.bool_or("attn", true);
       w.mlp = lf.bool_or("mlp", true);
       if (w.attn) {
-        w.heads = lf.positive_int_or("heads", c.num_heads);
-        w.kv_heads = lf.positive_int_or("kv_heads", c.num_kv_heads);
+        w.heads = lf.positive_int_or("heads", c.num_heads, kMaxHeads);
+        w.kv_heads = lf.positive_int_or("kv_heads", c.num_kv_heads, kMaxHeads);
         if (w.kv_heads > c.num_kv_heads || w.heads % w.kv_heads != 0 ||
             w.heads / w.kv_heads > c.num_heads / c.num_kv_heads) {
           f.fail(where + ".heads", "heads " + std::to_string(w.heads) + " / kv_heads " +
@@ -180,7 +196,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
         }
       }
       if (w.mlp) {
-        w.mlp_channels = lf.positive_int_or("mlp_channels", c.intermediate_size);
+        w.mlp_channels = lf.positive_int_or("mlp_channels", c.intermediate_size, kMaxWidth);
         if (w.mlp_channels > c.intermediate_size) {
           f.fail(where + ".mlp_channels",
                  "exceeds intermediate_size " + std::to_string(c.intermediate_size));

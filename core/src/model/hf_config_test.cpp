@@ -134,6 +134,40 @@ TEST(HfConfig, RejectionsNameTheField) {
   }
 }
 
+// Sizes are bounded before anything is sized from them: a billion layers
+// once made `run` build its search space and die of bad_alloc.
+TEST(HfConfig, SizesAboveTheBoundsAreRefusedNamingTheField) {
+  auto with = [](const std::string& field, const std::string& value) {
+    std::string c = R"({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,
+        "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100})";
+    const std::size_t at = c.find("\"" + field + "\"");
+    if (at == std::string::npos)
+      return c.substr(0, c.size() - 1) + ", \"" + field + "\": " + value + "}";
+    const std::size_t colon = c.find(':', at), end = c.find_first_of(",}", colon);
+    return c.substr(0, colon + 2) + value + c.substr(end);
+  };
+  EXPECT_EQ(error_of(with("num_hidden_layers", "1000000000")),
+            "cfg.json: num_hidden_layers: 1000000000 is larger than TraceNAS supports (at most "
+            "1024)");
+  EXPECT_EQ(error_of(with("num_attention_heads", "8192")),
+            "cfg.json: num_attention_heads: 8192 is larger than TraceNAS supports (at most 4096)");
+  // 2^31 once passed the check and overflowed the int it was read into.
+  EXPECT_EQ(error_of(with("hidden_size", "2147483648")),
+            "cfg.json: hidden_size: 2147483648 is larger than TraceNAS supports (at most "
+            "1048576)");
+  EXPECT_EQ(error_of(with("intermediate_size", "18446744073709551615")),
+            "cfg.json: intermediate_size: 18446744073709551615 is larger than TraceNAS supports "
+            "(at most 1048576)");
+  EXPECT_EQ(error_of(with("vocab_size", "16777217")),
+            "cfg.json: vocab_size: 16777217 is larger than TraceNAS supports (at most 16777216)");
+  EXPECT_EQ(error_of(with("head_dim", "1048577")),
+            "cfg.json: head_dim: 1048577 is larger than TraceNAS supports (at most 1048576)");
+  // The bounds themselves are accepted.
+  EXPECT_EQ(parse_hf_config(with("num_hidden_layers", "1024"), "cfg.json", families({"llama"}))
+                .num_layers,
+            1024);
+}
+
 TEST(HfConfig, LinearRopeAndLlama2Defaults) {
   ModelConfig c = parse_hf_config(
       R"({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,

@@ -156,8 +156,12 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
                              const std::string& option, const std::string& tokenizer_path,
                              const std::string& model_dir, const RunContext& run) {
   const std::string kTokens = "tokens:";
+  const std::string expected =
+      option + ": expected tokens:PATH (PATH ending in .u16, .u32 or .txt) or text:PATH (got " +
+      spec + ")";
   if (spec.rfind(kTokens, 0) == 0) {
     const std::string path = spec.substr(kTokens.size());
+    if (path.empty()) throw UsageError(expected);
     TokenStream out;
     out.ids = read_token_file(path);
     out.fingerprint = tokens_fingerprint(path);
@@ -172,12 +176,7 @@ TokenStream load_spec_tokens(const Registry& registry, const std::string& spec,
   const bool has_path =
       entry != nullptr && std::any_of(entry->info.params.begin(), entry->info.params.end(),
                                       [](const ParamSpec& p) { return p.name == "path"; });
-  if (!has_path || colon + 1 == spec.size()) {
-    throw UsageError(option +
-                     ": expected tokens:PATH (PATH ending in .u16, .u32 or .txt) or "
-                     "text:PATH (got " +
-                     spec + ")");
-  }
+  if (!has_path || colon + 1 == spec.size()) throw UsageError(expected);
   const std::string path = spec.substr(colon + 1);
   auto make_source = [&] {
     ParamValues params;

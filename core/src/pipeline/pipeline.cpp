@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -616,6 +617,9 @@ struct PipelineSource::Impl {
     YAML::Node parsed;
     try {
       parsed = YAML::Load(value);
+    } catch (const YAML::DeepRecursion& e) {
+      throw UsageError("--set " + text + ": value nested " + std::to_string(e.depth()) +
+                       " levels deep, deeper than the YAML reader allows");
     } catch (const YAML::Exception& e) {
       throw UsageError("--set " + text + ": value is not valid YAML: " + e.msg);
     }
@@ -694,6 +698,10 @@ PipelineSource::PipelineSource(const std::string& file, const std::vector<std::s
   buf << in.rdbuf();
   try {
     impl_->root = YAML::Load(buf.str());
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's guard on its recursive parser
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": error: invalid YAML: nested " +
+                      std::to_string(e.depth()) + " levels deep, deeper than the reader allows");
   } catch (const YAML::ParserException& e) {
     throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": error: invalid YAML: " + e.msg);

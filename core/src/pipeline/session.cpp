@@ -15,6 +15,32 @@
 
 namespace tracenas {
 
+namespace {
+
+// Runs `f`; a tracenas::Error it throws is thrown again with the pipeline file
+// and model.params.path in front (same exit code).
+template <typename F>
+auto naming_the_model(const Pipeline& p, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.rfind(p.file, 0) == 0) throw;
+    throw Error(p.file + ": model.params.path (" + p.model.params.get_string("path") + "): " + what,
+                e.exit_code());
+  }
+}
+
+}  // namespace
+
+ModelConfig read_pipeline_model_config(const Registry& registry, const Pipeline& p,
+                                       const RunContext& run) {
+  return naming_the_model(p, [&] {
+    auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
+    return adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  });
+}
+
 PipelineSession open_session(const Registry& registry, const Pipeline& p, const RunContext& run) {
   PipelineSession s;
   s.registry = &registry;
@@ -24,11 +50,13 @@ PipelineSession open_session(const Registry& registry, const Pipeline& p, const 
   TokenStream tokens = load_pipeline_tokens(registry, p, run);
   const std::string& fp = tokens.fingerprint;
   const std::vector<std::int32_t>& stream = tokens.ids;
-  s.adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
   LoadOptions lo;
   lo.device = run.device;
   lo.dtype = run.dtype;
-  s.model = s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  s.model = naming_the_model(p, [&] {
+    s.adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
+    return s.adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  });
   log().info("model {}: {} layers, {} parameters, {} on {}", s.model_dir,
              s.model->config().num_layers, s.model->num_parameters(), run.dtype, run.device);
   const BatchSpec spec = p.batch_spec();
@@ -129,9 +157,7 @@ std::optional<MemoryPlan> plan_from_config(const Registry& registry, const Pipel
                                            std::string* why) {
   try {
     const RunContext run = p.run_context();
-    auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
-    const ModelConfig base =
-        adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+    const ModelConfig base = read_pipeline_model_config(registry, p, run);
     std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
     return pipeline_memory_plan(p, base, space.get(),
                                 create_scoring_components(registry, p, run).proxies);

@@ -53,6 +53,11 @@ std::unique_ptr<Evaluator> make_evaluator(const PipelineSession& session);
 
 // The search space and constraints of `p` over `base` (ConfigError prefixed
 // with the pipeline file); `dtype` sizes the KV cache.
+// The pipeline's model config (config.json through its adapter). Errors name
+// the pipeline file and model.params.path first.
+ModelConfig read_pipeline_model_config(const Registry& registry, const Pipeline& p,
+                                       const RunContext& run);
+
 std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
                                       const std::string& dtype);
 

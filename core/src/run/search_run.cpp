@@ -91,9 +91,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   const fs::path dir = run.run_dir;
 
   // The space and its constraints first: an impossible window fails before any compute.
-  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
-  const ModelConfig base =
-      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  const ModelConfig base = read_pipeline_model_config(registry, p, run);
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
   log().info("search space: {} genes; parameter window [{}, {}] ({})", space->dims(),
              space->constraints().min_params, space->constraints().max_params,

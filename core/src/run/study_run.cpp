@@ -512,9 +512,7 @@ void check_study(const Pipeline& p, const Registry& registry) {
   // The schedule was validated with the pipeline, in its key names.
   const StudySettings st = settings_of(p);
   RunContext run = p.run_context();
-  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
-  const ModelConfig base =
-      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  const ModelConfig base = read_pipeline_model_config(registry, p, run);
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
   const UniformDraws d = draw_distinct(*space, st.n, run.seed, st.max_draws);
   if (static_cast<int>(d.genomes.size()) < st.n) {
@@ -528,9 +526,7 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
   const fs::path dir = run.run_dir;
   const StudySettings st = settings_of(p);
 
-  auto adapter = create_model_adapter(registry, p.model.name, p.model.params, run);
-  const ModelConfig base =
-      adapter.call("read_config", [](ModelAdapter& a) { return a.read_config(); });
+  const ModelConfig base = read_pipeline_model_config(registry, p, run);
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
   ScoringComponents scoring = create_scoring_components(registry, p, run);
   // Each architecture is trained with AdamW on float32 master weights.

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tracenas/support/json_limits.hpp"
+
 namespace tracenas::hf {
 
 std::string read_file(const std::string& path) {
@@ -15,6 +17,11 @@ std::string read_file(const std::string& path) {
 }
 
 json parse_json(const std::string& file, const std::string& text) {
+  // Every stage reader walks the value recursively (a Sequence holds stages).
+  if (const auto at = json_depth_exceeded(text)) {
+    throw DataError(file + ": nested deeper than " + std::to_string(kMaxJsonDepth) +
+                    " levels (at byte " + std::to_string(*at) + ")");
+  }
   try {
     return json::parse(text);
   } catch (const json::exception& e) {  // parse errors, and numbers that overflow

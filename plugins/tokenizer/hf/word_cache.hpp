@@ -18,7 +18,7 @@ constexpr std::size_t kCacheMax = 1 << 20;
 
 class WordCache {
  public:
-  WordCache() { slots_.resize(1 << 16); }
+  WordCache() { slots_.resize(1 << 10); }  // grows by doubling
 
   // The ids of `word` (nullptr when absent); valid until the next insert.
   const std::int32_t* find(std::string_view word, std::uint64_t h, std::size_t* n) const {

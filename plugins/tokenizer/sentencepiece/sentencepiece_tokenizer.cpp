@@ -55,9 +55,26 @@ std::string read_model_file(const std::string& path) {
   return ss.str();
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // The shim's load function (the shim is loaded on first use, once).
 tracenas::spm::LoadFn shim_loader() {
   static const tracenas::spm::LoadFn fn = [] {
+    if (kAddressSanitizer) {  // ASan's dlopen aborts the process on RTLD_DEEPBIND
+      throw tracenas::Error(
+          "sentencepiece: not available in an AddressSanitizer build (its shim is loaded with "
+          "RTLD_DEEPBIND, which the sanitizer runtime refuses); use a Release build");
+    }
     Dl_info info{};
     if (dladdr(reinterpret_cast<void*>(&shim_loader), &info) == 0 || info.dli_fname == nullptr) {
       throw tracenas::Error("sentencepiece: cannot locate the plugin's own file");
