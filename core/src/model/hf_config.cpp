@@ -37,11 +37,11 @@ class Fields {
   int positive_int(const std::string& f, long long max = kMaxSize) const {
     if (!has(f)) fail(f, "missing");
     const json& v = j_.at(f);
-    if (!v.is_number_integer() || v.get<long long>() <= 0) {
-      fail(f, "must be a positive integer (got " + json_preview(v) + ")");
-    }
-    if (v.is_number_unsigned() ? v.get<unsigned long long>() > static_cast<unsigned long long>(max)
-                               : v.get<long long>() > max) {
+    const bool positive = v.is_number_unsigned()  ? v.get<unsigned long long>() > 0
+                          : v.is_number_integer() ? v.get<long long>() > 0
+                                                  : false;
+    if (!positive) fail(f, "must be a positive integer (got " + json_preview(v) + ")");
+    if (v.get<unsigned long long>() > static_cast<unsigned long long>(max)) {
       fail(f, json_preview(v) + " is larger than TraceNAS supports (at most " +
                   std::to_string(max) + ")");
     }
