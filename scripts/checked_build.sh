@@ -28,6 +28,8 @@ checked_configure() {
     CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -G Ninja \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
       -DTRACENAS_BUILD_BENCH=OFF -DTRACENAS_SANITIZE=address,undefined -DTRACENAS_FUZZ=ON >&2
+  else
+    cmake "$build_dir" >/dev/null  # refreshes the harness list and the seed lists
   fi
 }
 

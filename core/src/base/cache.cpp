@@ -77,7 +77,7 @@ Hasher& Hasher::add_file_identity(const std::string& path) {
 Hasher& Hasher::add_file_content(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot read: " + errno_text());
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(1 << 16);  // mix() streams bytes: the chunk size does not matter
   std::int64_t total = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
