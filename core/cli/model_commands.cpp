@@ -1,6 +1,7 @@
 // Model commands: convert, eval, importance, prune (SPEC.md section 6).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -39,9 +40,6 @@ using nlohmann::json;
 
 namespace tracenas::cli {
 namespace {
-
-const std::vector<std::string> kDevices = {"auto", "cpu", "cuda"};
-const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16", "float64"};
 
 const std::vector<OptionSpec> kModelOptions = {{"--model"},  {"--adapter"}, {"--dtype"},
                                                {"--device"}, {"--threads"}, {"--tokenizer"}};
@@ -292,6 +290,16 @@ int cmd_prune(const std::vector<std::string>& argv) {
   return 0;
 }
 
+std::string dtype_option(const Options& o, const std::string& def) {
+  const std::string name = o.get_or("--dtype", def);
+  try {
+    parse_dtype(name);
+  } catch (const ConfigError& e) {
+    throw UsageError(o.command() + ": --dtype: " + e.what());
+  }
+  return name;
+}
+
 void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   s.dir = o.require("--model");
   s.registry->discover({});
@@ -299,8 +307,11 @@ void open_model(ModelSession& s, const Options& o, const std::string& dtype) {
   if (s.run.threads == 0) {
     s.run.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  s.run.device = o.get_choice("--device", "auto", kDevices);
-  s.run.dtype = dtype.empty() ? o.get_choice("--dtype", "float32", kDtypes) : dtype;
+  // The devices a pipeline's run.device accepts.
+  const auto device = std::find_if(run_schema().begin(), run_schema().end(),
+                                   [](const ParamSpec& p) { return p.name == "device"; });
+  s.run.device = o.get_choice("--device", "auto", device->choices);
+  s.run.dtype = dtype.empty() ? dtype_option(o, "float32") : dtype;
   s.run = apply_runtime(s.run);
   ParamValues p;
   p.set("path", s.dir);

@@ -31,6 +31,9 @@ struct ModelSession {
 // `dtype` when it is not empty.
 void open_model(ModelSession& s, const Options& o, const std::string& dtype = "");
 
+// --dtype (or `def`): a name parse_dtype knows; a UsageError naming the option otherwise.
+std::string dtype_option(const Options& o, const std::string& def);
+
 // The pipeline form of score and importance: the one positional pipeline
 // file with its --set overrides, opened like `tracenas run` opens it
 // (pipeline/session.hpp: the data first, so bad data fails before the model

@@ -119,8 +119,7 @@ int cmd_train(const std::vector<std::string>& argv) {
   t.checkpoint_dir = (fs::path(out) / "checkpoints").string();
   t.resume = o.get_or("--resume", "");
   t.data_name = data;
-  t.compute_dtype =
-      o.get_choice("--dtype", "float32", {"float32", "bfloat16", "float16", "float64"});
+  t.compute_dtype = dtype_option(o, "float32");
   if (t.compute_dtype != "float32" && t.compute_dtype != "bfloat16") {
     throw UsageError("train: --dtype " + t.compute_dtype +
                      ": training keeps float32 master weights and computes in float32 or "

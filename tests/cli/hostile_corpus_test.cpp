@@ -13,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -513,12 +512,13 @@ TEST(HostileCorpus, TokenizerJson) {
   const std::string text = good.dump();
   add("truncated", text.substr(0, text.size() - 3));
   add("empty", "");
-  add("nested deep", std::string(100000, '[') + std::string(100000, ']'));
+  add("nested deep", std::string(100000, '[') + std::string(100000, ']'),
+      {"nested deeper than 64 levels"});
   std::string seq = "{\"type\": \"NFC\"}";
   for (int i = 0; i < 5000; ++i) seq = "{\"type\": \"Sequence\", \"normalizers\": [" + seq + "]}";
-  ojson deep_norm = good;
   add("Sequence normalizers 5000 deep",
-      replace_all(text, "\"normalizer\":null", "\"normalizer\":" + seq));
+      replace_all(text, "\"normalizer\":null", "\"normalizer\":" + seq),
+      {"nested deeper than 64 levels"});
   add("1e999 id", replace_all(text, "\"ab\":2", "\"ab\":1e999"));
   add("bytes that are not UTF-8", replace_all(text, "\"ab\":2", "\"a\xff\":2"));
   const std::vector<std::pair<std::string, ojson>> model_edits = {{"type", "Unigram"},
@@ -599,10 +599,11 @@ TEST(HostileCorpus, CommandLineValues) {
   add("eval --model {M}" + data + " --seq-len 1e3", "--seq-len");
   add("eval --model {M}" + data + " --batch 0", "--batch");
   add("eval --model {M}" + data + " --threads -2", "--threads");
-  add("eval --model {M}" + data + " --dtype float8", "--dtype");
-  add("eval --model {M}" + data + " --device tpu", "--device");
+  add("eval --model {M}" + data + " --dtype float8", "eval: --dtype: unknown dtype 'float8'");
+  add("eval --model {M}" + data + " --device tpu",
+      "eval: --device: expected one of auto, cpu, cuda (got 'tpu')");
   add("eval --model {M} --data nothing:" + kSamples, "nothing:");
-  add("eval --model {M} --data tokens:", "tokens:");
+  add("eval --model {M} --data tokens:", "--data: expected tokens:PATH");
   add("importance --model {M}" + data + " --batches -1", "--batches");
   add("train --model {M}" + data + " --out {D}/t --steps -5", "--steps");
   add("train --model {M}" + data + " --out {D}/t --lr nan", "--lr");
