@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${TRACENAS_BUILD_DIR:-build}
 bash scripts/setup.sh
+# The real llama.cpp the GGUF export tests run their exports in.
+bash scripts/llamacpp.sh
 export OMP_WAIT_POLICY=PASSIVE
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc 2>/dev/null || echo 2)"
 

@@ -57,6 +57,8 @@ commands:
   prune --model DIR --arch ARCH --out DIR [--calib SPEC]
                                                    cut out and export a sub-network
   convert llama2c FILE.bin --out DIR               llama2.c checkpoint -> Hugging Face layout
+  export --model DIR --format gguf|nemotron-nas|hf --out PATH [--dtype float32|float16|bfloat16]
+                                                   a model folder in a format other runtimes load
   train --model DIR --data SPEC --out DIR [--steps N] [--lr X] [--schedule constant|cosine|wsd]
         [--eval-data SPEC] [--checkpoint-every N] [--resume PATH] ...
                                                    recovery training (AdamW), export in HF layout
@@ -79,7 +81,7 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 const std::vector<std::string>& command_names() {
   static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
                                                  "importance", "score",    "prune",   "convert",
-                                                 "tokenize",   "train",    "study"};
+                                                 "tokenize",   "train",    "study",   "export"};
   return names;
 }
 
@@ -265,6 +267,7 @@ int dispatch(int argc, char** argv) {
   if (command == "prune") return cli::cmd_prune(filtered);
   if (command == "score") return cli::cmd_score(filtered);
   if (command == "convert") return cli::cmd_convert(filtered);
+  if (command == "export") return cli::cmd_export(filtered);
   if (command == "tokenize") return cli::cmd_tokenize(filtered);
   if (command == "train") return cli::cmd_train(filtered);
   throw UsageError("unknown command '" + command + "'" + suggest(command, command_names()));

@@ -15,6 +15,7 @@
 #include "io/llama2c.hpp"
 #include "model/adapters.hpp"
 #include "model/export.hpp"
+#include "model/runtime_export.hpp"
 #include "model/subnet.hpp"
 #include "model_session.hpp"
 #include "options.hpp"
@@ -287,6 +288,56 @@ int cmd_prune(const std::vector<std::string>& argv) {
   log().info("pruned model written to {} ({} parameters, {} config)", r.out_dir, r.params,
              r.uniform ? "plain Hugging Face" : "per-layer (tracenas_layers)");
   print_result({{"params", r.params}, {"out", r.out_dir}});
+  return 0;
+}
+
+int cmd_export(const std::vector<std::string>& argv) {
+  Options o("export", argv,
+            {{"--model"},
+             {"--adapter"},
+             {"--format"},
+             {"--out"},
+             {"--dtype"},
+             {"--threads"},
+             {"--shard-size-mb"}});
+  if (!o.positional().empty()) {
+    throw UsageError("export: unexpected argument '" + o.positional()[0] + "'");
+  }
+  const std::string format = o.get_choice("--format", "", export_formats());
+  if (format.empty()) throw UsageError("export: --format is required (gguf, nemotron-nas, hf)");
+  const std::string out = o.require("--out");
+  const int shard_mb = o.get_int("--shard-size-mb", 4096, 1, 1 << 20);
+  // The weights' dtype in the file: --dtype, else the checkpoint's torch_dtype.
+  std::string stored = "float32";
+  {
+    const std::string model_dir = o.require("--model");
+    std::error_code ec;
+    if (fs::is_directory(model_dir, ec)) {
+      const auto cfg = read_config_template(model_dir);
+      const std::string t = cfg.value("torch_dtype", std::string());
+      if (t == "bfloat16" || t == "float16" || t == "float32") stored = t;
+    }
+  }
+  const std::string dtype = o.get_choice("--dtype", stored, {"float32", "float16", "bfloat16"});
+  ModelSession s;
+  open_model(s, o, "float32");  // exact for any stored dtype; converted once when written
+  if (format != "gguf") {
+    std::error_code ec;
+    if (fs::exists(out, ec) && fs::equivalent(out, s.dir, ec)) {
+      throw UsageError("export: --out must differ from --model (got " + out + ")");
+    }
+  }
+  const FormatExport r = export_model(s.dir, *s.model, format, parse_dtype(dtype), out,
+                                      static_cast<std::uint64_t>(shard_mb) << 20);
+  for (const std::string& note : r.notes) log().info("{}", note);
+  log().info("{} written to {} ({}, {} parameters, {} bytes)", r.format, r.out, r.arch, r.params,
+             r.bytes);
+  print_result({{"format", r.format},
+                {"out", r.out},
+                {"arch", r.arch},
+                {"dtype", dtype},
+                {"params", r.params},
+                {"bytes", r.bytes}});
   return 0;
 }
 

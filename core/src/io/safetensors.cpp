@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/atomic_file.hpp"
 #include "base/json_text.hpp"
 #include "base/util.hpp"
 #include "tracenas/error.hpp"
@@ -196,57 +197,6 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
   }
   return info;
 }
-
-// A file on disk written atomically: a temporary file beside it, renamed over
-// it by commit(); removed if never committed.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path) {
-    std::string pattern = path + ".tmp-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    fd_ = ::mkstemp(buf.data());
-    if (fd_ < 0) throw Error(path + ": cannot create a temporary file: " + errno_text());
-    tmp_ = buf.data();
-    (void)::fchmod(fd_, 0644);
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-
-  void write(const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw Error(path_ + ": write failed: " + errno_text());
-      }
-      p += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) throw Error(path_ + ": fsync failed: " + errno_text());
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) throw Error(path_ + ": close failed: " + errno_text());
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      throw Error(path_ + ": cannot rename " + tmp_ + " into place: " + errno_text());
-    }
-    committed_ = true;
-  }
-
- private:
-  std::string path_;
-  std::string tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 // A tensor ready to be written: CPU, contiguous, supported dtype.
 struct PreparedTensor {

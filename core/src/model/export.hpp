@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "io/safetensors.hpp"
 #include "model/subnet.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/support/decoder.hpp"
@@ -34,5 +36,24 @@ struct ExportResult {
 ExportResult export_pruned(const std::string& base_dir, const DecoderModel& base, const Arch& arch,
                            const std::vector<LayerSelection>& selection, const std::string& out_dir,
                            std::uint64_t max_shard_bytes);
+
+// Writes `weights` (any per-layer widths; layers with neither block are
+// dropped) as a Hugging Face folder with `base_dir`'s config.json as the
+// template and tensors in `dtype`. `arch_json` (may be empty) goes to arch.json
+// and the safetensors metadata.
+ExportResult write_hf_model(const std::string& base_dir, const DecoderModel& base,
+                            const ModelWeights& weights, const std::string& out_dir,
+                            std::uint64_t max_shard_bytes, at::ScalarType dtype,
+                            const std::string& arch_json);
+
+// `base_dir`/config.json as an ordered JSON object (ModelError naming the file).
+nlohmann::ordered_json read_config_template(const std::string& base_dir);
+
+// Safetensors, config.json, `extra_files` (name, text) and the tokenizer and
+// generation files of `base_dir` into `out_dir`.
+void write_hf_folder(const std::string& base_dir, const std::string& out_dir,
+                     const NamedTensors& tensors, const nlohmann::ordered_json& config,
+                     const SafeTensorsMetadata& metadata, std::uint64_t max_shard_bytes,
+                     const std::vector<std::pair<std::string, std::string>>& extra_files);
 
 }  // namespace tracenas

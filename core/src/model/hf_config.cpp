@@ -1,5 +1,6 @@
 #include "tracenas/support/hf_config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -114,6 +115,67 @@ std::pair<std::string, std::string> read_config_text(const std::string& path) {
   return {p.string(), ss.str()};
 }
 
+// DeciLM width of an MLP: round_up(int(2 * ffn_mult * hidden / 3), 256).
+int deci_ffn_width(double ffn_mult, int hidden) {
+  const auto n = static_cast<long long>(2.0 * ffn_mult * static_cast<double>(hidden) / 3.0);
+  return static_cast<int>(n % 256 == 0 ? n : n + 256 - n % 256);
+}
+
+// Nemotron-NAS "block_configs": per layer {attention: {no_op, replace_with_linear,
+// n_heads_in_group}, ffn: {no_op, replace_with_linear, ffn_mult}}; query heads
+// are num_attention_heads in every layer with attention.
+void read_block_configs(const json& blocks, const Fields& f, const std::string& origin,
+                        ModelConfig& c) {
+  if (!blocks.is_array() || static_cast<int>(blocks.size()) != c.num_layers) {
+    f.fail("block_configs",
+           "must be a list of num_hidden_layers = " + std::to_string(c.num_layers) + " entries");
+  }
+  int max_kv = 0, max_width = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const std::string where = "block_configs[" + std::to_string(i) + "]";
+    const json& b = blocks[i];
+    if (!b.is_object() || !b.contains("attention") || !b["attention"].is_object() ||
+        !b.contains("ffn") || !b["ffn"].is_object()) {
+      f.fail(where, "must be an object with attention and ffn objects");
+    }
+    Fields af(b["attention"], origin), ff(b["ffn"], origin);
+    if (af.bool_or("replace_with_linear", false) || ff.bool_or("replace_with_linear", false)) {
+      f.fail(where, "replace_with_linear blocks are not supported");
+    }
+    ModelConfig::LayerWidth w;
+    w.attn = !af.bool_or("no_op", false);
+    if (w.attn) {
+      const int group = af.positive_int("n_heads_in_group", kMaxHeads);
+      if (c.num_heads % group != 0) {
+        f.fail(where + ".attention.n_heads_in_group", std::to_string(group) +
+                                                          " does not divide num_attention_heads " +
+                                                          std::to_string(c.num_heads));
+      }
+      w.heads = c.num_heads;
+      w.kv_heads = c.num_heads / group;
+      max_kv = std::max(max_kv, w.kv_heads);
+    }
+    w.mlp = !ff.bool_or("no_op", false);
+    if (w.mlp) {
+      if (ff.has("intermediate_size")) {
+        w.mlp_channels = ff.positive_int("intermediate_size", kMaxWidth);
+      } else {
+        const double mult = ff.positive_number_or("ffn_mult", 0);
+        if (mult <= 0) f.fail(where + ".ffn.ffn_mult", "missing");
+        const double width = 2.0 * mult * c.hidden_size / 3.0;
+        if (width > static_cast<double>(kMaxWidth)) {
+          f.fail(where + ".ffn.ffn_mult", "gives a width above " + std::to_string(kMaxWidth));
+        }
+        w.mlp_channels = deci_ffn_width(mult, c.hidden_size);
+      }
+      max_width = std::max(max_width, w.mlp_channels);
+    }
+    c.layer_widths.push_back(w);
+  }
+  if (max_kv > 0 && !f.has("num_key_value_heads")) c.num_kv_heads = max_kv;
+  if (max_width > 0 && !f.has("intermediate_size")) c.intermediate_size = max_width;
+}
+
 }  // namespace
 
 const HfFamily* find_hf_family(const std::vector<HfFamily>& families,
@@ -146,7 +208,10 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   c.hidden_size = f.positive_int("hidden_size", kMaxWidth);
   c.num_heads = f.positive_int("num_attention_heads", kMaxHeads);
   c.num_kv_heads = f.positive_int_or("num_key_value_heads", c.num_heads, kMaxHeads);
-  c.intermediate_size = f.positive_int("intermediate_size", kMaxWidth);
+  // Nemotron-NAS (DeciLM) configs state widths per layer in block_configs only.
+  const bool blocks = f.has("block_configs");
+  c.intermediate_size = blocks ? f.positive_int_or("intermediate_size", 1, kMaxWidth)
+                               : f.positive_int("intermediate_size", kMaxWidth);
   c.vocab_size = f.positive_int("vocab_size", kMaxVocab);
   c.max_position_embeddings = f.positive_int_or("max_position_embeddings", 2048);
   c.rms_norm_eps = f.positive_number_or("rms_norm_eps", 1e-6);
@@ -205,6 +270,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
       c.layer_widths.push_back(w);
     }
   }
+
+  if (blocks) read_block_configs(j.at("block_configs"), f, origin, c);
 
   if (f.has("rope_scaling")) {
     const json& rs = j.at("rope_scaling");

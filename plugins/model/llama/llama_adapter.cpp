@@ -21,16 +21,25 @@ tracenas::HfFamily llama_family() {
   return f;
 }
 
+// Nemotron-NAS (DeciLM) checkpoints: Llama blocks with per-layer widths in
+// "block_configs" (written by `tracenas export --format nemotron-nas`).
+tracenas::HfFamily nemotron_nas_family() {
+  tracenas::HfFamily f = llama_family();
+  f.model_type = "nemotron-nas";
+  return f;
+}
+
 void register_components(tracenas::Registrar& r) {
   r.add<tracenas::ModelAdapter>(
-      "llama", "Hugging Face Llama checkpoints (Llama 2, 3, 3.1, 3.2)",
+      "llama", "Hugging Face Llama checkpoints (Llama 2, 3, 3.1, 3.2; Nemotron-NAS block_configs)",
       {ParamSpec::path("path", "", "checkpoint folder (config.json + safetensors)")
            .make_required()},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
         return std::make_unique<tracenas::HfDecoderAdapter>(
-            p.get_string("path"), std::vector<tracenas::HfFamily>{llama_family()});
+            p.get_string("path"),
+            std::vector<tracenas::HfFamily>{llama_family(), nemotron_nas_family()});
       },
-      {{"llama"}});
+      {{"llama", "nemotron-nas"}});
 }
 
 }  // namespace
