@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "checkpoints.hpp"
+#include "cli_runner.hpp"
 #include "io/llama2c.hpp"
 #include "io/safetensors.hpp"
 #include "model/export.hpp"
@@ -101,12 +102,16 @@ at::Tensor read_f32(const std::string& path, std::int64_t rows) {
   return at::from_blob(bytes.data(), {rows, n / rows}, at::kFloat).clone();
 }
 
-// TraceNAS's float32 logits [n, vocab] for the folder's model.
-at::Tensor our_logits(const std::string& dir, const std::vector<std::int64_t>& tokens) {
-  auto m = testing::load_checkpoint(dir);
+// TraceNAS's logits [n, vocab] for the folder's model (float32, or float64
+// computed when `dtype` says so), as float32 or float64.
+at::Tensor our_logits(const std::string& dir, const std::vector<std::int64_t>& tokens,
+                      const std::string& dtype = "float32") {
+  LoadOptions lo;
+  lo.dtype = dtype;
+  auto m = testing::load_checkpoint(dir, lo);
   at::NoGradGuard ng;
   at::Tensor t = at::tensor(tokens, at::kLong).view({1, -1});
-  return m->logits(t).squeeze(0).to(at::kFloat);
+  return m->logits(t).squeeze(0).to(dtype == "float64" ? at::kDouble : at::kFloat);
 }
 
 FormatExport export_dir(const std::string& dir, const std::string& format, at::ScalarType dtype,
@@ -405,6 +410,240 @@ TEST(GgufExport, Qwen3TokenizerAsGpt2PaddedToTheEmbedding) {
 TEST(GgufExport, Llama2SentencePieceAsLlama) {
   check_tokenizer("llama2", "llama", 32000, {TN_SHARED_DIR "/tokenizers/llama2-tokenizer.model"},
                   "llama");
+}
+
+// --- other families through deci ------------------------------------------
+
+// The reference checkpoint `name` pruned to per-layer `plan` (first units of
+// each group), exported as GGUF and run in llama.cpp.
+void check_pruned_reference(const std::string& name, const std::vector<LayerPlan>& plan,
+                            const std::string& want_arch) {
+  const std::string src = TN_SHARED_DIR "/reference/" + name;
+  auto base = testing::load_checkpoint(src);
+  const ModelConfig& c = base->config();
+  Arch a = full_arch(c);
+  const int per_group = c.num_heads / c.num_kv_heads;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    LayerArch& l = a.layers[i];
+    l.attn = plan[i].attn;
+    l.mlp = plan[i].mlp;
+    l.heads = l.attn ? plan[i].heads : 0;
+    l.kv_heads = l.attn ? plan[i].kv_heads : 0;
+    l.mlp_channels = l.mlp ? plan[i].channels : 0;
+    l.head_index.clear();
+    l.channel_index.clear();
+    for (int g = 0; l.attn && g < l.kv_heads; ++g) {
+      for (int j = 0; j < l.heads / l.kv_heads; ++j) l.head_index.push_back(g * per_group + j);
+    }
+    for (int ch = 0; ch < l.mlp_channels; ++ch) l.channel_index.push_back(ch);
+  }
+  const std::string dir = testing::test_path("rt_pruned_" + name);
+  fs::remove_all(dir);
+  export_pruned(src, *base, a, select_units(c, a, nullptr), dir, 1ull << 30);
+  const std::string out = dir + ".gguf";
+  EXPECT_EQ(export_dir(dir, "gguf", at::kFloat, out).arch, want_arch);
+  const auto tokens = read_ids(src + "/tokens.txt");
+  const LlamaCppRun r = run_llamacpp(out, tokens);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const double d = max_abs(r.logits, our_logits(dir, tokens));
+  std::cout << "[llama.cpp] " << name << " pruned F32 " << want_arch << ": max |diff| vs TraceNAS "
+            << d << "\n";
+  EXPECT_LT(d, 1e-3);
+}
+
+TEST(GgufExport, PrunedLlama3WithRopeFactorsAndTiedHeadAsDeci) {
+  // 8 heads in 2 KV groups, MLP 344; tied embeddings, llama3 rope factors.
+  check_pruned_reference(
+      "llama3-tiny", {{true, 8, 2, true, 344}, {true, 3, 1, true, 100}, {false, 0, 0, true, 50}},
+      "deci");
+}
+
+TEST(GgufExport, PrunedQwen2WithBiasesAsDeci) {
+  // 4 heads in 2 KV groups, q/k/v biases, untied head.
+  check_pruned_reference("qwen2-tiny", {{true, 2, 1, true, 176}, {true, 4, 2, false, 0}}, "deci");
+}
+
+TEST(GgufExport, UniformQwen2WithFewerHeadsAsDeci) {
+  // llama.cpp's qwen2 needs heads x head_dim = hidden; deci sizes per layer.
+  check_pruned_reference("qwen2-tiny", {{true, 2, 2, true, 100}, {true, 2, 2, true, 100}}, "deci");
+}
+
+TEST(GgufExport, NonUniformQwen3IsRefusedWithTheReason) {
+  const std::string src = TN_SHARED_DIR "/reference/qwen3-tiny";
+  auto base = testing::load_checkpoint(src);
+  Arch a = full_arch(base->config());
+  a.layers[1].heads = 2;
+  a.layers[1].kv_heads = 1;
+  a.layers[1].head_index = {0, 1};
+  a.layers[0].head_index = {0, 1, 2, 3};
+  for (auto& l : a.layers) {
+    l.channel_index.clear();
+    for (int ch = 0; ch < l.mlp_channels; ++ch) l.channel_index.push_back(ch);
+  }
+  const std::string dir = testing::test_path("rt_qwen3_nonuniform");
+  fs::remove_all(dir);
+  export_pruned(src, *base, a, select_units(base->config(), a, nullptr), dir, 1ull << 30);
+  const std::string out = dir + ".gguf";
+  int code = 0;
+  const std::string err =
+      testing::error_of([&] { export_dir(dir, "gguf", at::kFloat, out); }, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("layer 1 differs from layer 0"));
+  EXPECT_THAT(err, ::testing::HasSubstr("no place for qwen3's per-head q/k norms"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// --- Nemotron-NAS ----------------------------------------------------------
+
+// DeciLM's width rule, as its Python code computes it.
+int deci_width(double ffn_mult, int hidden) {
+  const auto n = static_cast<long long>(2 * ffn_mult * hidden / 3);
+  return static_cast<int>((n + 255) / 256 * 256);
+}
+
+TEST(NemotronNasExport, ConfigFollowsDeciLMAndReadsBackToTheSameLogits) {
+  // Every kept attention keeps 4 query heads (in 4 or 2 KV groups).
+  const std::string dir = pruned_stories("nemotron", {{true, 4, 4, true, 172},
+                                                      {true, 4, 2, true, 96},
+                                                      {false, 0, 0, true, 64},
+                                                      {true, 4, 2, false, 0},
+                                                      {true, 4, 4, true, 172}});
+  const std::string out = testing::test_path("rt_nemotron_out");
+  fs::remove_all(out);
+  const FormatExport e = export_dir(dir, "nemotron-nas", at::kFloat, out);
+  EXPECT_EQ(e.arch, "nemotron-nas");
+  std::ifstream in(out + "/config.json");
+  const json cfg = json::parse(in);
+  EXPECT_EQ(cfg["model_type"], "nemotron-nas");
+  EXPECT_EQ(cfg["architectures"], json::array({"DeciLMForCausalLM"}));
+  EXPECT_EQ(cfg["num_attention_heads"], 4);
+  EXPECT_EQ(cfg["head_dim"], 8);
+  EXPECT_EQ(cfg["num_hidden_layers"], 5);
+  const json& b = cfg["block_configs"];
+  ASSERT_EQ(b.size(), 5u);
+  const std::vector<json> groups = {1, 2, nullptr, 2, 1};   // 4 / kv heads
+  const std::vector<int> widths = {256, 256, 256, 0, 256};  // 172, 96, 64 zero-padded
+  for (int i = 0; i < 5; ++i) {
+    const json& a = b[i]["attention"];
+    const json& f = b[i]["ffn"];
+    EXPECT_EQ(a["no_op"], groups[i].is_null()) << i;
+    EXPECT_EQ(a["replace_with_linear"], false) << i;
+    EXPECT_EQ(a["n_heads_in_group"], groups[i]) << i;
+    EXPECT_EQ(f["no_op"], widths[i] == 0) << i;
+    if (widths[i] > 0) EXPECT_EQ(deci_width(f["ffn_mult"].get<double>(), 64), widths[i]) << i;
+  }
+  // Tensor names DeciLM reads; no tensor of a no-op block.
+  const auto ck = Checkpoint::open_dir(out);
+  EXPECT_TRUE(ck.has("model.layers.3.self_attn.q_proj.weight"));
+  EXPECT_FALSE(ck.has("model.layers.2.self_attn.q_proj.weight"));
+  EXPECT_FALSE(ck.has("model.layers.2.input_layernorm.weight"));
+  EXPECT_FALSE(ck.has("model.layers.3.mlp.up_proj.weight"));
+  EXPECT_EQ(ck.info("model.layers.1.mlp.up_proj.weight").shape,
+            (std::vector<std::int64_t>{256, 64}));
+  // Read back by TraceNAS: the same function (padding channels are zero),
+  // computed in float64 so that the padded sums' different rounding in
+  // float32 (2e-5 here) does not hide a real difference.
+  const auto tokens = stories_tokens();
+  const double d = max_abs(our_logits(out, tokens, "float64"), our_logits(dir, tokens, "float64"));
+  std::cout << "[nemotron-nas] read back: max |diff| " << d << "\n";
+  EXPECT_LT(d, 1e-5);
+}
+
+TEST(NemotronNasExport, DifferentQueryHeadsAreRefusedNamingTheLayer) {
+  const std::string dir = pruned_stories("nemotron_misfit", {{true, 8, 4, true, 172},
+                                                             {true, 8, 4, true, 172},
+                                                             {true, 4, 2, true, 172},
+                                                             {true, 8, 4, true, 172},
+                                                             {true, 8, 4, true, 172}});
+  const std::string out = testing::test_path("rt_nemotron_misfit_out");
+  fs::remove_all(out);
+  int code = 0;
+  const std::string err =
+      testing::error_of([&] { export_dir(dir, "nemotron-nas", at::kFloat, out); }, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("layer 2 keeps 4 query heads and layer 0 keeps 8"));
+  EXPECT_FALSE(fs::exists(out));
+  // Nothing half-written beside it either.
+  for (const auto& entry : fs::directory_iterator(fs::path(out).parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".rt_nemotron_misfit_out.partial"),
+              std::string::npos);
+  }
+}
+
+// --- the command ------------------------------------------------------------
+
+TEST(ExportCommand, WritesGgufAndReportsIt) {
+  const std::string out = testing::test_path("cli_stories.gguf");
+  const auto r = testing::run_tracenas(
+      "export --model " + stories_dir() + " --format gguf --dtype bfloat16 --out " + out,
+      "rt_export_ok");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.last["arch"], "llama");
+  EXPECT_EQ(r.last["dtype"], "bfloat16");
+  EXPECT_EQ(r.last["bytes"].get<std::uint64_t>(), fs::file_size(out));
+  EXPECT_THAT(r.err, ::testing::HasSubstr("placeholder tokens"));
+}
+
+// One line, exit 2, nothing at the output path.
+void expect_refused(const std::string& args, const std::string& out, const std::string& message,
+                    const std::string& tag) {
+  const auto r = testing::run_tracenas("export " + args, tag);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr(message));
+  std::string last;
+  std::istringstream lines(r.err);
+  int error_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("error") != std::string::npos) ++error_lines;
+  }
+  EXPECT_EQ(error_lines, 1) << r.err;
+  EXPECT_FALSE(fs::exists(out)) << out;
+}
+
+TEST(ExportCommand, RefusesBadInputWithOneLine) {
+  const std::string out = testing::test_path("cli_refused.gguf");
+  expect_refused("--model " + stories_dir() + " --format onnx --out " + out, out,
+                 "--format: expected one of hf, gguf, nemotron-nas (got 'onnx')", "rt_ex_format");
+  expect_refused("--model " + testing::test_path("no_such_model") + " --format gguf --out " + out,
+                 out, "no_such_model", "rt_ex_model");
+  const std::string missing = testing::test_path("no_such_folder/model.gguf");
+  expect_refused("--model " + stories_dir() + " --format gguf --out " + missing, missing,
+                 "the folder", "rt_ex_folder");
+  const std::string nem = testing::test_path("no_such_folder/nemotron");
+  expect_refused("--model " + stories_dir() + " --format nemotron-nas --out " + nem, nem,
+                 "does not exist", "rt_ex_folder2");
+  expect_refused("--model " + stories_dir() + " --format gguf --dtype float64 --out " + out, out,
+                 "--dtype", "rt_ex_dtype");
+}
+
+// --- the pipeline option -------------------------------------------------------
+
+TEST(ExportPipeline, NemotronPresetRunWritesBothFormatsThatLoad) {
+  const std::string runs = testing::test_path("rt_runs");
+  const auto r = testing::run_tracenas(
+      "run " TN_SOURCE_DIR "/configs/nemotron-nas.yaml --set run.output_dir=" + runs +
+          " --set search.max_evaluations=12 --set run.name=nas",
+      "rt_pipeline");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string run = runs + "/nas";
+  std::ifstream in(run + "/best.json");
+  const json best = json::parse(in);
+  ASSERT_TRUE(best.contains("exports")) << best.dump();
+  EXPECT_EQ(best["exports"]["nemotron-nas"]["out"], run + "/model-nemotron-nas");
+  EXPECT_EQ(best["exports"]["gguf"]["out"], run + "/model.gguf");
+  // Every kept attention of the best architecture has half the query heads.
+  std::ifstream ain(run + "/best_arch.json");
+  for (const json& l : json::parse(ain)["layers"]) {
+    if (l["attn"].get<bool>()) EXPECT_EQ(l["heads"], 4) << l.dump();
+  }
+  const auto tokens = stories_tokens();
+  const at::Tensor model = our_logits(run + "/model", tokens);
+  const LlamaCppRun g = run_llamacpp(run + "/model.gguf", tokens);
+  ASSERT_TRUE(g.error.empty()) << g.error;
+  EXPECT_LT(max_abs(g.logits, model), 1e-3);
+  EXPECT_LT(max_abs(our_logits(run + "/model-nemotron-nas", tokens, "float64"),
+                    our_logits(run + "/model", tokens, "float64")),
+            1e-5);
 }
 
 }  // namespace

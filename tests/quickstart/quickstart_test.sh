@@ -15,7 +15,7 @@ TRACENAS_BUILD_DIR=$(realpath --relative-to="$src" "$build") TRACENAS_QUICKSTART
   bash scripts/quickstart.sh > "$out"
 run=runs/$name
 for f in config.resolved.yaml tracenas.log candidates.jsonl best.json summary.json \
-         best_arch.json model/config.json model/model.safetensors; do
+         best_arch.json model/config.json model/model.safetensors model.gguf; do
   [ -s "$run/$f" ] || { echo "quickstart_test: missing $run/$f" >&2; exit 1; }
 done
 lines=$(grep -c . "$run/candidates.jsonl")

@@ -142,12 +142,15 @@ at::Tensor llama3_rope_factors(const ModelConfig& c) {
 }
 
 std::string gguf_arch_for(const std::string& model_type, bool uniform,
-                          const std::vector<LayerShape>& shapes) {
+                          const std::vector<LayerShape>& shapes, int head_dim, int hidden) {
   if (model_type != "llama" && model_type != "qwen2" && model_type != "qwen3") {
     throw ModelError("export --format gguf: model_type " + quote(model_type) +
                      " has no llama.cpp architecture here (supported: llama, qwen2, qwen3)");
   }
-  if (uniform) return model_type;
+  // llama.cpp's qwen2 has square q/o projections (heads x head_dim = hidden);
+  // a qwen2 with fewer heads goes to deci, which sizes them per layer.
+  const bool qwen2_square = model_type != "qwen2" || shapes[0].heads * head_dim == hidden;
+  if (uniform && qwen2_square) return model_type;
   if (model_type == "qwen3") {
     std::size_t i = 0;
     while (i < shapes.size() && is_uniform({shapes[0], shapes[i]})) ++i;
@@ -166,7 +169,7 @@ FormatExport export_gguf(const std::string& model_dir, const DecoderModel& model
   const ModelWeights w = without_empty_layers(model.weights());
   const std::vector<LayerShape> shapes = layer_shapes(w);
   const bool uniform = is_uniform(shapes);
-  const std::string arch = gguf_arch_for(c.model_type, uniform, shapes);
+  const std::string arch = gguf_arch_for(c.model_type, uniform, shapes, c.head_dim, c.hidden_size);
   const bool deci = arch == "deci";
   // llama.cpp rotates consecutive pairs for llama and deci, halves for qwen2/qwen3.
   const bool pairs_rope = arch == "llama" || arch == "deci";

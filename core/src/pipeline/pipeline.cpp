@@ -138,6 +138,15 @@ const ParamSchema& space_schema() {
         ParamSpec::integer("min_kv_heads", 1, "fewest KV groups kept when remove_kv_groups is on")
             .min(1));
     v.push_back(ParamSpec::integer("mlp_align", 1, "MLP widths are multiples of this").min(1));
+    v.push_back(ParamSpec::real("query_heads", 0,
+                                "every kept attention keeps this many query heads and the KV "
+                                "heads vary (a value in (0, 1) is a fraction of the base's; 0: "
+                                "heads per group are searched)")
+                    .min(0));
+    v.push_back(ParamSpec::choice("preset", {"none", "nemotron_nas"}, "none",
+                                  "nemotron_nas: values for the keys left out that only propose "
+                                  "what Nemotron-NAS (DeciLM) holds: depth block, "
+                                  "remove_kv_groups true, query_heads 0.5, mlp_align 256"));
     v.push_back(ParamSpec::real("mlp_min_fraction", 0,
                                 "fewest MLP channels kept, as a fraction of the base width")
                     .range(0, 1));
@@ -189,6 +198,15 @@ const ParamSchema& output_schema() {
     v.push_back(
         ParamSpec::integer("shard_size_mb", 4096, "largest safetensors shard of an exported model")
             .range(1, 1 << 20));
+    v.push_back(ParamSpec::string_list(
+        "export_formats", {},
+        "also write the exported best model (and the recovered one) in these formats: gguf "
+        "(<run>/model.gguf, for llama.cpp), nemotron-nas (<run>/model-nemotron-nas/, for vLLM); "
+        "needs export_best"));
+    v.push_back(ParamSpec::choice("export_dtype", {"auto", "float32", "float16", "bfloat16"},
+                                  "auto",
+                                  "weights' dtype in export_formats files (auto: the exported "
+                                  "model's own)"));
     return v;
   }();
   return s;
@@ -860,6 +878,25 @@ void PipelineSource::Impl::validate_proxies(Pipeline& p, const Registry& registr
   }
 }
 
+// `space` with its preset's values given to the keys it leaves out (the
+// resolved config shows them).
+YAML::Node with_space_preset(const YAML::Node& space) {
+  // (A missing section is an invalid node: only IsDefined() may be asked.)
+  if (!space.IsDefined() || !space.IsMap() || !space["preset"].IsDefined() ||
+      !space["preset"].IsScalar() || space["preset"].Scalar() != "nemotron_nas") {
+    return space;
+  }
+  YAML::Node out = YAML::Clone(space);
+  const std::vector<std::pair<const char*, const char*>> preset = {{"depth", "block"},
+                                                                   {"remove_kv_groups", "true"},
+                                                                   {"query_heads", "0.5"},
+                                                                   {"mlp_align", "256"}};
+  for (const auto& [key, value] : preset) {
+    if (!space[key].IsDefined()) out[key] = YAML::Load(value);
+  }
+  return out;
+}
+
 // search (with its budget), space and constraints.
 void PipelineSource::Impl::validate_search(Pipeline& p, const Registry& registry) const {
   p.search = validate_component(require_section("search"), "search", ComponentKind::kSearch,
@@ -872,7 +909,7 @@ void PipelineSource::Impl::validate_search(Pipeline& p, const Registry& registry
          "the search needs a budget: max_evaluations or time_limit_s must be > 0 (got 0 and 0)");
   }
 
-  p.space = validate_params(root["space"], space_schema(), "space", {}, "a map");
+  p.space = validate_params(with_space_preset(root["space"]), space_schema(), "space", {}, "a map");
   p.constraints =
       validate_params(root["constraints"], constraints_schema(), "constraints", {}, "a map");
   {
@@ -910,6 +947,22 @@ void PipelineSource::Impl::validate_training(Pipeline& p) const {
     if (!problem.empty()) {
       const YAML::Node n = root[section];
       fail(n.IsDefined() ? n : root, section, problem);
+    }
+  }
+  const auto& formats = p.output.get_string_list("export_formats");
+  for (std::size_t i = 0; i < formats.size(); ++i) {
+    const YAML::Node o = root["output"];
+    const YAML::Node at =
+        o.IsMap() && o["export_formats"].IsSequence() && o["export_formats"].size() > i
+            ? o["export_formats"][i]
+            : root;
+    if (formats[i] != "gguf" && formats[i] != "nemotron-nas") {
+      fail(at, "output.export_formats." + std::to_string(i),
+           "expected gguf or nemotron-nas (got " + quote(formats[i]) + ")");
+    }
+    if (!p.output.get_bool("export_best")) {
+      fail(at, "output.export_formats",
+           "writes the exported best model in other formats: set output.export_best: true");
     }
   }
   if (p.recovery.get_int("steps") > 0 && !p.output.get_bool("export_best")) {

@@ -116,6 +116,15 @@ int dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
 
 std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
                                       const std::string& dtype) {
+  const auto& formats = p.output.get_string_list("export_formats");
+  if (std::find(formats.begin(), formats.end(), "nemotron-nas") != formats.end() &&
+      p.space.get_float("query_heads") == 0 && p.space.get_bool("width")) {
+    log().warn(
+        "{}: output.export_formats has nemotron-nas, but the space varies query heads per layer "
+        "(space.query_heads: 0), which DeciLM cannot hold; space.preset: nemotron_nas proposes "
+        "only architectures it can",
+        p.file);
+  }
   try {
     return std::make_unique<ArchSpace>(
         base, SpaceOptions::from_params(p.space, base),

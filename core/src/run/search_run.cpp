@@ -7,6 +7,7 @@
 #include "base/util.hpp"
 #include "model/adapters.hpp"
 #include "model/export.hpp"
+#include "model/runtime_export.hpp"
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
@@ -32,6 +33,40 @@ void write_json(const fs::path& path, const json& j) {
 // memory, float32 master weights on the model's device) and exports it to
 // <run>/recovered. A finished stage is reused on --resume; an interrupted one
 // continues from its last checkpoint.
+// output.export_formats: the model in `model_dir` written as `<stem>.gguf`
+// and `<stem>-nemotron-nas/` beside it (replacing an earlier export on
+// --resume). {format: {"out", "arch", "bytes", "dtype"}}.
+json export_runtime_formats(const Pipeline& p, const Registry& registry, const RunContext& run,
+                            const fs::path& model_dir) {
+  json out = json::object();
+  const auto& formats = p.output.get_string_list("export_formats");
+  if (formats.empty()) return out;
+  ParamValues params;
+  params.set("path", model_dir.string());
+  auto adapter = create_model_adapter(registry, "", params, run);
+  LoadOptions lo;
+  lo.device = "cpu";
+  lo.dtype = "float32";  // exact for any stored dtype; converted once when written
+  auto model = adapter.call("load", [&](ModelAdapter& a) { return a.load(lo); });
+  std::string dtype = p.output.get_string("export_dtype");
+  if (dtype == "auto") {
+    dtype = read_config_template(model_dir.string()).value("torch_dtype", std::string("float32"));
+    if (dtype != "float16" && dtype != "bfloat16") dtype = "float32";
+  }
+  for (const std::string& f : formats) {
+    const fs::path target = model_dir.parent_path() /
+                            (model_dir.filename().string() + (f == "gguf" ? ".gguf" : "-" + f));
+    std::error_code ec;
+    fs::remove_all(target, ec);
+    const FormatExport r =
+        export_model(model_dir.string(), *model, f, parse_dtype(dtype), target.string());
+    for (const std::string& note : r.notes) log().info("{}: {}", f, note);
+    log().info("{} written to {} ({}, {} bytes)", f, r.out, r.arch, r.bytes);
+    out[f] = {{"out", r.out}, {"arch", r.arch}, {"bytes", r.bytes}, {"dtype", dtype}};
+  }
+  return out;
+}
+
 json run_recovery(const Pipeline& p, const Registry& registry, const RunContext& run,
                   const PipelineSession& session, const std::vector<LayerSelection>& selection,
                   const fs::path& dir, bool resume) {
@@ -179,7 +214,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
     summary["best"]["model"] = ex.out_dir;
     result.model_dir = ex.out_dir;
     if (p.recovery.get_int("steps") > 0) {
-      const json rec = run_recovery(p, registry, run, session, selection, dir, resume);
+      json rec = run_recovery(p, registry, run, session, selection, dir, resume);
       best_json["recovered"] = rec;
       summary["best"]["recovered"] = rec;
       result.recovered = rec;
@@ -188,6 +223,20 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   summary["seconds"]["total"] = seconds_since(t_start);
   write_json(dir / "best.json", best_json);
   write_json(dir / "summary.json", summary);
+  // The other formats last, so that a format refusing the best architecture
+  // (one line, exit 2) leaves the run's results written.
+  if (p.output.get_bool("export_best") && !p.output.get_string_list("export_formats").empty()) {
+    for (const char* stage : {"model", "recovered"}) {
+      if (std::string(stage) == "recovered" && p.recovery.get_int("steps") == 0) continue;
+      const json formats = export_runtime_formats(p, registry, run, dir / stage);
+      json& where = std::string(stage) == "model" ? best_json : best_json["recovered"];
+      where["exports"] = formats;
+      (std::string(stage) == "model" ? summary["best"] : summary["best"]["recovered"])["exports"] =
+          formats;
+      write_json(dir / "best.json", best_json);
+      write_json(dir / "summary.json", summary);
+    }
+  }
   log().info(
       "best: {} = {} with {} parameters ({:.1f}% of the base); {} evaluated, {} "
       "duplicates, {} rejected",

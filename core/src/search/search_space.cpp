@@ -154,6 +154,17 @@ SpaceOptions SpaceOptions::from_params(const ParamValues& space, const ModelConf
                                                          : static_cast<int>(v);
     }
   }
+  if (space.has("query_heads")) {
+    const double q = space.get_float("query_heads");
+    if (!(q >= 0) || (q >= 1 && q != std::floor(q)) || q > base.num_heads) {
+      throw ConfigError(
+          "space.query_heads: must be 0, a fraction in (0, 1) or a whole count up to " +
+          std::to_string(base.num_heads) + " (got " + num(q) + ")");
+    }
+    o.query_heads = q < 1 ? std::max(1, static_cast<int>(std::lround(q * base.num_heads)))
+                          : static_cast<int>(q);
+    if (q == 0) o.query_heads = 0;
+  }
   if (space.has("width")) o.width = space.get_bool("width");
   if (space.has("heads_step")) o.heads_step = to_int(space.get_int("heads_step"));
   if (space.has("min_heads_per_group")) {
@@ -261,6 +272,14 @@ void ArchSpace::check_options() {
                         " is outside 1.." + std::to_string(per_group) + " (the base has " +
                         std::to_string(per_group) + " query heads per KV group)");
     }
+    if (o.query_heads > 0 && kv_choices(o, G, per_group).empty()) {
+      throw ConfigError("space.query_heads: no KV head count g (" +
+                        std::string(o.remove_kv_groups ? "min_kv_heads.." : "") +
+                        std::to_string(G) + ") divides " + std::to_string(o.query_heads) +
+                        " with at most " + std::to_string(per_group) +
+                        " query heads per group (the base has " + std::to_string(base_.num_heads) +
+                        " query heads in " + std::to_string(G) + " KV groups)");
+    }
     if (o.remove_kv_groups && (o.min_kv_heads < 1 || o.min_kv_heads > G)) {
       throw ConfigError("space.min_kv_heads: " + std::to_string(o.min_kv_heads) +
                         " is outside 1.." + std::to_string(G) + " (the base has " +
@@ -276,17 +295,43 @@ void ArchSpace::check_options() {
   }
 }
 
+// With query_heads Q: the KV head counts g (from min_kv_heads with
+// remove_kv_groups, else only G) that divide Q with Q / g <= the base's heads
+// per group, ascending.
+std::vector<int> ArchSpace::kv_choices(const SpaceOptions& o, int G, int per_group) {
+  std::vector<int> out;
+  for (int g = o.remove_kv_groups ? std::max(1, o.min_kv_heads) : G; g <= G; ++g) {
+    if (o.query_heads % g == 0 && o.query_heads / g <= per_group) out.push_back(g);
+  }
+  return out;
+}
+
+int ArchSpace::heads_of(int kv, int heads_per_group) const {
+  return options_.width && options_.query_heads > 0 ? options_.query_heads : kv * heads_per_group;
+}
+
 // The allowed KV heads, query heads per group and MLP widths of a layer.
 void ArchSpace::build_widths() {
   const SpaceOptions& o = options_;
   const int G = base_.num_kv_heads, I = base_.intermediate_size;
   const int per_group = base_.num_heads / G;
-  if (o.width && o.remove_kv_groups) {
+  if (o.width && o.query_heads > 0) {
+    // Every kept attention keeps query_heads query heads: the KV head count
+    // is the gene, the heads per group follow from it.
+    kv_values_ = kv_choices(o, G, per_group);
+  } else if (o.width && o.remove_kv_groups) {
     for (int k = o.min_kv_heads; k <= G; ++k) kv_values_.push_back(k);
   } else {
     kv_values_ = {G};
   }
-  if (o.width) {
+  if (o.width && o.query_heads > 0) {
+    heads_values_ = {0};  // unused: heads_of() gives query_heads
+    const std::int64_t a = o.mlp_align;
+    std::int64_t lo = static_cast<std::int64_t>(std::ceil(o.mlp_min_fraction * I - 1e-9));
+    lo = std::max<std::int64_t>((lo + a - 1) / a * a, a);
+    for (std::int64_t v = lo; v < I; v += a) mlp_values_.push_back(static_cast<int>(v));
+    mlp_values_.push_back(I);
+  } else if (o.width) {
     for (int h = per_group; h >= o.min_heads_per_group; h -= o.heads_step) {
       heads_values_.push_back(h);
     }
@@ -349,7 +394,7 @@ void ArchSpace::build_metric_tables() {
   for (int kv : kv_values_) {
     for (int h : heads_values_) {
       LayerArch la;
-      la.heads = kv * h;
+      la.heads = heads_of(kv, h);
       la.kv_heads = kv;
       la.mlp = false;
       attn_table_.push_back(arch_metrics(Arch{{la}}) - fixed_);
@@ -589,7 +634,7 @@ Arch ArchSpace::decode(const Genome& genome) const {
     la.mlp = layer_on && gene(lg.keep_mlp, 1) > 0;
     if (la.attn) {
       la.kv_heads = kv_values_[gene(lg.kv, 0)];
-      la.heads = la.kv_heads * heads_values_[gene(lg.heads, 0)];
+      la.heads = heads_of(la.kv_heads, heads_values_[gene(lg.heads, 0)]);
     }
     if (la.mlp) la.mlp_channels = mlp_values_[gene(lg.mlp, 0)];
     arch.layers.push_back(la);

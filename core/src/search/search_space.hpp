@@ -19,6 +19,12 @@
 //     kMlp      MLP channels: multiples of mlp_align from ceil(mlp_min_fraction * I)
 //               (rounded up to the alignment, at least mlp_align) up to I (I itself
 //               always allowed)
+//   With query_heads Q > 0 there is no kHeads gene: kKvHeads takes the divisors
+//   g of Q (from min_kv_heads with remove_kv_groups, else G alone) with
+//   Q / g <= h_g, and every kept attention keeps Q query heads, Q / g per group.
+//   preset: nemotron_nas gives keys left out the values of a space DeciLM
+//   (Nemotron-NAS) can hold: depth block, remove_kv_groups, query_heads H / 2,
+//   mlp_align 256.
 //   A gene whose list holds a single value is left out (its value is implied):
 //   with width: false there are no width genes at all. The lists are the same
 //   for every layer (kv_values(), heads_values(), mlp_values()).
@@ -101,6 +107,11 @@ struct SpaceOptions {
   int min_kv_heads = 1;
   int mlp_align = 1;
   double mlp_min_fraction = 0.0;
+  // > 0: every kept attention block keeps exactly this many query heads
+  // (one num_attention_heads for the model, as Nemotron-NAS needs); the KV
+  // head count g is the width gene, restricted to divisors of it with at
+  // most H / G query heads per group, and each group keeps query_heads / g.
+  int query_heads = 0;
 
   // From a validated `space:` section (a key left out keeps its default above).
   // Negative protected layers count from the end; depth_from in (0, 1) is a
@@ -196,6 +207,8 @@ class ArchSpace final : public SearchSpace {
   // The constructor's steps, in order.
   void check_options();
   void build_widths();
+  static std::vector<int> kv_choices(const SpaceOptions& o, int G, int per_group);
+  int heads_of(int kv, int heads_per_group) const;
   void build_genes();
   void build_metric_tables();
   void check_constraints();

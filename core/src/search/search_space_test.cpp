@@ -6,6 +6,7 @@
 #include <set>
 
 #include "test_models.hpp"
+#include "test_util.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/model.hpp"
 
@@ -827,6 +828,61 @@ TEST(SearchSpaceRepair, LargeGqaModel) {
   EXPECT_EQ(s.check(s.repair(s.lower())), Rejection::kNone);
   std::mt19937_64 r2(2);
   for (int t = 0; t < 5; ++t) EXPECT_TRUE(s.feasible(s.sample(r2)));
+}
+
+}  // namespace
+}  // namespace tracenas
+
+namespace tracenas {
+namespace {
+
+TEST(ArchSpaceQueryHeads, EveryKeptAttentionKeepsTheSameQueryHeads) {
+  // 32 query heads in 8 KV groups (4 per group); 16 query heads: g = 4 or 8.
+  SpaceOptions o = depth(DepthMode::kBlock);
+  o.remove_kv_groups = true;
+  o.query_heads = 16;
+  o.min_layers = 0;
+  ArchSpace s(gqa(), o, Constraints{});
+  EXPECT_EQ(s.kv_values(), (std::vector<int>{4, 8}));
+  std::mt19937_64 rng(3);
+  std::set<int> kv_seen;
+  for (int t = 0; t < 50; ++t) {
+    const Genome g = s.sample(rng);
+    const Arch a = s.decode(g);
+    EXPECT_NO_THROW(validate_arch(a, gqa(), "test"));
+    for (const LayerArch& l : a.layers) {
+      if (!l.attn) continue;
+      EXPECT_EQ(l.heads, 16);
+      kv_seen.insert(l.kv_heads);
+    }
+    EXPECT_EQ(s.decode(s.encode(a)), a);
+    EXPECT_EQ(s.params(g), count_params(gqa(), a));
+  }
+  EXPECT_EQ(kv_seen, (std::set<int>{4, 8}));
+}
+
+TEST(ArchSpaceQueryHeads, FractionsAndErrors) {
+  ParamValues p;
+  p.set("query_heads", 0.5);
+  p.set("remove_kv_groups", true);
+  p.set("mlp_align", std::int64_t{256});
+  const SpaceOptions o = SpaceOptions::from_params(p, gqa());
+  EXPECT_EQ(o.query_heads, 16);
+  ArchSpace s(gqa(), o, Constraints{});
+  for (int w : s.mlp_values()) EXPECT_EQ(w % 256, 0) << w;  // 11008 = 43 x 256
+  p.set("query_heads", 2.5);
+  EXPECT_NE(std::string(testing::error_of([&] {
+              SpaceOptions::from_params(p, gqa());
+            })).find("space.query_heads: must be 0, a fraction"),
+            std::string::npos);
+  // 12 query heads: g must divide 12, be <= 8 and leave <= 4 per group: 3, 4, 6.
+  SpaceOptions twelve = o;
+  twelve.query_heads = 12;
+  EXPECT_EQ(ArchSpace(gqa(), twelve, Constraints{}).kv_values(), (std::vector<int>{3, 4, 6}));
+  SpaceOptions bad = o;
+  bad.query_heads = 33;
+  EXPECT_NE(error_of(gqa(), bad, Constraints{}).find("space.query_heads: no KV head count"),
+            std::string::npos);
 }
 
 }  // namespace
