@@ -280,6 +280,12 @@ TEST(Layout, CoreAndCliNameNoComponentOrModelFamily) {
       // A llama2.c checkpoint is a Llama by definition of the format: its
       // converter writes a config.json of model_type "llama".
       {"core/src/io/llama2c.cpp", {"llama"}},
+      // GGUF's own names: llama.cpp's tokenizer models ("llama": SentencePiece)
+      // and pre-tokenizers ("qwen2": Qwen's split regex), not our families.
+      {"core/src/model/gguf_vocab.cpp", {"llama", "qwen2"}},
+      // The Nemotron-NAS format's own model_type, which the export writes
+      // (the llama adapter also claims it, to read such folders back).
+      {"core/src/model/runtime_export.cpp", {"nemotron-nas"}},
   };
   const auto v = named_components(
       kRoot, {kRoot / "core" / "src", kRoot / "core" / "cli", kRoot / "core" / "include"}, names,

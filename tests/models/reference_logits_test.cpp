@@ -123,7 +123,7 @@ TEST(ReferenceAdapters, WrongFamilyAndBadCheckpointsAreClearErrors) {
     EXPECT_EQ(e.exit_code(), 2);
     EXPECT_STREQ(e.what(), TN_SHARED_DIR
                  "/reference/qwen2-tiny/config.json: model_type: the llama adapter reads "
-                 "\"llama\" checkpoints (got \"qwen2\"; use adapter 'qwen')");
+                 "\"llama\" and \"nemotron-nas\" checkpoints (got \"qwen2\"; use adapter 'qwen')");
   }
   EXPECT_EQ(adapter_for_model_type(adapters(), TN_SHARED_DIR "/reference/qwen2-tiny"), "qwen");
   EXPECT_EQ(adapter_for_model_type(adapters(), TN_SHARED_DIR "/reference/llama3-tiny"), "llama");
@@ -134,7 +134,7 @@ TEST(ReferenceAdapters, WrongFamilyAndBadCheckpointsAreClearErrors) {
   } catch (const PluginError& e) {
     EXPECT_EQ(e.exit_code(), 2);
     EXPECT_NE(std::string(e.what()).find("model_type: unsupported model type \"qwen2\" "
-                                         "(supported: llama)"),
+                                         "(supported: llama, nemotron-nas)"),
               std::string::npos);
   }
   try {

@@ -22,9 +22,11 @@
 
 #include "checkpoints.hpp"
 #include "cli_runner.hpp"
+#include "io/gguf.hpp"
 #include "io/llama2c.hpp"
 #include "io/safetensors.hpp"
 #include "model/export.hpp"
+#include "model/gguf_vocab.hpp"
 #include "model/subnet.hpp"
 #include "test_dir.hpp"
 #include "test_util.hpp"
@@ -489,7 +491,7 @@ TEST(GgufExport, NonUniformQwen3IsRefusedWithTheReason) {
       testing::error_of([&] { export_dir(dir, "gguf", at::kFloat, out); }, &code);
   EXPECT_EQ(code, 2);
   EXPECT_THAT(err, ::testing::HasSubstr("layer 1 differs from layer 0"));
-  EXPECT_THAT(err, ::testing::HasSubstr("no place for qwen3's per-head q/k norms"));
+  EXPECT_THAT(err, ::testing::HasSubstr("deci has no place for per-head q/k norms"));
   EXPECT_FALSE(fs::exists(out));
 }
 
@@ -568,6 +570,44 @@ TEST(NemotronNasExport, DifferentQueryHeadsAreRefusedNamingTheLayer) {
     EXPECT_EQ(entry.path().filename().string().find(".rt_nemotron_misfit_out.partial"),
               std::string::npos);
   }
+}
+
+// --- tokenizer files that cannot go into GGUF -------------------------------
+
+std::string vocab_error(const std::string& file, const std::string& bytes, int vocab) {
+  const std::string dir = testing::test_path("rt_vocab_" + std::to_string(vocab));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/" + file, std::ios::binary) << bytes;
+  int code = 0;
+  const std::string err = testing::error_of(
+      [&] {
+        GgufWriter g;
+        add_gguf_vocab(g, dir, vocab);
+      },
+      &code);
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_THAT(err, ::testing::HasSubstr(dir + "/" + file));
+  return err;
+}
+
+TEST(GgufVocab, BadTokenizerFilesAreNamedWithTheReason) {
+  // A piece (field 1) whose length runs past the end.
+  EXPECT_THAT(vocab_error("tokenizer.model", std::string("\x0a\x40\x0a\x02", 4), 10),
+              ::testing::HasSubstr("not a SentencePiece model (field longer than its message"));
+  EXPECT_THAT(vocab_error("tokenizer.model", "", 10),
+              ::testing::HasSubstr("the SentencePiece model holds no pieces"));
+  const std::string llama2_json =
+      R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"a": 0}, "merges": []}})";
+  EXPECT_THAT(vocab_error("tokenizer.json", llama2_json, 10),
+              ::testing::HasSubstr("model.byte_fallback: a SentencePiece-style BPE (Llama 2) "
+                                   "needs its scores: put its tokenizer.model in the folder"));
+  EXPECT_THAT(
+      vocab_error("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 12}}})", 10),
+      ::testing::HasSubstr("model.vocab: id of \"a\" must be an integer in 0..9, the "
+                           "model's vocab_size (got 12)"));
+  EXPECT_THAT(vocab_error("tokenizer.json", R"({"model": {"type": "WordPiece"}})", 10),
+              ::testing::HasSubstr("model.type: only BPE tokenizers can be written to GGUF"));
 }
 
 // --- the command ------------------------------------------------------------

@@ -24,7 +24,7 @@
 
 // Bump when the entry struct, Registrar or any core interface changes in a
 // way that breaks binary compatibility.
-#define TN_PLUGIN_ABI_VERSION 2
+#define TN_PLUGIN_ABI_VERSION 3
 #define TN_PLUGIN_ENTRY_SYMBOL "tracenas_plugin_entry_v1"
 
 #if defined(__clang__)

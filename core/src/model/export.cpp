@@ -11,25 +11,12 @@
 #include "io/safetensors.hpp"
 #include "model/runtime_export.hpp"
 #include "tracenas/error.hpp"
+#include "tracenas/support/cache.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 namespace tracenas {
-
-namespace {
-
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw Error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
-}
-
-}  // namespace
 
 ordered_json read_config_template(const std::string& base_dir) {
   const std::string config_path = (fs::path(base_dir) / "config.json").string();
@@ -49,8 +36,8 @@ void write_hf_folder(const std::string& base_dir, const std::string& out_dir,
                      const std::vector<std::pair<std::string, std::string>>& extra_files) {
   fs::create_directories(out_dir);
   save_checkpoint(out_dir, tensors, metadata, max_shard_bytes);
-  write_text(fs::path(out_dir) / "config.json", config.dump(2) + "\n");
-  for (const auto& [name, text] : extra_files) write_text(fs::path(out_dir) / name, text);
+  write_file_atomic(fs::path(out_dir) / "config.json", config.dump(2) + "\n");
+  for (const auto& [name, text] : extra_files) write_file_atomic(fs::path(out_dir) / name, text);
   for (const char* extra : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
                             "tokenizer.model", "special_tokens_map.json"}) {
     const fs::path src = fs::path(base_dir) / extra;
@@ -67,23 +54,10 @@ ExportResult write_hf_model(const std::string& base_dir, const DecoderModel& bas
                             const std::string& arch_json) {
   const ModelConfig& c = base.config();
   // Drop layers with nothing left; keep the widths of the rest.
-  ModelWeights kept = weights;
-  kept.layers.clear();
-  for (const LayerWeights& l : weights.layers) {
-    if (l.attn || l.mlp) kept.layers.push_back(l);
-  }
-  if (kept.layers.empty()) {
-    throw ArchError("architecture: every block of every layer is removed; nothing to export");
-  }
+  const ModelWeights kept = without_empty_layers(weights);
   const std::vector<LayerShape> shapes = layer_shapes(kept);
-  bool uniform = true;
+  bool uniform = is_uniform(shapes);
   const LayerShape& first = shapes[0];
-  for (const LayerShape& l : shapes) {
-    if (!l.attn || !l.mlp || l.heads != first.heads || l.kv_heads != first.kv_heads ||
-        l.channels != first.channels) {
-      uniform = false;
-    }
-  }
   ordered_json cfg = read_config_template(base_dir);
   // A plain config can only change the head count if head_dim stays expressible:
   // when the family's config class defines head_dim, or this config has one.

@@ -122,7 +122,7 @@ class Wire {
   std::string origin_;
 };
 
-Vocab sentencepiece_vocab(const fs::path& path) {
+Vocab sentencepiece_vocab(const fs::path& path, int vocab_size) {
   const std::string b = read_file(path);
   const std::string origin = path.string();
   Vocab v;
@@ -152,6 +152,10 @@ Vocab sentencepiece_vocab(const fs::path& path) {
       if (type < kNormal || type > kByte) {
         throw ModelError(origin + ": piece " + std::to_string(v.tokens.size()) +
                          " has unknown type " + std::to_string(type));
+      }
+      if (static_cast<int>(v.tokens.size()) >= vocab_size) {
+        throw ModelError(origin + ": holds more pieces than the model's vocab_size " +
+                         std::to_string(vocab_size));
       }
       if (type == kUnknown) v.unk = static_cast<std::int32_t>(v.tokens.size());
       v.tokens.push_back(piece);
@@ -200,10 +204,18 @@ std::string pre_tokenizer_name(const json& pre) {
   return "";
 }
 
-Vocab byte_level_bpe_vocab(const fs::path& path, const json& j) {
+Vocab byte_level_bpe_vocab(const fs::path& path, const json& j, int vocab_size) {
   const std::string origin = path.string();
   auto fail = [&](const std::string& field, const std::string& why) {
     throw ModelError(origin + ": " + field + ": " + why);
+  };
+  auto check_id = [&](const std::string& field, const json& id, const std::string& token) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
+        id.get<std::int64_t>() >= vocab_size) {
+      fail(field, "id of " + quote(token) + " must be an integer in 0.." +
+                      std::to_string(vocab_size - 1) + ", the model's vocab_size (got " +
+                      json_preview(id) + ")");
+    }
   };
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
     fail("model", "missing");
@@ -223,23 +235,21 @@ Vocab byte_level_bpe_vocab(const fs::path& path, const json& j) {
   v.model = "gpt2";
   std::map<std::int64_t, std::pair<std::string, std::int32_t>> by_id;
   for (const auto& [tok, id] : m["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<std::int64_t>() < 0) {
-      fail("model.vocab", "id of " + quote(tok) + " is not a non-negative integer");
-    }
+    check_id("model.vocab", id, tok);
     by_id[id.get<std::int64_t>()] = {tok, kNormal};
   }
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const json& a : j["added_tokens"]) {
-      if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
-          !a.contains("content") || !a["content"].is_string()) {
-        fail("added_tokens", "entries need an integer id and a string content");
+      if (!a.is_object() || !a.contains("id") || !a.contains("content") ||
+          !a["content"].is_string()) {
+        fail("added_tokens", "entries need an id and a string content");
       }
+      check_id("added_tokens", a["id"], a["content"].get<std::string>());
       by_id[a["id"].get<std::int64_t>()] = {a["content"].get<std::string>(),
                                             a.value("special", false) ? kControl : kUserDefined};
     }
   }
   const std::int64_t n = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
-  if (n > (1 << 24)) fail("model.vocab", "ids reach " + std::to_string(n));
   for (std::int64_t id = 0; id < n; ++id) {
     auto it = by_id.find(id);
     if (it == by_id.end()) {
@@ -313,9 +323,9 @@ std::string add_gguf_vocab(GgufWriter& g, const std::string& model_dir, int voca
   Vocab v;
   std::string note;
   if (fs::exists(dir / "tokenizer.model", ec)) {
-    v = sentencepiece_vocab(dir / "tokenizer.model");
+    v = sentencepiece_vocab(dir / "tokenizer.model", vocab_size);
   } else if (auto tj = read_json_if_present(dir / "tokenizer.json")) {
-    v = byte_level_bpe_vocab(dir / "tokenizer.json", *tj);
+    v = byte_level_bpe_vocab(dir / "tokenizer.json", *tj, vocab_size);
   } else {
     v = placeholder_vocab(vocab_size);
     note = v.model == "none"

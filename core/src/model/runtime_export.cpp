@@ -24,8 +24,13 @@ namespace fs = std::filesystem;
 namespace tracenas {
 
 const std::vector<std::string>& export_formats() {
-  static const std::vector<std::string> f = {"hf", "gguf", "nemotron-nas"};
+  static const std::vector<std::string> f = {"hf", "gguf", nemotron_nas_format()};
   return f;
+}
+
+const std::string& nemotron_nas_format() {
+  static const std::string name = "nemotron-nas";
+  return name;
 }
 
 std::vector<LayerShape> layer_shapes(const ModelWeights& w) {
@@ -44,10 +49,6 @@ std::vector<LayerShape> layer_shapes(const ModelWeights& w) {
   return out;
 }
 
-namespace {
-
-// The layers that keep at least one block (a layer with neither is the
-// identity, so it is dropped and the rest renumbered).
 ModelWeights without_empty_layers(const ModelWeights& w) {
   ModelWeights kept = w;
   kept.layers.clear();
@@ -55,7 +56,7 @@ ModelWeights without_empty_layers(const ModelWeights& w) {
     if (l.attn || l.mlp) kept.layers.push_back(l);
   }
   if (kept.layers.empty()) {
-    throw ModelError("export: every block of every layer is removed; nothing to export");
+    throw ArchError("architecture: every block of every layer is removed; nothing to export");
   }
   return kept;
 }
@@ -69,6 +70,8 @@ bool is_uniform(const std::vector<LayerShape>& s) {
   }
   return true;
 }
+
+namespace {
 
 std::string folder_name(const std::string& dir) {
   fs::path p = fs::path(dir).lexically_normal();
@@ -141,24 +144,27 @@ at::Tensor llama3_rope_factors(const ModelConfig& c) {
   return f;
 }
 
-std::string gguf_arch_for(const std::string& model_type, bool uniform,
-                          const std::vector<LayerShape>& shapes, int head_dim, int hidden) {
-  if (model_type != "llama" && model_type != "qwen2" && model_type != "qwen3") {
-    throw ModelError("export --format gguf: model_type " + quote(model_type) +
-                     " has no llama.cpp architecture here (supported: llama, qwen2, qwen3)");
+// The GGUF architecture of `model`: its family's own when uniform (and, for a
+// family whose llama.cpp architecture has square q/o projections, when the
+// heads fill hidden_size), else llama.cpp's per-layer "deci".
+std::string gguf_arch_for(const DecoderModel& model, bool uniform,
+                          const std::vector<LayerShape>& shapes) {
+  const HfFamily& f = model.family();
+  const ModelConfig& c = model.config();
+  if (f.gguf_arch.empty()) {
+    throw ModelError("export --format gguf: model_type " + quote(c.model_type) +
+                     " has no llama.cpp architecture (its adapter names none)");
   }
-  // llama.cpp's qwen2 has square q/o projections (heads x head_dim = hidden);
-  // a qwen2 with fewer heads goes to deci, which sizes them per layer.
-  const bool qwen2_square = model_type != "qwen2" || shapes[0].heads * head_dim == hidden;
-  if (uniform && qwen2_square) return model_type;
-  if (model_type == "qwen3") {
+  const bool square = !f.gguf_square_attention || shapes[0].heads * c.head_dim == c.hidden_size;
+  if (uniform && square) return f.gguf_arch;
+  if (c.qk_norm) {
     std::size_t i = 0;
     while (i < shapes.size() && is_uniform({shapes[0], shapes[i]})) ++i;
-    throw ModelError(
-        "export --format gguf: this qwen3 model has per-layer widths (layer " + std::to_string(i) +
-        " differs from layer 0), which llama.cpp holds only as the 'deci' architecture, and "
-        "deci has no place for qwen3's per-head q/k norms; export it as hf, or search a space "
-        "that keeps every layer's widths equal");
+    throw ModelError("export --format gguf: this " + c.model_type +
+                     " model has per-layer widths (layer " + std::to_string(i) +
+                     " differs from layer 0), which llama.cpp holds only as the 'deci' "
+                     "architecture, and deci has no place for per-head q/k norms; export it as "
+                     "hf, or search a space that keeps every layer's widths equal");
   }
   return "deci";
 }
@@ -169,10 +175,11 @@ FormatExport export_gguf(const std::string& model_dir, const DecoderModel& model
   const ModelWeights w = without_empty_layers(model.weights());
   const std::vector<LayerShape> shapes = layer_shapes(w);
   const bool uniform = is_uniform(shapes);
-  const std::string arch = gguf_arch_for(c.model_type, uniform, shapes, c.head_dim, c.hidden_size);
+  const std::string arch = gguf_arch_for(model, uniform, shapes);
   const bool deci = arch == "deci";
-  // llama.cpp rotates consecutive pairs for llama and deci, halves for qwen2/qwen3.
-  const bool pairs_rope = arch == "llama" || arch == "deci";
+  // llama.cpp rotates consecutive pairs in deci, and in the family's own
+  // architecture when the family says so (else halves).
+  const bool pairs_rope = deci || model.family().gguf_rope_pairs;
   const GgmlType matrix_type = ggml_type_of(dtype);
   const int L = static_cast<int>(w.layers.size());
   FormatExport r;
@@ -253,11 +260,8 @@ FormatExport export_gguf(const std::string& model_dir, const DecoderModel& model
   }
   ModelConfig named = c;
   named.num_layers = L;
-  // llama.cpp falls back to token_embd when output.weight is absent for
-  // llama, qwen2 and qwen3; deci has no fallback, so it gets the tied copy.
-  if (deci) named.tie_word_embeddings = false;
-  ModelWeights tensors_of = w;
-  if (deci && c.tie_word_embeddings) tensors_of.lm_head = w.embed;
+  // A tied head has no tensor: llama.cpp uses token_embd when output.weight
+  // is absent (llama, qwen2, qwen3 and deci alike).
   const auto options = at::TensorOptions().dtype(at::kFloat);
   const std::int64_t d = c.hidden_size;
   auto add = [&](const std::string& name, const at::Tensor& t) {
@@ -265,7 +269,7 @@ FormatExport export_gguf(const std::string& model_dir, const DecoderModel& model
     // converter writes them.
     g.add_tensor(name, t, t.dim() == 1 ? GgmlType::kF32 : matrix_type);
   };
-  for (auto& [name, t] : named_hf_tensors(named, tensors_of, names)) {
+  for (auto& [name, t] : named_hf_tensors(named, w, names)) {
     auto it = rope_rows.find(name);
     add(name, pairs_rope && it != rope_rows.end() ? rotate_half_to_pairs(t, it->second) : t);
   }
@@ -338,7 +342,9 @@ FormatExport export_nemotron_nas(const std::string& model_dir, const DecoderMode
                                  std::uint64_t max_shard_bytes) {
   const ModelConfig& c = model.config();
   const std::string what = "export --format nemotron-nas: ";
-  if (c.model_type != "llama" && c.model_type != "nemotron-nas") {
+  // DeciLM's config states Llama-style blocks: one attention_bias flag for
+  // q/k/v/o, no q/k norms.
+  if (c.qk_norm || c.attention_bias != c.o_proj_bias) {
     throw ModelError(
         what + "DeciLM's config holds Llama-style blocks only; model_type " + quote(c.model_type) +
         (c.qk_norm ? " has per-head q/k norms" : " has q/k/v biases without o_proj's") +
@@ -362,9 +368,9 @@ FormatExport export_nemotron_nas(const std::string& model_dir, const DecoderMode
   }
   if (first_attn < 0) heads = c.num_heads;
   FormatExport r;
-  r.format = "nemotron-nas";
+  r.format = nemotron_nas_format();
   r.out = out;
-  r.arch = "nemotron-nas";
+  r.arch = nemotron_nas_format();
   nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const LayerShape& s = shapes[i];
@@ -391,7 +397,7 @@ FormatExport export_nemotron_nas(const std::string& model_dir, const DecoderMode
     cfg.erase(k);
   }
   cfg["architectures"] = {"DeciLMForCausalLM"};
-  cfg["model_type"] = "nemotron-nas";
+  cfg["model_type"] = nemotron_nas_format();
   // The config and modeling code NVIDIA publishes with its Nemotron-NAS models.
   cfg["auto_map"] = {{"AutoConfig", "configuration_decilm.DeciLMConfig"},
                      {"AutoModelForCausalLM", "modeling_decilm.DeciLMForCausalLM"}};
@@ -425,10 +431,10 @@ FormatExport export_hf(const std::string& model_dir, const DecoderModel& model,
     ss << in.rdbuf();
     arch_json = ss.str();
   }
-  if (model.config().model_type == "nemotron-nas") {
-    throw ModelError(
-        "export --format hf: a nemotron-nas folder is already in Hugging Face "
-        "layout (DeciLM's own config)");
+  if (read_config_template(model_dir).contains("block_configs")) {
+    throw ModelError("export --format hf: " + model_dir +
+                     " is a Nemotron-NAS folder, already in Hugging Face layout (DeciLM's own "
+                     "config)");
   }
   ExportResult e =
       write_hf_model(model_dir, model, model.weights(), out, max_shard_bytes, dtype, arch_json);

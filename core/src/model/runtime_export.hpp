@@ -25,6 +25,8 @@ namespace tracenas {
 
 // The formats `tracenas export --format` and `output.export_format` take.
 const std::vector<std::string>& export_formats();
+// The Nemotron-NAS format's name (its config's model_type too).
+const std::string& nemotron_nas_format();
 
 // One layer's kept shape, read from loaded weights.
 struct LayerShape {
@@ -37,6 +39,13 @@ struct LayerShape {
 
 // Per layer, in order (layers that keep neither block included).
 std::vector<LayerShape> layer_shapes(const ModelWeights& w);
+
+// The layers that keep at least one block (a layer with neither is the
+// identity: dropped, the rest renumbered); ArchError when none is left.
+ModelWeights without_empty_layers(const ModelWeights& w);
+
+// Every layer keeps both blocks at one width.
+bool is_uniform(const std::vector<LayerShape>& shapes);
 
 struct FormatExport {
   std::string format;

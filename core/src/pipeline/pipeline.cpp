@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "base/util.hpp"
+#include "model/runtime_export.hpp"
 #include "plugin/registry.hpp"
 #include "tracenas/error.hpp"
 #include "train/train.hpp"
@@ -956,9 +957,11 @@ void PipelineSource::Impl::validate_training(Pipeline& p) const {
         o.IsMap() && o["export_formats"].IsSequence() && o["export_formats"].size() > i
             ? o["export_formats"][i]
             : root;
-    if (formats[i] != "gguf" && formats[i] != "nemotron-nas") {
+    // Every format of `tracenas export` but hf (the exported model itself).
+    const std::vector<std::string> other(export_formats().begin() + 1, export_formats().end());
+    if (std::find(other.begin(), other.end(), formats[i]) == other.end()) {
       fail(at, "output.export_formats." + std::to_string(i),
-           "expected gguf or nemotron-nas (got " + quote(formats[i]) + ")");
+           "expected " + join(other, " or ") + " (got " + quote(formats[i]) + ")");
     }
     if (!p.output.get_bool("export_best")) {
       fail(at, "output.export_formats",

@@ -6,6 +6,7 @@
 
 #include "data/calibration.hpp"
 #include "model/adapters.hpp"
+#include "model/runtime_export.hpp"
 #include "pipeline/data_loading.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/data.hpp"
@@ -117,7 +118,7 @@ int dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
 std::unique_ptr<ArchSpace> make_space(const Pipeline& p, const ModelConfig& base,
                                       const std::string& dtype) {
   const auto& formats = p.output.get_string_list("export_formats");
-  if (std::find(formats.begin(), formats.end(), "nemotron-nas") != formats.end() &&
+  if (std::find(formats.begin(), formats.end(), nemotron_nas_format()) != formats.end() &&
       p.space.get_float("query_heads") == 0 && p.space.get_bool("width")) {
     log().warn(
         "{}: output.export_formats has nemotron-nas, but the space varies query heads per layer "

@@ -18,6 +18,9 @@ tracenas::HfFamily llama_family() {
   f.model_type = "llama";
   f.names.q_norm.clear();
   f.names.k_norm.clear();
+  // llama.cpp: architecture "llama", RoPE on consecutive pairs.
+  f.gguf_arch = "llama";
+  f.gguf_rope_pairs = true;
   return f;
 }
 

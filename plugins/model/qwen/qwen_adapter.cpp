@@ -24,6 +24,9 @@ tracenas::HfFamily qwen2_family() {
   f.names.gate_bias.clear();
   f.names.up_bias.clear();
   f.names.down_bias.clear();
+  // llama.cpp: architecture "qwen2", RoPE on halves, square q/o projections.
+  f.gguf_arch = "qwen2";
+  f.gguf_square_attention = true;
   return f;
 }
 
@@ -37,6 +40,8 @@ tracenas::HfFamily qwen3_family() {
   f.names.gate_bias.clear();
   f.names.up_bias.clear();
   f.names.down_bias.clear();
+  // llama.cpp: architecture "qwen3", RoPE on halves.
+  f.gguf_arch = "qwen3";
   return f;
 }
 

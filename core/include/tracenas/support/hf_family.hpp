@@ -66,6 +66,15 @@ struct TN_API HfFamily {
   // the head count may write it (otherwise only when the base config has it).
   bool config_has_head_dim = true;
   HfTensorNames names = hf_decoder_names();
+  // How llama.cpp holds the family (`tracenas export --format gguf`): the
+  // GGUF architecture of a uniform model ("": none; a non-uniform model goes
+  // to llama.cpp's per-layer "deci" unless it has per-head q/k norms);
+  // whether that architecture's RoPE rotates consecutive pairs (GGML's
+  // "normal" RoPE: q/k rows are reordered per head) rather than halves; and
+  // whether it needs heads x head_dim = hidden_size (square q/o projections).
+  std::string gguf_arch;
+  bool gguf_rope_pairs = false;
+  bool gguf_square_attention = false;
 };
 
 }  // namespace tracenas
