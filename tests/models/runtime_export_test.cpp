@@ -662,6 +662,7 @@ TEST(ExportPipeline, NemotronPresetRunWritesBothFormatsThatLoad) {
   const std::string runs = testing::test_path("rt_runs");
   const auto r = testing::run_tracenas(
       "run " TN_SOURCE_DIR "/configs/nemotron-nas.yaml --set run.output_dir=" + runs +
+          " --set model.params.path=" + stories_dir() +
           " --set search.max_evaluations=12 --set run.name=nas",
       "rt_pipeline");
   ASSERT_EQ(r.code, 0) << r.err;
