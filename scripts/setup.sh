@@ -6,6 +6,7 @@
 #   bash scripts/setup.sh            install + build
 #   TRACENAS_BUILD_DIR=out bash scripts/setup.sh
 #   bash scripts/setup.sh --packages-only   install, do not build
+#   TRACENAS_EXTRA_PACKAGES="chromium" bash scripts/setup.sh   also these packages
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ packages=(
   libsentencepiece-dev libpcre2-dev libutf8proc-dev
   clang-format git
 )
+# More packages for one caller (the test command adds chromium for the report tests).
+read -r -a extra <<<"${TRACENAS_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

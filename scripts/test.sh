@@ -4,7 +4,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build_dir=${TRACENAS_BUILD_DIR:-build}
-bash scripts/setup.sh
+# Headless Chromium renders the HTML reports in the report tests.
+TRACENAS_EXTRA_PACKAGES="chromium" bash scripts/setup.sh
 # The real llama.cpp the GGUF export tests run their exports in.
 bash scripts/llamacpp.sh
 export OMP_WAIT_POLICY=PASSIVE

@@ -12,6 +12,7 @@ void print_result(const nlohmann::json& j);
 
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_study(const std::vector<std::string>& argv);
+int cmd_report(const std::vector<std::string>& argv);
 int cmd_convert(const std::vector<std::string>& argv);
 int cmd_export(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);

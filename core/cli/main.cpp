@@ -46,6 +46,9 @@ commands:
   run PIPELINE [--set path=value]... [--resume]   run a pipeline
   study PIPELINE [--set path=value]... [--resume] proxy validation: N architectures, every
                                                    proxy, recovery training, rank correlations
+  report RUN_DIR... [--out FILE.html] [--refresh S]
+                                                   one self-contained HTML page of run, study
+                                                   or ablation folders (default: RUN_DIR/report.html)
   validate PIPELINE [--set path=value]...         check a pipeline, print the resolved config
   plugins [--json] [--plugin-path P]...           list plugins and their components
   eval --model DIR --data SPEC [--arch ARCH] [--seq-len N] [--batch B]
@@ -79,9 +82,9 @@ Environment: TRACENAS_PLUGIN_PATH (':'-separated plugin folders or files).
 )";
 
 const std::vector<std::string>& command_names() {
-  static const std::vector<std::string> names = {"run",        "validate", "plugins", "eval",
-                                                 "importance", "score",    "prune",   "convert",
-                                                 "tokenize",   "train",    "study",   "export"};
+  static const std::vector<std::string> names = {
+      "run",     "validate", "plugins", "eval",  "importance", "score", "prune",
+      "convert", "tokenize", "train",   "study", "export",     "report"};
   return names;
 }
 
@@ -260,6 +263,7 @@ int dispatch(int argc, char** argv) {
   }
   if (command == "run") return cli::cmd_run(filtered);
   if (command == "study") return cli::cmd_study(filtered);
+  if (command == "report") return cli::cmd_report(filtered);
   if (command == "validate") return cmd_validate(filtered);
   if (command == "plugins") return cmd_plugins(filtered);
   if (command == "eval") return cli::cmd_eval(filtered);

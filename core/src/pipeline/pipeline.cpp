@@ -204,6 +204,11 @@ const ParamSchema& output_schema() {
         "also write the exported best model (and the recovered one) in these formats: gguf "
         "(<run>/model.gguf, for llama.cpp), nemotron-nas (<run>/model-nemotron-nas/, for vLLM); "
         "needs export_best"));
+    v.push_back(ParamSpec::integer("report_every", 25,
+                                   "rewrite <run>/report.html every N candidates (a study: "
+                                   "architectures) while the run is in progress; 0: only at the "
+                                   "end")
+                    .range(0, 1000000));
     v.push_back(ParamSpec::choice("export_dtype", {"auto", "float32", "float16", "bfloat16"},
                                   "auto",
                                   "weights' dtype in export_formats files (auto: the exported "

@@ -6,6 +6,7 @@
 
 #include "base/folder_lock.hpp"
 #include "base/runtime.hpp"
+#include "report/report.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/support/cache.hpp"
@@ -54,6 +55,18 @@ RunContext open_run_folder(const Pipeline& p, const std::string& command, const 
   run = apply_runtime(run);
   log().info("device {}, dtype {}, {} thread(s)", run.device, run.dtype, run.threads);
   return run;
+}
+
+void update_report(const std::string& dir, bool live) {
+  const std::string out = (fs::path(dir) / "report.html").string();
+  try {
+    ReportOptions o;
+    o.refresh_s = live ? 30 : 0;
+    write_report({dir}, out, o);
+    log().debug("report written to {} ({})", out, live ? "in progress" : "final");
+  } catch (const std::exception& e) {
+    log().warn("report: {} not written ({})", out, e.what());
+  }
 }
 
 }  // namespace tracenas

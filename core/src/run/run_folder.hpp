@@ -19,4 +19,9 @@ namespace tracenas {
 RunContext open_run_folder(const Pipeline& p, const std::string& command, const char* marker,
                            bool resume);
 
+// Writes <dir>/report.html (report/report.hpp) atomically; `live` makes the
+// page reload itself. A report that cannot be written is a warning: it never
+// ends the run.
+void update_report(const std::string& dir, bool live);
+
 }  // namespace tracenas

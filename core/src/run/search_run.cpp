@@ -11,6 +11,7 @@
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
+#include "run/run_folder.hpp"
 #include "search/engine.hpp"
 #include "search/search_space.hpp"
 #include "tracenas/error.hpp"
@@ -65,6 +66,38 @@ json export_runtime_formats(const Pipeline& p, const Registry& registry, const R
     out[f] = {{"out", r.out}, {"arch", r.arch}, {"bytes", r.bytes}, {"dtype", dtype}};
   }
   return out;
+}
+
+// search.json, written when the search starts: what a report of the folder
+// needs before summary.json exists (the proxies and their directions, the
+// window, the base model's shape).
+void write_search_meta(const Pipeline& p, const fs::path& dir, const Evaluator& evaluator,
+                       const ArchSpace& space) {
+  const ModelConfig& c = evaluator.config();
+  json proxies = json::array();
+  for (std::size_t i = 0; i < p.proxies.size(); ++i) {
+    proxies.push_back(
+        {{"label", p.proxies[i].label},
+         {"component", p.proxies[i].name},
+         {"objective", static_cast<int>(i) == p.objective},
+         {"better", evaluator.directions()[i] == Direction::kHigherIsBetter ? "higher" : "lower"}});
+  }
+  const Arch full = full_arch(c);
+  write_json(dir / "search.json",
+             {{"objective", p.proxies[static_cast<std::size_t>(p.objective)].label},
+              {"strategy", p.search.name},
+              {"proxies", proxies},
+              {"base_params", evaluator.base_params()},
+              {"embedding_params", count_params(c, full) - space.scoped_params(full)},
+              {"window",
+               {{"min_params", space.constraints().min_params},
+                {"max_params", space.constraints().max_params},
+                {"scope", space.constraints().non_embedding ? "non_embedding" : "total"}}},
+              {"base",
+               {{"num_layers", c.num_layers},
+                {"num_heads", c.num_heads},
+                {"num_kv_heads", c.num_kv_heads},
+                {"intermediate_size", c.intermediate_size}}}});
 }
 
 json run_recovery(const Pipeline& p, const Registry& registry, const RunContext& run,
@@ -154,6 +187,13 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.run_dir = dir.string();
   eo.resume = resume;
   eo.objective = p.objective;
+  write_search_meta(p, dir, *evaluator, *space);
+  const std::int64_t report_every = p.output.get_int("report_every");
+  if (report_every > 0) {
+    eo.on_recorded = [&](std::int64_t evaluated) {
+      if (evaluated % report_every == 0) update_report(dir.string(), /*live=*/true);
+    };
+  }
   Engine engine(*evaluator, *space, strategy, eo);
   EngineResult r = engine.run();
   // Export and recovery cut units out by their original indices.
@@ -237,6 +277,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
       write_json(dir / "summary.json", summary);
     }
   }
+  update_report(dir.string(), /*live=*/false);
   log().info(
       "best: {} = {} with {} parameters ({:.1f}% of the base); {} evaluated, {} "
       "duplicates, {} rejected",

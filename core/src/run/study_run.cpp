@@ -19,6 +19,7 @@
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
+#include "run/run_folder.hpp"
 #include "search/engine.hpp"
 #include "study/study.hpp"
 #include "tracenas/arch.hpp"
@@ -294,7 +295,8 @@ std::vector<Planned> plan_architectures(const Pipeline& p, const Registry& regis
 std::map<int, json> train_architectures(const std::vector<Planned>& plan, const ArchSpace& space,
                                         Evaluator& evaluator, const PipelineSession& session,
                                         const std::vector<at::Tensor>& eval_set, const Split& data,
-                                        const TrainOptions& topt, const fs::path& log_path) {
+                                        const TrainOptions& topt, const fs::path& log_path,
+                                        std::int64_t report_every) {
   const ModelConfig& c = evaluator.config();
   std::map<int, json> done = read_study_log(log_path);
   if (!done.empty()) log().info("study: {} architectures already done (resume)", done.size());
@@ -338,6 +340,9 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
         {"arch", json::parse(arch_to_json(arch, c))}};
     out.append(rec.dump());
     done[a.index] = rec;
+    if (report_every > 0 && static_cast<std::int64_t>(done.size()) % report_every == 0) {
+      update_report(log_path.parent_path().string(), /*live=*/true);
+    }
     log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps ({:.1f} s)",
                done.size(), plan.size(), a.origin, ev.params, before, after, topt.steps,
                seconds_since(t0));
@@ -570,11 +575,13 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
   topt.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
   const fs::path log_path = dir / "study.jsonl";
   const std::map<int, json> done =
-      train_architectures(plan, *space, *evaluator, session, eval_set, data, topt, log_path);
+      train_architectures(plan, *space, *evaluator, session, eval_set, data, topt, log_path,
+                          p.output.get_int("report_every"));
 
   const Correlations k = correlate_all(p, run, *evaluator, plan, done, st);
   write_study_outputs(p, run, st, topt, data, from_strategy, base_loss, evaluator->base_params(), k,
                       seconds_since(t_start));
+  update_report(dir.string(), /*live=*/false);
 
   StudyRunResult r;
   r.study_dir = dir.string();

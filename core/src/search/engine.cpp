@@ -291,6 +291,7 @@ EngineResult Engine::run() {
         rec.seconds = seconds_since(t0);
         res.candidate_seconds += rec.seconds;
         out.append(record_json(rec).dump());
+        if (options_.on_recorded) options_.on_recorded(res.evaluated + 1);
       }
       ++res.evaluated;
       if (!rec.valid) ++res.invalid;

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -45,6 +46,9 @@ struct EngineOptions {
   int objective = 0;  // index into the evaluator's proxies
   int progress = -1;  // 1: progress bar, 0: log lines, -1: bar when stderr is a terminal
   double log_every_s = 10;
+  // Called after each candidate evaluated and appended to candidates.jsonl
+  // (not for those replayed on --resume), with the count evaluated so far.
+  std::function<void(std::int64_t evaluated)> on_recorded;
 };
 
 struct CandidateRecord {
