@@ -30,14 +30,28 @@ struct TN_API TraceNeeds {
   bool grad_moments = false;       // per-coordinate mean|g| and std(g) across batches
   int sketch_rank = 0;             // > 0: sketched gradients (G A^T, B^T G) of this rank
   std::uint64_t sketch_seed = 0;
-  bool logits = false;         // candidate logits per batch
-  bool base_logits = false;    // base-model logits per batch
-  bool block_outputs = false;  // residual stream after each kept block
+  bool logits = false;       // candidate logits per batch
+  bool base_logits = false;  // base-model logits per batch
+  // A forward-only pass over the calibration batches (whole batches, no
+  // micro-batches) that observes activations across each batch's sequences:
+  bool output_grams = false;  // per kept block and batch: SampleGram of the block's output
+  bool gate_kernel = false;   // NASWOT's kernel of the MLPs' gate signs (Trace::gate_kernel)
 
   TraceNeeds& operator|=(const TraceNeeds& o);
 };
 
 enum class BlockKind { kAttn, kMlp };
+
+// Second moments of one block's output across the B sequences of a batch:
+// with F [B, n] the output (after o_proj or down_proj, before the residual
+// add) with each sequence's positions and channels flattened, gram = F F^T
+// [B, B] and sum = F 1 [B], float64. Their correlation matrix is
+// (gram - sum sum^T / n) / (n - 1), normalised by its diagonal.
+struct TN_API SampleGram {
+  at::Tensor gram;
+  at::Tensor sum;
+  std::int64_t features = 0;  // n
+};
 
 // The traces of one kept block. Each vector has one entry per projection
 // weight (and bias) of the block, in the block's fixed order.
@@ -58,14 +72,19 @@ struct TN_API BlockTrace {
   // rows (of G A^T) and columns (of B^T G). float64.
   std::vector<at::Tensor> sketch;
   std::vector<at::Tensor> base_sketch;
+  std::vector<SampleGram> output_grams;  // output_grams: one per calibration batch
 };
 
 struct TN_API Trace {
-  std::vector<double> batch_losses;       // one per calibration batch
-  std::vector<BlockTrace> blocks;         // kept blocks, in model order
-  std::vector<at::Tensor> logits;         // [batch, seq, vocab] per calibration batch
-  std::vector<at::Tensor> base_logits;    // same, of the base model
-  std::vector<at::Tensor> block_outputs;  // [batch, seq, hidden] after each kept block
+  std::vector<double> batch_losses;     // one per calibration batch
+  std::vector<BlockTrace> blocks;       // kept blocks, in model order
+  std::vector<at::Tensor> logits;       // [batch, seq, vocab] per calibration batch
+  std::vector<at::Tensor> base_logits;  // same, of the base model
+  // gate_kernel: with c [B, n] the signs (1: > 0, else 0) of every kept MLP's
+  // gate projection output (the SiLU's input) per sequence of a batch, the sum
+  // over kept MLP blocks and batches of c c^T + (1 - c)(1 - c)^T: entry (i, j)
+  // counts the units where sequences i and j agree. [B, B], float64.
+  at::Tensor gate_kernel;
 };
 
 // The candidate being scored.

@@ -32,7 +32,8 @@ TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
   }
   logits = logits || o.logits;
   base_logits = base_logits || o.base_logits;
-  block_outputs = block_outputs || o.block_outputs;
+  output_grams = output_grams || o.output_grams;
+  gate_kernel = gate_kernel || o.gate_kernel;
   return *this;
 }
 

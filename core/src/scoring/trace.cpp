@@ -10,6 +10,7 @@
 
 #include "base/threads.hpp"
 #include "io/safetensors.hpp"
+#include "scoring/activation_observer.hpp"
 #include "scoring/gradient_tap.hpp"
 #include "tracenas/error.hpp"
 
@@ -417,6 +418,15 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
     });
     if (w.layers[i].attn) trace.blocks.push_back(std::move(attn));
     if (w.layers[i].mlp) trace.blocks.push_back(std::move(mlp));
+  }
+  if (needs.output_grams || needs.gate_kernel) {
+    ObservedActivations seen =
+        observe_activations(config, w, batches, options, needs.output_grams, needs.gate_kernel);
+    for (BlockTrace& b : trace.blocks) {
+      auto& per_layer = b.kind == BlockKind::kAttn ? seen.attn : seen.mlp;
+      if (needs.output_grams) b.output_grams = std::move(per_layer.at(b.layer));
+    }
+    trace.gate_kernel = seen.gate_kernel;
   }
   return trace;
 }

@@ -1,0 +1,138 @@
+// The forward-only activation pass (scoring/activation_observer.hpp) against
+// the same quantities computed directly from a plain forward: each kept
+// block's output Gram across the batch's sequences and the NASWOT gate-sign
+// kernel, for a candidate with a removed attention and a removed MLP block.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "model/subnet.hpp"
+#include "scoring/trace.hpp"
+#include "tracenas/arch.hpp"
+#include "tracenas/support/decoder.hpp"
+
+namespace tracenas {
+namespace {
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.model_type = "llama";
+  c.num_layers = 3;
+  c.hidden_size = 32;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.intermediate_size = 48;
+  c.vocab_size = 64;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
+ModelWeights random_weights(const ModelConfig& c) {
+  at::manual_seed(11);
+  auto randn = [](at::IntArrayRef s) { return at::randn(s, at::kDouble).mul_(0.2); };
+  ModelWeights w;
+  w.embed = randn({c.vocab_size, c.hidden_size});
+  for (int i = 0; i < c.num_layers; ++i) {
+    LayerWeights l;
+    l.attention.input_norm = at::ones({c.hidden_size}, at::kDouble);
+    l.attention.q = randn({2, 2, 8, 32});
+    l.attention.k = randn({2, 8, 32});
+    l.attention.v = randn({2, 8, 32});
+    l.attention.o = randn({32, 2, 2, 8});
+    l.ffn.post_norm = at::ones({c.hidden_size}, at::kDouble);
+    l.ffn.gate = randn({48, 32});
+    l.ffn.up = randn({48, 32});
+    l.ffn.down = randn({32, 48});
+    w.layers.push_back(std::move(l));
+  }
+  w.final_norm = at::ones({c.hidden_size}, at::kDouble);
+  w.lm_head = randn({c.vocab_size, c.hidden_size});
+  return w;
+}
+
+// Records the outputs of o_proj, down_proj and gate_proj of a plain forward.
+class RecordingTap final : public ProjectionTap {
+ public:
+  at::Tensor project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
+                     std::int64_t in_features, const at::Tensor& bias) override {
+    at::Tensor y = at::matmul(x, w.reshape({-1, in_features}).t());
+    if (bias.defined()) y = y + bias.reshape({-1});
+    if (p == Projection::kO || p == Projection::kDown || p == Projection::kGate) {
+      seen[{layer, static_cast<int>(p)}].push_back(y.detach().clone());
+    }
+    return y;
+  }
+  std::map<std::pair<int, int>, std::vector<at::Tensor>> seen;  // per batch
+};
+
+TEST(ActivationObserver, GramsAndGateKernelEqualThoseOfAPlainForward) {
+  const ModelConfig c = small_config();
+  ModelWeights weights = random_weights(c);
+  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
+  for (auto& o : order) {
+    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
+  }
+  PrefixWeights prefix(c, weights, order);
+  at::manual_seed(5);
+  const std::vector<at::Tensor> batches = {at::randint(64, {3, 7}, at::kLong),
+                                           at::randint(64, {3, 7}, at::kLong)};
+  Arch a = full_arch(c);
+  a.layers[0].mlp_channels = 40;
+  a.layers[1].attn = false;
+  a.layers[2].mlp = false;
+  TraceNeeds needs;
+  needs.output_grams = needs.gate_kernel = true;
+  const BaseTraces base = compute_base_traces(c, prefix, batches, TraceNeeds{});
+  const Trace t = run_candidate_pass(c, prefix, a, base, batches, needs);
+
+  // Independently: a plain forward of the same candidate recording the outputs.
+  RecordingTap rec;
+  {
+    at::NoGradGuard no_grad;
+    const ModelWeights w = prefix.view(a);
+    for (const at::Tensor& b : batches) {
+      ForwardOptions fo;
+      fo.tap = &rec;
+      decoder_hidden(c, w, b, fo);
+    }
+  }
+  ASSERT_EQ(t.blocks.size(), 4u);  // attn 0, mlp 0, mlp 1, attn 2
+  for (const BlockTrace& b : t.blocks) {
+    const int p = static_cast<int>(b.kind == BlockKind::kAttn ? Projection::kO : Projection::kDown);
+    const auto& outs = rec.seen.at({b.layer, p});
+    ASSERT_EQ(b.output_grams.size(), 2u);
+    for (std::size_t k = 0; k < 2; ++k) {
+      const at::Tensor f = outs[k].reshape({3, -1});
+      const SampleGram& g = b.output_grams[k];
+      EXPECT_EQ(g.features, 7 * 32);
+      EXPECT_TRUE(at::allclose(g.gram, at::matmul(f, f.t()), 1e-12, 1e-12));
+      EXPECT_TRUE(at::allclose(g.sum, f.sum(1), 1e-12, 1e-12));
+    }
+  }
+  // The kernel over the kept MLPs (layers 0 and 1) and both batches, counted
+  // pairwise here.
+  at::Tensor k = at::zeros({3, 3}, at::kDouble);
+  int mlps = 0;
+  for (const auto& [key, outs] : rec.seen) {
+    if (key.second != static_cast<int>(Projection::kGate)) continue;
+    ++mlps;
+    for (const at::Tensor& y : outs) {
+      const at::Tensor code = y.reshape({3, -1}).gt(0);
+      for (int i = 0; i < 3; ++i) {
+        for (int j = 0; j < 3; ++j) {
+          k[i][j] += code[i].eq(code[j]).sum().item<double>();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mlps, 2);
+  ASSERT_TRUE(t.gate_kernel.defined());
+  EXPECT_TRUE(at::equal(t.gate_kernel, k)) << t.gate_kernel << k;
+  // Each diagonal entry counts every unit once: 2 batches x (40 + 48) channels x 7 positions.
+  EXPECT_EQ(t.gate_kernel[0][0].item<double>(), 2.0 * (40 + 48) * 7);
+}
+
+}  // namespace
+}  // namespace tracenas
