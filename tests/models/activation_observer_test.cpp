@@ -1,10 +1,13 @@
-// The forward-only activation pass (scoring/activation_observer.hpp) against
-// the same quantities computed directly from a plain forward: each kept
-// block's output Gram across the batch's sequences and the NASWOT gate-sign
-// kernel, for a candidate with a removed attention and a removed MLP block.
+// The passes of the paper's comparison proxies against the same quantities
+// computed directly, for a candidate with a narrowed MLP, a removed attention
+// and a removed MLP block: the forward-only activation pass
+// (scoring/activation_observer.hpp: each kept block's output Gram across the
+// batch's sequences, the NASWOT gate-sign kernel) against a plain forward, and
+// SynFlow's pass (tap, checkpointed layers) against plain autograd.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "model/subnet.hpp"
@@ -132,6 +135,78 @@ TEST(ActivationObserver, GramsAndGateKernelEqualThoseOfAPlainForward) {
   EXPECT_TRUE(at::equal(t.gate_kernel, k)) << t.gate_kernel << k;
   // Each diagonal entry counts every unit once: 2 batches x (40 + 48) channels x 7 positions.
   EXPECT_EQ(t.gate_kernel[0][0].item<double>(), 2.0 * (40 + 48) * 7);
+}
+
+TEST(SynflowPass, GradientsEqualPlainAutogradOfTheAbsoluteNetwork) {
+  const ModelConfig c = small_config();
+  ModelWeights weights = random_weights(c);
+  weights.layers[1].attention.input_norm = -weights.layers[1].attention.input_norm;  // |.| matters
+  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
+  for (auto& o : order) {
+    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
+  }
+  PrefixWeights prefix(c, weights, order);
+  const std::vector<at::Tensor> batches = {at::randint(64, {2, 6}, at::kLong)};
+  Arch a = full_arch(c);
+  a.layers[0].mlp_channels = 40;
+  a.layers[1].mlp = false;
+  a.layers[2].attn = false;
+  TraceNeeds needs;
+  needs.synflow = true;
+  const Trace t =
+      run_candidate_pass(c, prefix, a, compute_base_traces(c, prefix, batches, {}), batches, needs);
+
+  // Plain autograd: leaves |theta| (copies), an embedding of ones, R = sum of the logits.
+  ModelWeights v = prefix.view(a);
+  std::vector<at::Tensor*> leaves;
+  auto leaf = [&](at::Tensor& x) {
+    if (!x.defined()) return;
+    x = x.abs().clone().requires_grad_(true);
+    leaves.push_back(&x);
+  };
+  for (LayerWeights& l : v.layers) {
+    for (at::Tensor* x : {&l.attention.input_norm, &l.attention.q, &l.attention.k, &l.attention.v,
+                          &l.attention.o, &l.ffn.post_norm, &l.ffn.gate, &l.ffn.up, &l.ffn.down}) {
+      leaf(*x);
+    }
+  }
+  v.final_norm = v.final_norm.abs();
+  v.embed = at::ones({c.vocab_size, c.hidden_size}, at::kDouble);  // every token reads ones
+  v.lm_head = v.lm_head.abs();
+  const at::Tensor logits = decoder_logits(c, v, at::zeros({1, 6}, at::kLong));
+  logits.sum().backward();
+  double expected = 0;
+  for (const LayerWeights& l : v.layers) {
+    const std::vector<const at::Tensor*> kept =
+        l.attn && l.mlp
+            ? std::vector<const at::Tensor*>{&l.attention.q, &l.attention.o, &l.ffn.down}
+        : l.attn ? std::vector<const at::Tensor*>{&l.attention.q, &l.attention.o}
+                 : std::vector<const at::Tensor*>{&l.ffn.up};
+    for (const at::Tensor* x : kept) ASSERT_TRUE(x->grad().defined());
+    if (l.attn) {
+      for (const at::Tensor* x : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.o}) {
+        expected += (*x * x->grad()).sum().item<double>();
+      }
+    }
+    if (l.mlp) {
+      for (const at::Tensor* x : {&l.ffn.gate, &l.ffn.up, &l.ffn.down}) {
+        expected += (*x * x->grad()).sum().item<double>();
+      }
+    }
+  }
+  double got = 0;
+  for (const BlockTrace& b : t.blocks) {
+    ASSERT_EQ(b.synflow_grads.size(), b.weights.size());
+    for (std::size_t k = 0; k < b.weights.size(); ++k) {
+      got += (b.weights[k].abs() * b.synflow_grads[k]).sum().item<double>();
+    }
+  }
+  // RMSNorm makes the network far from positively homogeneous: the sum can have
+  // either sign; what matters is that both computations agree.
+  EXPECT_GT(std::fabs(expected), 1e-3);
+  EXPECT_NEAR(got, expected, 1e-9 * std::fabs(expected));
+  // Per tensor too: the kept MLP down projection of layer 0.
+  EXPECT_TRUE(at::allclose(t.blocks[1].synflow_grads[2], v.layers[0].ffn.down.grad(), 1e-9, 1e-12));
 }
 
 }  // namespace

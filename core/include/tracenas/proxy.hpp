@@ -36,6 +36,9 @@ struct TN_API TraceNeeds {
   // micro-batches) that observes activations across each batch's sequences:
   bool output_grams = false;  // per kept block and batch: SampleGram of the block's output
   bool gate_kernel = false;   // NASWOT's kernel of the MLPs' gate signs (Trace::gate_kernel)
+  // SynFlow's own pass (BlockTrace::synflow_grads): every parameter replaced by
+  // its absolute value, an input of ones, R = the sum of the logits; float64.
+  bool synflow = false;
 
   TraceNeeds& operator|=(const TraceNeeds& o);
 };
@@ -73,6 +76,11 @@ struct TN_API BlockTrace {
   std::vector<at::Tensor> sketch;
   std::vector<at::Tensor> base_sketch;
   std::vector<SampleGram> output_grams;  // output_grams: one per calibration batch
+  // synflow: per entry of `weights`, dR/d|theta| of SynFlow's pass (float64):
+  // the decoder with every parameter's absolute value (norms, projections,
+  // the LM head), an embedding of ones for every position of one sequence of
+  // the calibration length, R = sum over positions and vocabulary of the logits.
+  std::vector<at::Tensor> synflow_grads;
 };
 
 struct TN_API Trace {

@@ -34,6 +34,7 @@ TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
   base_logits = base_logits || o.base_logits;
   output_grams = output_grams || o.output_grams;
   gate_kernel = gate_kernel || o.gate_kernel;
+  synflow = synflow || o.synflow;
   return *this;
 }
 

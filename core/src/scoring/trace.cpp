@@ -237,6 +237,53 @@ std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w
   return losses;
 }
 
+// Every projection through `inner` with |W| and |b| in float64: SynFlow's
+// linearised network. The absolute copies are made per projection and, with
+// the layers checkpointed, live for one layer at a time.
+class AbsoluteTap final : public ProjectionTap {
+ public:
+  explicit AbsoluteTap(GradientTap& inner) : inner_(inner) {}
+  at::Tensor project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
+                     std::int64_t in_features, const at::Tensor& bias) override {
+    const at::Tensor b = bias.defined() ? bias.abs().to(at::kDouble) : bias;
+    return inner_.project(layer, p, x, w.abs().to(at::kDouble), in_features, b);
+  }
+
+ private:
+  GradientTap& inner_;
+};
+
+at::Tensor abs64(const at::Tensor& t) { return t.defined() ? t.abs().to(at::kDouble) : t; }
+
+// SynFlow's pass on the candidate's weights `w`: the gradients of R (see
+// BlockTrace::synflow_grads) with respect to every kept projection's |W|, in
+// `tap`. The embedding becomes one row of ones (every position reads token 0)
+// and the LM head the sum of its absolute rows, so that R = hidden . u.
+void synflow_pass(const ModelConfig& config, const ModelWeights& w, std::int64_t seq_len,
+                  const PassOptions& options, GradientTap& tap) {
+  const at::Device device = w.embed.device();
+  ModelWeights a;
+  a.embed = at::ones({1, config.hidden_size}, at::TensorOptions(device).dtype(at::kDouble));
+  a.final_norm = abs64(w.final_norm);
+  const at::Tensor u = w.lm_head.abs().sum(0, false, at::kDouble);  // [d]
+  for (const LayerWeights& l : w.layers) {
+    LayerWeights c = l;  // projections stay the model's tensors: the tap takes |W|
+    c.attention.input_norm = abs64(l.attention.input_norm);
+    c.attention.q_norm = abs64(l.attention.q_norm);
+    c.attention.k_norm = abs64(l.attention.k_norm);
+    c.ffn.post_norm = abs64(l.ffn.post_norm);
+    a.layers.push_back(std::move(c));
+  }
+  AbsoluteTap abs_tap(tap);
+  ForwardOptions fo;
+  fo.tap = &abs_tap;
+  fo.attention_block = attention_block_for(options, seq_len);
+  fo.checkpoint_layers = true;
+  const at::Tensor tokens = at::zeros({1, seq_len}, at::kLong);
+  const at::Tensor hidden = decoder_hidden(config, a, tokens, fo);  // [1, S, d]
+  at::matmul(hidden, u).sum().backward();
+}
+
 }  // namespace
 
 std::int64_t attention_block_for(const PassOptions& options, std::int64_t seq_len) {
@@ -418,6 +465,15 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
     });
     if (w.layers[i].attn) trace.blocks.push_back(std::move(attn));
     if (w.layers[i].mlp) trace.blocks.push_back(std::move(mlp));
+  }
+  if (needs.synflow && !batches.empty()) {
+    GradientTap flow(w.layers.size(), /*full=*/true);
+    synflow_pass(config, w, batches[0].size(1), options, flow);
+    for (BlockTrace& b : trace.blocks) {
+      for (std::size_t k = 0; k < b.names.size(); ++k) {
+        b.synflow_grads.push_back(tap_gradient(flow, b.layer, b.names[k], b.weights[k]));
+      }
+    }
   }
   if (needs.output_grams || needs.gate_kernel) {
     ObservedActivations seen =

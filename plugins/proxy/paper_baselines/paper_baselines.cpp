@@ -2,8 +2,8 @@
 // candidate pass as trace_correlation. Every projection weight is taken as a
 // matrix [rows = output units, columns = inputs] of its kept part; G is the
 // candidate's gradient of that weight, averaged over the calibration batches
-// (`gradient: full` coordinates); biases are left out. Higher is better for
-// all six.
+// (`gradient: full` coordinates); biases are left out (but by synflow).
+// Higher is better for all seven.
 //
 //   lpzero              sum over kept blocks of (||W1||_1)^2 + sum_k sqrt(softmax(vec W2)_k),
 //                       W1, W2 = v_proj, o_proj (attention) and up_proj, down_proj (MLP).
@@ -38,6 +38,16 @@
 //                       sequence's gate projection outputs, the input of the SiLU
 //                       (`compute_naswot`; NASWOT, Mellor et al. 2021, arXiv 2006.04647,
 //                       codes a ReLU network's units per input image).
+//
+//   synflow             sum over kept projection weights and biases of |theta| * dR/d|theta|
+//                       in SynFlow's linearised network (Tanaka et al. 2020, arXiv
+//                       2006.05467): every parameter replaced by its absolute value, an
+//                       input of ones (the embedding output of one sequence of the
+//                       calibration length), R = the sum of the logits, float64
+//                       (TraceNeeds::synflow). The reference code calls a synflow it
+//                       does not define; this follows the paper. The paper's
+//                       conservation argument assumes a positively homogeneous network;
+//                       with RMSNorm and softmax attention the sum can be negative.
 //
 // meco and naswot read a forward-only pass over whole calibration batches
 // (TraceNeeds::output_grams, TraceNeeds::gate_kernel); the counts of K are
@@ -222,6 +232,30 @@ class Meco final : public tracenas::Proxy {
   }
 };
 
+class Synflow final : public tracenas::Proxy {
+ public:
+  Direction direction() const override { return Direction::kHigherIsBetter; }
+  TraceNeeds needs() const override {
+    TraceNeeds n;
+    n.synflow = true;
+    return n;
+  }
+  double score(const tracenas::Candidate&, const tracenas::Trace& t) override {
+    double s = 0;
+    for (const auto& b : t.blocks) {
+      if (b.synflow_grads.size() != b.weights.size()) {
+        throw tracenas::Error("synflow: the pass recorded no SynFlow gradients");
+      }
+      for (std::size_t i = 0; i < b.weights.size(); ++i) {
+        s += (b.weights[i].to(at::kDouble).abs() * b.synflow_grads[i].to(at::kDouble))
+                 .sum()
+                 .item<double>();
+      }
+    }
+    return s;
+  }
+};
+
 class Naswot final : public tracenas::Proxy {
  public:
   Direction direction() const override { return Direction::kHigherIsBetter; }
@@ -270,6 +304,10 @@ void register_components(tracenas::Registrar& r) {
       make<Meco>());
   add(r, "naswot", "log|det| of the MLP gate signs' agreement kernel over the sequences (NASWOT)",
       make<Naswot>());
+  add(r, "synflow",
+      "sum over kept projections of |theta| dR/d|theta| with |theta| everywhere and an input "
+      "of ones (SynFlow)",
+      make<Synflow>());
   add(r, "pruner_zero",
       "sum over kept projections of ||W||_F^2 * minmax(mean |G|) (Pruner-Zero, per module)",
       make<PrunerZero>());

@@ -152,6 +152,17 @@ TEST(PaperProxies, NaswotIsTheLogDeterminantOfTheGateKernel) {
   EXPECT_TRUE(std::isnan(score("naswot", t)));
 }
 
+TEST(PaperProxies, SynflowSumsAbsoluteWeightsTimesTheirSynflowGradients) {
+  Trace t;
+  BlockTrace b = block(BlockKind::kMlp, {"up_proj.weight", "up_proj.bias"},
+                       {m({{-1, 2}}), at::tensor({-3.0}, at::kDouble)}, {});
+  b.synflow_grads = {m({{4, 5}}), at::tensor({0.5}, at::kDouble)};
+  t.blocks = {b};
+  EXPECT_NEAR(score("synflow", t), 1 * 4 + 2 * 5 + 3 * 0.5, 1e-12);
+  t.blocks[0].synflow_grads.clear();
+  EXPECT_THROW(score("synflow", t), Error);
+}
+
 TEST(PaperProxies, GradientProxiesNeedTheGradients) {
   Trace t;
   t.blocks.push_back(block(BlockKind::kMlp, {"up_proj.weight"}, {m({{1, 1}})}, {}));
