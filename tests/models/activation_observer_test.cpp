@@ -209,5 +209,119 @@ TEST(SynflowPass, GradientsEqualPlainAutogradOfTheAbsoluteNetwork) {
   EXPECT_TRUE(at::allclose(t.blocks[1].synflow_grads[2], v.layers[0].ffn.down.grad(), 1e-9, 1e-12));
 }
 
+// W + s B A in the grouped layout of W (A [r, in...], B [out..., r]).
+at::Tensor effective(const at::Tensor& w, const BaseTraces::Sketch& f, double s, int r) {
+  const at::Tensor a = f.a.reshape({r, -1}), b = f.b.reshape({-1, r});
+  return (w.reshape({b.size(0), a.size(1)}) + s * at::matmul(b, a)).reshape(w.sizes());
+}
+
+TEST(LoraPass, TracesAreTheAdaptersGradientsWithTheBranchInTheForward) {
+  const ModelConfig c = small_config();
+  ModelWeights weights = random_weights(c);
+  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
+  for (auto& o : order) {
+    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
+  }
+  PrefixWeights prefix(c, weights, order);
+  at::manual_seed(3);
+  const std::vector<at::Tensor> batches = {at::randint(64, {2, 6}, at::kLong),
+                                           at::randint(64, {2, 6}, at::kLong)};
+  TraceNeeds needs;
+  needs.lora_rank = 4;
+  needs.lora_seed = 9;
+  needs.lora_alpha = 8;  // scale 2
+  const int r = 4;
+  const double s = 2;
+  const BaseTraces base = compute_base_traces(c, prefix, batches, needs);
+  ASSERT_EQ(base.lora.size(), 3u);
+  const BaseTraces::Sketch& down0 = base.lora[0].at("down_proj.weight");
+  // Kaiming-uniform factors: A within 1/sqrt(in) (in = 48), B within 1/sqrt(r).
+  EXPECT_LE(down0.a.abs().max().item<double>(), 1 / std::sqrt(48.0));
+  EXPECT_GT(down0.a.abs().max().item<double>(), 0.9 / std::sqrt(48.0));
+  EXPECT_LE(down0.b.abs().max().item<double>(), 0.5);
+  EXPECT_EQ(base.lora[0].count("q_proj.bias"), 0u);
+
+  // Plain autograd of the effective weights W + s B A: the pass's sketches are
+  // G' A^T and B^T G'.
+  auto grads_of = [&](const Arch& arch, bool candidate) {
+    ModelWeights v = prefix.view(arch);
+    std::map<std::pair<int, std::string>, at::Tensor*> leaves;
+    for (std::size_t i = 0; i < v.layers.size(); ++i) {
+      LayerWeights& l = v.layers[i];
+      const std::vector<std::pair<const char*, at::Tensor*>> slots = {
+          {"q_proj.weight", &l.attention.q}, {"k_proj.weight", &l.attention.k},
+          {"v_proj.weight", &l.attention.v}, {"o_proj.weight", &l.attention.o},
+          {"gate_proj.weight", &l.ffn.gate}, {"up_proj.weight", &l.ffn.up},
+          {"down_proj.weight", &l.ffn.down}};
+      for (const auto& [name, t] : slots) {
+        const char first = name[0];
+        const bool attn = first == 'q' || first == 'k' || first == 'v' || first == 'o';
+        if ((attn && !l.attn) || (!attn && !l.mlp)) continue;
+        BaseTraces::Sketch f = base.lora[i].at(name);
+        if (candidate) {  // restricted to the kept coordinates
+          const int nout =
+              std::string(name) == "q_proj.weight"                                           ? 3
+              : std::string(name) == "k_proj.weight" || std::string(name) == "v_proj.weight" ? 2
+                                                                                             : 1;
+          for (int d = 0; d < t->dim(); ++d) {
+            if (d < nout) {
+              f.b = f.b.narrow(d, 0, t->size(d));
+            } else {
+              f.a = f.a.narrow(1 + d - nout, 0, t->size(d));
+            }
+          }
+        }
+        *t = effective(*t, f, s, r).detach().requires_grad_(true);
+        leaves[{static_cast<int>(i), name}] = t;
+      }
+    }
+    at::Tensor loss = at::zeros({}, at::kDouble);
+    for (const at::Tensor& b : batches) loss = loss + causal_lm_loss(decoder_logits(c, v, b), b);
+    loss.backward();
+    std::map<std::pair<int, std::string>, at::Tensor> g;
+    for (const auto& [key, t] : leaves) g[key] = t->grad().reshape({-1, t->size(-1)});
+    return g;
+  };
+  // The base: every layer; o is [d | g, n, h] so its 2-D form is [d, g*n*h].
+  const auto g = grads_of(full_arch(c), false);
+  for (int i = 0; i < 3; ++i) {
+    for (const char* name :
+         {"q_proj.weight", "o_proj.weight", "up_proj.weight", "down_proj.weight"}) {
+      const BaseTraces::Sketch& f = base.lora[static_cast<std::size_t>(i)].at(name);
+      const at::Tensor a = f.a.reshape({r, -1}), b = f.b.reshape({-1, r});
+      const at::Tensor g2 = g.at({i, name}).reshape({b.size(0), a.size(1)});
+      EXPECT_TRUE(at::allclose(f.right.reshape({-1, r}), at::matmul(g2, a.t()), 1e-9, 1e-12))
+          << i << " " << name;
+      EXPECT_TRUE(at::allclose(f.left.reshape({r, -1}), at::matmul(b.t(), g2), 1e-9, 1e-12))
+          << i << " " << name;
+    }
+  }
+  // A candidate: the adapters cut to its kept rows and columns; its trace is
+  // the mean over the batches, the base's the sum.
+  Arch a = full_arch(c);
+  a.layers[0].mlp_channels = 40;
+  a.layers[1].attn = false;
+  const Trace t = run_candidate_pass(c, prefix, a, base, batches, needs);
+  const auto gc = grads_of(a, true);
+  const BlockTrace& mlp0 = t.blocks[1];
+  ASSERT_EQ(mlp0.kind, BlockKind::kMlp);
+  ASSERT_EQ(mlp0.lora.size(), 6u);  // (right, left) of gate, up, down
+  const at::Tensor a_down = down0.a.narrow(1, 0, 40).reshape({r, -1});
+  const at::Tensor g_down = gc.at({0, "down_proj.weight"}).reshape({32, 40});
+  EXPECT_TRUE(
+      at::allclose(mlp0.lora[4].reshape({-1, r}), at::matmul(g_down, a_down.t()) / 2, 1e-9, 1e-12));
+  EXPECT_TRUE(at::allclose(mlp0.base_lora[5], down0.left.narrow(1, 0, 40)));
+  // The unpruned model's trace is the base's over the K = 2 batches: the
+  // correlation of every block is 1.
+  const Trace whole = run_candidate_pass(c, prefix, full_arch(c), base, batches, needs);
+  ASSERT_EQ(whole.blocks.size(), 6u);
+  for (const BlockTrace& b : whole.blocks) {
+    ASSERT_EQ(b.lora.size(), b.base_lora.size());
+    for (std::size_t k = 0; k < b.lora.size(); ++k) {
+      EXPECT_TRUE(at::allclose(b.lora[k] * 2, b.base_lora[k], 1e-12, 1e-14));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tracenas

@@ -30,6 +30,14 @@ struct TN_API TraceNeeds {
   bool grad_moments = false;       // per-coordinate mean|g| and std(g) across batches
   int sketch_rank = 0;             // > 0: sketched gradients (G A^T, B^T G) of this rank
   std::uint64_t sketch_seed = 0;
+  // > 0: the TraceNAS reference's trace, from a pass of its own
+  // (BlockTrace::lora): a LoRA adapter of this rank on every projection,
+  // A [r, in] and B [out, r] kaiming-uniform (bounds 1/sqrt(in), 1/sqrt(r);
+  // seeded by lora_seed), active in the forward as y = x W^T + (alpha / r) x A^T B^T
+  // for the base and the candidate; the trace is the gradients of A and B.
+  int lora_rank = 0;
+  std::uint64_t lora_seed = 0;
+  double lora_alpha = 0;
   bool logits = false;       // candidate logits per batch
   bool base_logits = false;  // base-model logits per batch
   // A forward-only pass over the calibration batches (whole batches, no
@@ -75,6 +83,13 @@ struct TN_API BlockTrace {
   // rows (of G A^T) and columns (of B^T G). float64.
   std::vector<at::Tensor> sketch;
   std::vector<at::Tensor> base_sketch;
+  // lora_rank > 0: per projection weight (biases have no adapter) the pair
+  // (G' A^T, B^T G') with G' the weight gradient of the LoRA pass (mean over
+  // batches), i.e. the gradients of B and A divided by alpha / r; base_lora:
+  // the same of the base (sum over batches) on the kept rows and columns.
+  // float64.
+  std::vector<at::Tensor> lora;
+  std::vector<at::Tensor> base_lora;
   std::vector<SampleGram> output_grams;  // output_grams: one per calibration batch
   // synflow: per entry of `weights`, dR/d|theta| of SynFlow's pass (float64):
   // the decoder with every parameter's absolute value (norms, projections,

@@ -30,6 +30,11 @@ TraceNeeds& TraceNeeds::operator|=(const TraceNeeds& o) {
     sketch_rank = o.sketch_rank;
     sketch_seed = o.sketch_seed;
   }
+  if (o.lora_rank > lora_rank) {
+    lora_rank = o.lora_rank;
+    lora_seed = o.lora_seed;
+    lora_alpha = o.lora_alpha;
+  }
   logits = logits || o.logits;
   base_logits = base_logits || o.base_logits;
   output_grams = output_grams || o.output_grams;

@@ -100,6 +100,7 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
                   in_.data_name.empty() ? in_.data_fingerprint : in_.data_name);
   needs_.loss = true;
   const ScoredProxy* sketch_owner = nullptr;
+  const ScoredProxy* lora_owner = nullptr;
   for (const auto& p : in_.proxies) {
     TraceNeeds n = p.proxy.call("needs", [](Proxy& px) { return px.needs(); });
     if (n.sketch_rank > 0) {
@@ -113,6 +114,18 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
                           "); one pass serves one sketch");
       }
       sketch_owner = &p;
+    }
+    if (n.lora_rank > 0) {
+      if (lora_owner != nullptr &&
+          (n.lora_rank != needs_.lora_rank || n.lora_seed != needs_.lora_seed ||
+           n.lora_alpha != needs_.lora_alpha)) {
+        throw ConfigError("proxies: '" + lora_owner->label + "' and '" + p.label +
+                          "' ask for different LoRA traces (rank " +
+                          std::to_string(needs_.lora_rank) + " vs " + std::to_string(n.lora_rank) +
+                          ", or another seed or alpha); one pass "
+                          "serves one LoRA trace");
+      }
+      lora_owner = &p;
     }
     needs_ |= n;
     directions_.push_back(p.proxy.call("direction", [](Proxy& px) { return px.direction(); }));
@@ -192,8 +205,14 @@ void Evaluator::prepare() {
   base_needs.sketch_rank = needs_.sketch_rank;
   base_needs.sketch_seed = needs_.sketch_seed;
   base_needs.base_logits = needs_.base_logits;
+  base_needs.lora_rank = needs_.lora_rank;
+  base_needs.lora_seed = needs_.lora_seed;
+  base_needs.lora_alpha = needs_.lora_alpha;
   Hasher th;
   th.add(std::string_view("base_traces/2"))
+      .add(static_cast<std::int64_t>(base_needs.lora_rank))
+      .add(static_cast<std::int64_t>(base_needs.lora_seed))
+      .add(base_needs.lora_alpha)
       .add(importance_key)
       .add(static_cast<std::int64_t>(base_needs.base_weight_grads))
       .add(static_cast<std::int64_t>(base_needs.sketch_rank))
@@ -208,8 +227,8 @@ void Evaluator::prepare() {
     log().info("base traces loaded from the cache {}", traces_path);
   } else {
     base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, in_.pass);
-    const bool worth_caching =
-        base_needs.base_weight_grads || base_needs.sketch_rank > 0 || base_needs.base_logits;
+    const bool worth_caching = base_needs.base_weight_grads || base_needs.sketch_rank > 0 ||
+                               base_needs.base_logits || base_needs.lora_rank > 0;
     if (cache.enabled() && worth_caching) {
       fs::create_directories(fs::path(traces_path).parent_path());
       save_base_traces(traces_path, base_);

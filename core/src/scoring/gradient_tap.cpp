@@ -22,7 +22,12 @@ class TracedLinear : public torch::autograd::Function<TracedLinear> {
     ctx->saved_data["in"] = in_features;
     ctx->saved_data["bias"] = has_bias;
     ctx->saved_data["sums"] = reinterpret_cast<int64_t>(sums);
-    return at::matmul(x, w2.t());  // [..., out]
+    at::Tensor y = at::matmul(x, w2.t());  // [..., out]
+    if (sums->lora_scale > 0) {
+      const auto dt = x.scalar_type();
+      y = y + at::matmul(at::matmul(x, sums->a.t().to(dt)), sums->b.t().to(dt)) * sums->lora_scale;
+    }
+    return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -34,6 +39,10 @@ class TracedLinear : public torch::autograd::Function<TracedLinear> {
     const at::Tensor& dy = grads[0];      // [..., out]
     at::Tensor w2 = w.reshape({-1, in});  // [out, in]
     at::Tensor dx = at::matmul(dy, w2);   // [..., in]
+    if (sums->lora_scale > 0) {
+      const auto dt = dy.scalar_type();
+      dx = dx + at::matmul(at::matmul(dy, sums->b.to(dt)), sums->a.to(dt)) * sums->lora_scale;
+    }
     const auto acc = w.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
     const int64_t out = w2.size(0);
     at::Tensor dy2 = dy.reshape({-1, out}).to(acc);  // [tokens, out]
@@ -71,10 +80,12 @@ ProjectionSums& GradientTap::sums(int layer, Projection p) {
   return slots_.at(static_cast<std::size_t>(layer))[static_cast<std::size_t>(p)];
 }
 
-void GradientTap::set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b) {
+void GradientTap::set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b,
+                             double lora_scale) {
   ProjectionSums& s = sums(layer, p);
   s.a = std::move(a);
   s.b = std::move(b);
+  s.lora_scale = lora_scale;
 }
 
 GradientTap GradientTap::fork() const {
@@ -86,6 +97,7 @@ GradientTap GradientTap::fork() const {
       to.full = from.full;
       to.a = from.a;
       to.b = from.b;
+      to.lora_scale = from.lora_scale;
     }
   }
   return t;

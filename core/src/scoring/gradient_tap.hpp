@@ -12,7 +12,9 @@
 // with X [tokens, in] and dY [tokens, out] the flattened input and output
 // gradient. In sketch mode no tensor of a weight's size is allocated for
 // gradients: the sketches are formed from X and dY directly, and sum over
-// backward calls (batches and micro-batches) like gradients do.
+// backward calls (batches and micro-batches) like gradients do. In LoRA mode
+// (ProjectionSums::lora_scale) the same A and B also run in the forward as a
+// LoRA adapter's factors.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -36,6 +38,10 @@ struct ProjectionSums {
   bool full = false;
   at::Tensor a;  // sketch: A [r, in] restricted to the kept inputs
   at::Tensor b;  // sketch: B [out, r] restricted to the kept outputs
+  // > 0: A and B are LoRA factors in the forward: y = x W^T + lora_scale * (x A^T) B^T,
+  // and the input gradient carries the branch. The sketches are then the LoRA
+  // factors' gradients divided by lora_scale (dL/dB = s dW A^T, dL/dA = s B^T dW).
+  double lora_scale = 0;
 };
 
 constexpr int kNumProjections = 7;
@@ -45,7 +51,7 @@ class GradientTap final : public ProjectionTap {
   // `full`: accumulate dW for every projection. Sketches are set per projection.
   GradientTap(std::size_t num_layers, bool full);
 
-  void set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b);
+  void set_sketch(int layer, Projection p, at::Tensor a, at::Tensor b, double lora_scale = 0);
   ProjectionSums& sums(int layer, Projection p);
 
   // A tap with the same settings and sketch matrices (shared, read-only) and

@@ -4,6 +4,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -59,6 +61,13 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// A double as metadata text that reads back to the same value.
+std::string json_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 // The accumulation dtype of a model's traces.
 at::ScalarType trace_dtype(const at::Tensor& t) {
   return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
@@ -75,13 +84,13 @@ at::Tensor narrow_prefix(at::Tensor t, int64_t first, at::IntArrayRef sizes) {
 // Hands a sketched projection of `w` (nout output dims) its A [r, in] and B
 // [out, r], restricted to w's kept coordinates, as the 2-D matrices the tap uses.
 void set_tap_sketch(GradientTap& tap, int layer, const char* name, const at::Tensor& w, int nout,
-                    const BaseTraces::Sketch& s) {
+                    const BaseTraces::Sketch& s, double lora_scale = 0) {
   bool is_bias = false;
   const Projection p = projection_of(name, &is_bias);
   const int64_t r = s.a.size(0);
   at::Tensor a = narrow_prefix(s.a, 1, w.sizes().slice(static_cast<std::size_t>(nout)));
   at::Tensor b = narrow_prefix(s.b, 0, w.sizes().slice(0, static_cast<std::size_t>(nout)));
-  tap.set_sketch(layer, p, a.reshape({r, -1}), b.reshape({-1, r}));
+  tap.set_sketch(layer, p, a.reshape({r, -1}), b.reshape({-1, r}), lora_scale);
 }
 
 // The accumulated gradient of projection tensor `name` (a weight or a bias),
@@ -94,13 +103,18 @@ at::Tensor tap_gradient(GradientTap& tap, int layer, const std::string& name,
   return g.defined() ? g.view(like.sizes()) : g;
 }
 
-// Draws A and B of every projection weight of every layer (seeded by the
-// sketch seed, the layer and the projection's slot in for_each_projection
-// order) and hands them to the tap.
-void draw_sketches(BaseTraces& base, const ModelWeights& weights, GradientTap& tap, int rank,
-                   std::uint64_t seed) {
-  base.sketch_rank = rank;
-  base.sketch_seed = seed;
+// Draws A and B of every projection weight of every layer (seeded by `seed`,
+// the layer and the projection's slot in for_each_projection order) and
+// hands them to the tap. Sketches: Gaussian, biases get an empty entry (their
+// gradient enters unsketched). LoRA (lora_scale > 0): kaiming-uniform with
+// a = sqrt(5), as PEFT initialises lora_A (U(-1/sqrt(in), 1/sqrt(in))) and as
+// the TraceNAS reference also initialises lora_B (U(-1/sqrt(r), 1/sqrt(r))),
+// active in the forward; biases get no entry.
+std::vector<std::map<std::string, BaseTraces::Sketch>> draw_factors(const ModelWeights& weights,
+                                                                    GradientTap& tap, int rank,
+                                                                    std::uint64_t seed,
+                                                                    double lora_scale) {
+  std::vector<std::map<std::string, BaseTraces::Sketch>> out;
   ModelWeights w = weights;
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
     std::map<std::string, BaseTraces::Sketch> layer;
@@ -113,18 +127,54 @@ void draw_sketches(BaseTraces& base, const ModelWeights& weights, GradientTap& t
             splitmix64(seed ^ (static_cast<std::uint64_t>(i) << 20) ^ slot));
         const auto opts = at::TensorOptions().dtype(trace_dtype(t));
         std::vector<int64_t> a_shape = {rank}, b_shape;
-        for (int64_t d = nout; d < t.dim(); ++d) a_shape.push_back(t.size(d));
+        int64_t in = 1;
+        for (int64_t d = nout; d < t.dim(); ++d) {
+          a_shape.push_back(t.size(d));
+          in *= t.size(d);
+        }
         for (int64_t d = 0; d < nout; ++d) b_shape.push_back(t.size(d));
         b_shape.push_back(rank);
-        s.a = at::randn(a_shape, gen, opts).to(t.device());  // [r, in...]
-        s.b = at::randn(b_shape, gen, opts).to(t.device());  // [out..., r]
-        set_tap_sketch(tap, static_cast<int>(i), name, t, nout, s);
+        if (lora_scale > 0) {
+          const double ba = 1.0 / std::sqrt(static_cast<double>(in));
+          const double bb = 1.0 / std::sqrt(static_cast<double>(rank));
+          s.a = at::empty(a_shape, opts).uniform_(-ba, ba, gen).to(t.device());  // [r, in...]
+          s.b = at::empty(b_shape, opts).uniform_(-bb, bb, gen).to(t.device());  // [out..., r]
+        } else {
+          s.a = at::randn(a_shape, gen, opts).to(t.device());  // [r, in...]
+          s.b = at::randn(b_shape, gen, opts).to(t.device());  // [out..., r]
+        }
+        set_tap_sketch(tap, static_cast<int>(i), name, t, nout, s, lora_scale);
       }
-      layer.emplace(name, std::move(s));
+      if (nout > 0 || lora_scale <= 0) layer.emplace(name, std::move(s));
       ++slot;
     });
-    base.sketches.push_back(std::move(layer));
+    out.push_back(std::move(layer));
   }
+  return out;
+}
+
+// The sums of `tap` into `layer`'s sketches (rights and lefts in the
+// projections' shapes, biases' gradients as rights), for the entries it has.
+void collect_sketches(std::map<std::string, BaseTraces::Sketch>& layer, GradientTap& tap, int li,
+                      LayerWeights& layout, int rank) {
+  for_each_projection(layout, [&](const char* name, BlockKind, at::Tensor& t) {
+    auto it = layer.find(name);
+    if (it == layer.end()) return;
+    BaseTraces::Sketch& s = it->second;
+    const int nout = out_dims(name);
+    bool is_bias = false;
+    ProjectionSums& sums = tap.sums(li, projection_of(name, &is_bias));
+    if (nout == 0) {
+      s.right = sums.bias.view(t.sizes());
+    } else {
+      std::vector<int64_t> right_shape(t.sizes().begin(), t.sizes().begin() + nout);
+      right_shape.push_back(rank);
+      std::vector<int64_t> left_shape = {rank};
+      left_shape.insert(left_shape.end(), t.sizes().begin() + nout, t.sizes().end());
+      s.right = sums.right.view(right_shape);  // [out..., r]
+      s.left = sums.left.view(left_shape);     // [r, in...]
+    }
+  });
 }
 
 // Forward (and, with a tap, backward) of rows [row0, row0 + rows) of one
@@ -298,29 +348,32 @@ BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& p
   const ModelWeights& w = prefix.reordered();
   const bool grads = needs.base_weight_grads || needs.sketch_rank > 0;
   GradientTap tap(w.layers.size(), needs.base_weight_grads);
-  if (needs.sketch_rank > 0) draw_sketches(base, w, tap, needs.sketch_rank, needs.sketch_seed);
+  if (needs.sketch_rank > 0) {
+    base.sketch_rank = needs.sketch_rank;
+    base.sketch_seed = needs.sketch_seed;
+    base.sketches = draw_factors(w, tap, needs.sketch_rank, needs.sketch_seed, 0);
+  }
   base.batch_losses = run_batches(config, w, batches, options, grads ? &tap : nullptr,
                                   needs.base_logits ? &base.logits : nullptr);
   ModelWeights layout = w;  // for_each_projection's slots, in the reordered shapes
+  if (needs.lora_rank > 0) {
+    // The LoRA pass: its own forward and backward with the adapters active.
+    GradientTap lora_tap(w.layers.size(), false);
+    base.lora_rank = needs.lora_rank;
+    base.lora_seed = needs.lora_seed;
+    base.lora_alpha = needs.lora_alpha;
+    base.lora = draw_factors(w, lora_tap, needs.lora_rank, needs.lora_seed,
+                             needs.lora_alpha / needs.lora_rank);
+    run_batches(config, w, batches, options, &lora_tap, nullptr);
+    for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+      collect_sketches(base.lora[i], lora_tap, static_cast<int>(i), layout.layers[i],
+                       needs.lora_rank);
+    }
+  }
   for (std::size_t i = 0; i < layout.layers.size(); ++i) {
     const int li = static_cast<int>(i);
     if (needs.sketch_rank > 0) {
-      for_each_projection(layout.layers[i], [&](const char* name, BlockKind, at::Tensor& t) {
-        BaseTraces::Sketch& s = base.sketches[i].at(name);
-        const int nout = out_dims(name);
-        bool is_bias = false;
-        ProjectionSums& sums = tap.sums(li, projection_of(name, &is_bias));
-        if (nout == 0) {
-          s.right = sums.bias.view(t.sizes());
-        } else {
-          std::vector<int64_t> right_shape(t.sizes().begin(), t.sizes().begin() + nout);
-          right_shape.push_back(needs.sketch_rank);
-          std::vector<int64_t> left_shape = {needs.sketch_rank};
-          left_shape.insert(left_shape.end(), t.sizes().begin() + nout, t.sizes().end());
-          s.right = sums.right.view(right_shape);  // [out..., r]
-          s.left = sums.left.view(left_shape);     // [r, in...]
-        }
-      });
+      collect_sketches(base.sketches[i], tap, li, layout.layers[i], needs.sketch_rank);
     }
     if (needs.base_weight_grads) {
       // g_M = sum over batches, in the same slots and layout as the weights.
@@ -358,6 +411,29 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
         }
       });
     }
+  }
+
+  // The LoRA pass (its own forward and backward, adapters restricted to the
+  // kept rows and columns).
+  const bool lora = needs.lora_rank > 0;
+  if (lora && (base.lora_rank != needs.lora_rank || base.lora_seed != needs.lora_seed ||
+               base.lora_alpha != needs.lora_alpha)) {
+    throw Error("candidate pass: the base traces hold no LoRA trace of rank " +
+                std::to_string(needs.lora_rank) + " and seed " + std::to_string(needs.lora_seed));
+  }
+  GradientTap lora_tap(w.layers.size(), false);
+  if (lora) {
+    const double scale = needs.lora_alpha / needs.lora_rank;
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+      for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor& t) {
+        const int nout = out_dims(name);
+        if (nout > 0) {
+          set_tap_sketch(lora_tap, static_cast<int>(i), name, t, nout, base.lora.at(i).at(name),
+                         scale);
+        }
+      });
+    }
+    run_batches(config, w, batches, options, &lora_tap, nullptr);
   }
 
   // grad_moments: per projection tensor, in for_each_projection order per
@@ -448,6 +524,22 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
               narrow_prefix(bs.left, 1, sizes.slice(static_cast<std::size_t>(nout))));
         }
       }
+      if (lora && nout > 0) {
+        const BaseTraces::Sketch& bl = base.lora.at(i).at(name);
+        bool is_bias = false;
+        ProjectionSums& s = lora_tap.sums(li, projection_of(name, &is_bias));
+        at::IntArrayRef sizes = t.sizes();
+        std::vector<int64_t> right_shape(sizes.begin(), sizes.begin() + nout);
+        right_shape.push_back(needs.lora_rank);
+        std::vector<int64_t> left_shape = {needs.lora_rank};
+        left_shape.insert(left_shape.end(), sizes.begin() + nout, sizes.end());
+        bt.lora.push_back(s.right.view(right_shape).to(at::kDouble) / K);
+        bt.lora.push_back(s.left.view(left_shape).to(at::kDouble) / K);
+        bt.base_lora.push_back(
+            narrow_prefix(bl.right, 0, sizes.slice(0, static_cast<std::size_t>(nout))));
+        bt.base_lora.push_back(
+            narrow_prefix(bl.left, 1, sizes.slice(static_cast<std::size_t>(nout))));
+      }
       if (full) {
         // Without moments the tap's accumulator becomes the mean in place (no copy).
         const at::Tensor mean = needs.grad_moments ? sum[i][k].view(t.sizes()) / K
@@ -499,13 +591,16 @@ void save_base_traces(const std::string& path, const BaseTraces& base) {
       tensors.emplace_back("grad." + std::to_string(i) + "." + name, t);
     });
   }
-  for (std::size_t i = 0; i < base.sketches.size(); ++i) {
-    for (const auto& [name, s] : base.sketches[i]) {
-      const std::string p = "sketch." + std::to_string(i) + "." + name + ".";
-      if (s.a.defined()) tensors.emplace_back(p + "a", s.a);
-      if (s.b.defined()) tensors.emplace_back(p + "b", s.b);
-      tensors.emplace_back(p + "right", s.right);
-      if (s.left.defined()) tensors.emplace_back(p + "left", s.left);
+  for (const auto& [kind, sketches] :
+       {std::pair{"sketch.", &base.sketches}, {"lora.", &base.lora}}) {
+    for (std::size_t i = 0; i < sketches->size(); ++i) {
+      for (const auto& [name, s] : (*sketches)[i]) {
+        const std::string p = kind + std::to_string(i) + "." + name + ".";
+        if (s.a.defined()) tensors.emplace_back(p + "a", s.a);
+        if (s.b.defined()) tensors.emplace_back(p + "b", s.b);
+        tensors.emplace_back(p + "right", s.right);
+        if (s.left.defined()) tensors.emplace_back(p + "left", s.left);
+      }
     }
   }
   for (std::size_t k = 0; k < base.logits.size(); ++k) {
@@ -520,7 +615,10 @@ void save_base_traces(const std::string& path, const BaseTraces& base) {
                               {"batch_losses", losses.str()},
                               {"layers", std::to_string(base.grads.size())},
                               {"sketch_rank", std::to_string(base.sketch_rank)},
-                              {"sketch_seed", std::to_string(base.sketch_seed)}};
+                              {"sketch_seed", std::to_string(base.sketch_seed)},
+                              {"lora_rank", std::to_string(base.lora_rank)},
+                              {"lora_seed", std::to_string(base.lora_seed)},
+                              {"lora_alpha", json_number(base.lora_alpha)}};
   save_safetensors(path, tensors, meta);
 }
 
@@ -584,30 +682,25 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
       base.grads.push_back(std::move(g));
     }
   }
-  if (needs.sketch_rank > 0) {
-    if (get_meta("sketch_rank") != std::to_string(needs.sketch_rank) ||
-        get_meta("sketch_seed") != std::to_string(needs.sketch_seed)) {
-      return std::nullopt;
-    }
-    base.sketch_rank = needs.sketch_rank;
-    base.sketch_seed = needs.sketch_seed;
-    base.sketches.resize(static_cast<std::size_t>(num_layers));
+  // "<kind>.<layer>.<proj>.<part>" entries, <proj> holding one dot.
+  auto read_factors = [&](const std::string& kind,
+                          std::vector<std::map<std::string, BaseTraces::Sketch>>& out) -> bool {
+    out.resize(static_cast<std::size_t>(num_layers));
     for (const std::string& name : f->names()) {
-      if (name.rfind("sketch.", 0) != 0) continue;
-      // sketch.<layer>.<proj>.<part>, where <proj> holds one dot.
-      const std::size_t a = name.find('.', 7);
+      if (name.rfind(kind, 0) != 0) continue;
+      const std::size_t a = name.find('.', kind.size());
       const std::size_t last = name.rfind('.');
-      if (a == std::string::npos || last <= a) return std::nullopt;
-      const std::string digits = name.substr(7, a - 7);
+      if (a == std::string::npos || last <= a) return false;
+      const std::string digits = name.substr(kind.size(), a - kind.size());
       if (digits.empty() || digits.size() > 6 ||
           digits.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;  // not a file this code wrote
+        return false;  // not a file this code wrote
       }
       const int layer = std::stoi(digits);
-      if (layer >= num_layers) return std::nullopt;
+      if (layer >= num_layers) return false;
       const std::string proj = name.substr(a + 1, last - a - 1);
       const std::string part = name.substr(last + 1);
-      BaseTraces::Sketch& s = base.sketches[static_cast<std::size_t>(layer)][proj];
+      BaseTraces::Sketch& s = out[static_cast<std::size_t>(layer)][proj];
       at::Tensor t = load(name);
       if (part == "a")
         s.a = t;
@@ -618,11 +711,32 @@ std::optional<BaseTraces> load_base_traces(const std::string& path, const TraceN
       else if (part == "left")
         s.left = t;
       else
-        return std::nullopt;
+        return false;
     }
-    for (const auto& layer : base.sketches) {
-      if (layer.empty()) return std::nullopt;
+    for (const auto& layer : out) {
+      if (layer.empty()) return false;
     }
+    return true;
+  };
+  if (needs.sketch_rank > 0) {
+    if (get_meta("sketch_rank") != std::to_string(needs.sketch_rank) ||
+        get_meta("sketch_seed") != std::to_string(needs.sketch_seed)) {
+      return std::nullopt;
+    }
+    base.sketch_rank = needs.sketch_rank;
+    base.sketch_seed = needs.sketch_seed;
+    if (!read_factors("sketch.", base.sketches)) return std::nullopt;
+  }
+  if (needs.lora_rank > 0) {
+    if (get_meta("lora_rank") != std::to_string(needs.lora_rank) ||
+        get_meta("lora_seed") != std::to_string(needs.lora_seed) ||
+        get_meta("lora_alpha") != json_number(needs.lora_alpha)) {
+      return std::nullopt;
+    }
+    base.lora_rank = needs.lora_rank;
+    base.lora_seed = needs.lora_seed;
+    base.lora_alpha = needs.lora_alpha;
+    if (!read_factors("lora.", base.lora)) return std::nullopt;
   }
   if (needs.base_logits) {
     for (std::size_t k = 0; k < base.batch_losses.size(); ++k) {

@@ -59,6 +59,11 @@ struct BaseTraces {
   int sketch_rank = 0;
   std::uint64_t sketch_seed = 0;
   std::vector<std::map<std::string, Sketch>> sketches;
+  // The LoRA pass's factors and sketches (TraceNeeds::lora_rank), weights only.
+  int lora_rank = 0;
+  std::uint64_t lora_seed = 0;
+  double lora_alpha = 0;
+  std::vector<std::map<std::string, Sketch>> lora;
 };
 
 // How the passes run; every choice gives the same traces up to float rounding.

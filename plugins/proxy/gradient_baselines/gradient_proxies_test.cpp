@@ -67,6 +67,10 @@ TEST(GradientProxies, TraceCorrelationByHand) {
   ParamValues dot;
   dot.set("similarity", std::string("dot"));
   EXPECT_NEAR(score("trace_correlation", tr, dot), 31.0, 1e-12);
+  // The reference's z(x) . z(y) / n with unbiased std: (n - 1) / n of pearson.
+  ParamValues zdot;
+  zdot.set("similarity", std::string("standardised_dot"));
+  EXPECT_NEAR(score("trace_correlation", tr, zdot), rho1 * 2 / 3 - 1.0 / 2, 1e-12);
   // Scale invariance: multiplying the loss (every gradient) by 7 leaves Pearson unchanged.
   for (auto& b : tr.blocks) {
     for (auto& g : b.grads) g = g * 7;
@@ -140,6 +144,8 @@ TEST(GradientProxies, DirectionsAndNeeds) {
         p.set("aggregate", std::string("sum"));
         p.set("sketch_rank", std::int64_t{64});
         p.set("sketch_seed", std::int64_t{0});
+        p.set("lora_rank", std::int64_t{64});
+        p.set("lora_alpha", 16.0);
         return p;
       }(),
       run);
@@ -147,6 +153,20 @@ TEST(GradientProxies, DirectionsAndNeeds) {
   EXPECT_TRUE(n.weight_grads);
   EXPECT_TRUE(n.base_weight_grads);
   EXPECT_FALSE(n.logits);
+  EXPECT_EQ(n.lora_rank, 0);
+  // gradient: lora asks for the LoRA pass only, with its rank, seed and alpha.
+  ParamValues lp;
+  for (const auto& s : proxies().require(ComponentKind::kProxy, "trace_correlation")->info.params) {
+    lp.set(s.name, s.default_value);
+  }
+  lp.set("gradient", std::string("lora"));
+  lp.set("sketch_seed", std::int64_t{7});
+  const TraceNeeds ln = proxies().create<Proxy>("trace_correlation", lp, run).get().needs();
+  EXPECT_FALSE(ln.weight_grads || ln.base_weight_grads);
+  EXPECT_EQ(ln.sketch_rank, 0);
+  EXPECT_EQ(ln.lora_rank, 64);
+  EXPECT_EQ(ln.lora_seed, 7u);
+  EXPECT_EQ(ln.lora_alpha, 16.0);
 }
 
 }  // namespace

@@ -18,6 +18,22 @@
 // projection instead of in * out, and the correlation is taken over the
 // concatenated sketches (biases enter unsketched). The unpruned model still
 // scores exactly 2L (its sketches equal the base's).
+//
+// gradient: lora is the trace of the paper's reference code: LoRA adapters
+// of rank lora_rank on every projection (A [r x in] kaiming-uniform with
+// a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in)); B [out x r] likewise,
+// U(-1/sqrt(r), 1/sqrt(r)), as the reference's modified PEFT initialises
+// both; seeded by sketch_seed), active in the forward as
+// y = x W^T + (lora_alpha / r) x A^T B^T for the base and every candidate, in
+// a pass of its own; x and y are the gradients of B and A (up to the factor
+// alpha / r, which the similarity ignores). It differs from sketch in two
+// ways: the adapters change the forward (and so every gradient), and the
+// factors are uniform rather than Gaussian. Biases have no adapter and do not
+// enter. Unlike the reference, which simulates a candidate by masking a dense
+// model and correlates every adapter coordinate (pruned units included), the
+// candidate's adapters are cut to its kept rows and columns like its weights.
+// similarity: standardised_dot is the reference's z(x) . z(y) / n with the
+// unbiased standard deviation, (n - 1) / n times pearson.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -59,7 +75,8 @@ void for_each_slice(const std::vector<at::Tensor>& xs, const std::vector<at::Ten
 double similarity(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ys,
                   const std::string& kind) {
   double mx = 0, my = 0;
-  if (kind == "pearson") {
+  const bool centred = kind == "pearson" || kind == "standardised_dot";
+  if (centred) {
     double n = 0, sx = 0, sy = 0;
     for_each_slice(xs, ys, [&](const at::Tensor& x, const at::Tensor& y) {
       n += static_cast<double>(x.numel());
@@ -71,8 +88,8 @@ double similarity(const std::vector<at::Tensor>& xs, const std::vector<at::Tenso
   }
   double xy = 0, xx = 0, yy = 0;
   for_each_slice(xs, ys, [&](const at::Tensor& x, const at::Tensor& y) {
-    const at::Tensor xc = kind == "pearson" ? x - mx : x;
-    const at::Tensor yc = kind == "pearson" ? y - my : y;
+    const at::Tensor xc = centred ? x - mx : x;
+    const at::Tensor yc = centred ? y - my : y;
     xy += xc.dot(yc).item<double>();
     if (kind != "dot") {
       xx += xc.dot(xc).item<double>();
@@ -80,25 +97,37 @@ double similarity(const std::vector<at::Tensor>& xs, const std::vector<at::Tenso
     }
   });
   if (kind == "dot") return xy;
-  return xy / (std::sqrt(xx) * std::sqrt(yy));
+  const double r = xy / (std::sqrt(xx) * std::sqrt(yy));
+  if (kind == "standardised_dot") {
+    double n = 0;
+    for (const auto& x : xs) n += static_cast<double>(x.numel());
+    return r * (n - 1) / n;
+  }
+  return r;
 }
 
 class TraceCorrelation final : public tracenas::Proxy {
  public:
-  TraceCorrelation(bool sketch, int rank, std::uint64_t seed, std::string similarity,
-                   std::string aggregate)
-      : sketch_(sketch),
+  TraceCorrelation(std::string gradient, int rank, std::uint64_t seed, int lora_rank,
+                   double lora_alpha, std::string similarity, std::string aggregate)
+      : gradient_(std::move(gradient)),
         rank_(rank),
         seed_(seed),
+        lora_rank_(lora_rank),
+        lora_alpha_(lora_alpha),
         similarity_(std::move(similarity)),
         aggregate_(std::move(aggregate)) {}
 
   tracenas::Direction direction() const override { return tracenas::Direction::kHigherIsBetter; }
   tracenas::TraceNeeds needs() const override {
     tracenas::TraceNeeds n;
-    if (sketch_) {
+    if (gradient_ == "sketch") {
       n.sketch_rank = rank_;
       n.sketch_seed = seed_;
+    } else if (gradient_ == "lora") {
+      n.lora_rank = lora_rank_;
+      n.lora_seed = seed_;
+      n.lora_alpha = lora_alpha_;
     } else {
       n.weight_grads = true;
       n.base_weight_grads = true;
@@ -109,11 +138,16 @@ class TraceCorrelation final : public tracenas::Proxy {
     double total = 0;
     std::size_t blocks = 0;
     for (const auto& b : t.blocks) {
-      const auto& xs = sketch_ ? b.sketch : b.grads;
-      const auto& ys = sketch_ ? b.base_sketch : b.base_grads;
+      const bool sketch = gradient_ == "sketch", lora = gradient_ == "lora";
+      const auto& xs = sketch ? b.sketch : lora ? b.lora : b.grads;
+      const auto& ys = sketch ? b.base_sketch : lora ? b.base_lora : b.base_grads;
       if (xs.size() != ys.size() || xs.empty()) {
         throw tracenas::Error("trace_correlation: block of layer " + std::to_string(b.layer) +
-                              " has no " + (sketch_ ? "sketches" : "gradients") + " to correlate");
+                              " has no " +
+                              (sketch ? "sketches"
+                               : lora ? "LoRA traces"
+                                      : "gradients") +
+                              " to correlate");
       }
       const double rho = similarity(xs, ys, similarity_);
       total += rho;
@@ -124,9 +158,11 @@ class TraceCorrelation final : public tracenas::Proxy {
   }
 
  private:
-  bool sketch_;
+  std::string gradient_;
   int rank_;
   std::uint64_t seed_;
+  int lora_rank_;
+  double lora_alpha_;
   std::string similarity_;
   std::string aggregate_;
 };
@@ -135,19 +171,27 @@ void register_components(tracenas::Registrar& r) {
   r.add<tracenas::Proxy>(
       "trace_correlation",
       "sum over kept blocks of the correlation of candidate and base gradients (TraceNAS)",
-      {ParamSpec::choice("gradient", {"full", "sketch"}, "full",
+      {ParamSpec::choice("gradient", {"full", "sketch", "lora"}, "full",
                          "full: every kept weight gradient coordinate; sketch: the pair "
-                         "(G A^T, B^T G) of seeded random projections of rank sketch_rank"),
+                         "(G A^T, B^T G) of seeded random projections of rank sketch_rank; "
+                         "lora: the gradients of seeded LoRA adapters active in the forward "
+                         "(the paper's reference code)"),
        ParamSpec::integer("sketch_rank", 64, "rank r of the gradient sketch").range(1, 4096),
-       ParamSpec::integer("sketch_seed", 0, "seed of the sketch matrices A and B").min(0),
-       ParamSpec::choice("similarity", {"pearson", "cosine", "dot"}, "pearson",
-                         "similarity of the candidate's and the base's block gradients"),
+       ParamSpec::integer("sketch_seed", 0, "seed of the sketch matrices or LoRA factors A and B")
+           .min(0),
+       ParamSpec::integer("lora_rank", 64, "rank r of the LoRA adapters (gradient: lora)")
+           .range(1, 4096),
+       ParamSpec::real("lora_alpha", 16.0, "LoRA alpha: the adapters scale by alpha / r").min(0),
+       ParamSpec::choice("similarity", {"pearson", "cosine", "dot", "standardised_dot"}, "pearson",
+                         "similarity of the candidate's and the base's block gradients "
+                         "(standardised_dot: the reference's z(x) . z(y) / n)"),
        ParamSpec::choice("aggregate", {"sum", "mean"}, "sum", "how block values combine")},
       [](const tracenas::ParamValues& p, const tracenas::RunContext&) {
         return std::make_unique<TraceCorrelation>(
-            p.get_string("gradient") == "sketch", static_cast<int>(p.get_int("sketch_rank")),
-            static_cast<std::uint64_t>(p.get_int("sketch_seed")), p.get_string("similarity"),
-            p.get_string("aggregate"));
+            p.get_string("gradient"), static_cast<int>(p.get_int("sketch_rank")),
+            static_cast<std::uint64_t>(p.get_int("sketch_seed")),
+            static_cast<int>(p.get_int("lora_rank")), p.get_float("lora_alpha"),
+            p.get_string("similarity"), p.get_string("aggregate"));
       },
       tracenas::Claims{{}, /*is_default=*/true});
 }
