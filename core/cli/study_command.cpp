@@ -21,7 +21,9 @@ int cmd_study(const std::vector<std::string>& argv) {
   Pipeline p = load_pipeline(file, o.all("--set"), registry);
   // The window and the data split are checked before the folder is touched.
   check_study(p, registry);
-  RunContext run = open_run_folder(p, "study", "architectures.json", resume);
+  // A study over several seeds holds its seeds' folders; seeds.json marks it.
+  const char* marker = p.study.get_int_list("seeds").empty() ? "architectures.json" : "seeds.json";
+  RunContext run = open_run_folder(p, "study", marker, resume);
   const StudyRunResult r = run_study(p, registry, run, resume);
   std::cerr << "\n" << r.table << "\n";
   print_result({{"study_dir", r.study_dir},

@@ -225,6 +225,66 @@ TEST(StudyCli, HeldOutSplitAndArchitectureListErrorsNameTheirSource) {
       << resumed.err;
 }
 
+TEST(StudyCli, SeedsRunOneStudyEachWithMeanAndSpreadAndResumePerSeed) {
+  testing::ScratchDir d;
+  const std::string p = write_pipeline(d.path(), "{min_layers: 3, mlp_align: 4}",
+                                       "{min_params: 150000, max_params: 200000}", 6);
+  CliResult r = run_cli("study " + p + " --set study.seeds=[3,4]");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path dir = d.path() / "runs" / "s";
+  const json top = read_json(dir / "study.json");
+  EXPECT_EQ(top["seeds"], json::array({3, 4}));
+  std::vector<json> per_seed;
+  std::vector<std::set<std::string>> archs;
+  for (int seed : {3, 4}) {
+    const fs::path sd = dir / ("seed-" + std::to_string(seed));
+    const json st = read_json(sd / "study.json");
+    EXPECT_EQ(st["settings"]["seed"], seed);
+    const std::vector<json> lines = read_jsonl((sd / "study.jsonl").string());
+    EXPECT_EQ(lines.size(), 6u);
+    std::set<std::string> a;
+    for (const json& l : lines) a.insert(l["arch"].dump());
+    archs.push_back(a);
+    per_seed.push_back(st);
+  }
+  EXPECT_NE(archs[0], archs[1]) << "both seeds drew the same architectures";
+  // Mean and sample standard deviation of each coefficient over the two seeds.
+  ASSERT_EQ(top["summary"].size(), 4u);
+  int checked = 0;
+  for (const json& row : top["summary"]) {
+    std::vector<double> v;
+    for (const json& st : per_seed) {
+      for (const json& c : st["coefficients"]) {
+        if (c["proxy"] == row["proxy"] && c["spearman_after"]["value"].is_number()) {
+          v.push_back(c["spearman_after"]["value"].get<double>());
+        }
+      }
+    }
+    if (v.size() != 2) continue;
+    EXPECT_NEAR(row["spearman_after"]["mean"].get<double>(), (v[0] + v[1]) / 2, 1e-12);
+    EXPECT_NEAR(row["spearman_after"]["sd"].get<double>(), std::fabs(v[0] - v[1]) / std::sqrt(2.0),
+                1e-12);
+    ++checked;
+  }
+  EXPECT_GE(checked, 3);  // every proxy but possibly a constant one
+  EXPECT_NE(read_text(dir / "study.md").find("+-"), std::string::npos);
+  EXPECT_GE(count(read_text(dir / "plots" / "seeds.svg"), "class=\"point\""), 2 * checked);
+
+  // A second run without --resume is refused; with it, a finished seed is not redone and an
+  // unfinished one is: the same coefficients again.
+  EXPECT_EQ(run_cli("study " + p + " --set study.seeds=[3,4]").code, 2);
+  const json before = read_json(dir / "seed-4" / "study.json");
+  fs::remove(dir / "seed-4" / "study.json");
+  r = run_cli("study " + p + " --set study.seeds=[3,4] --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("seed 3 already done"), std::string::npos) << r.err;
+  EXPECT_EQ(read_json(dir / "seed-4" / "study.json")["coefficients"], before["coefficients"]);
+
+  r = run_cli("study " + p + " --set study.seeds=[3,3] --set run.name=dup");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("study.seeds: seed 3 appears twice"), std::string::npos) << r.err;
+}
+
 TEST(StudyCli, ScheduleErrorsNameTheSectionAndItsKeys) {
   const std::string p = TN_SOURCE_DIR "/configs/study/stories260K.yaml";
   CliResult r = run_cli("validate " + p + " --set study.steps=2");

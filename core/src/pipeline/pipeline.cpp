@@ -284,6 +284,11 @@ const ParamSchema& study_schema() {
         ParamSpec::integer("eval_batch_size", 8, "windows per evaluation batch").range(1, 1 << 20));
     v.push_back(ParamSpec::integer("resamples", 1000, "bootstrap resamples of the 95% intervals")
                     .range(10, 1000000));
+    v.push_back(ParamSpec::int_list(
+        "seeds", {},
+        "run the study once per seed, each in <run>/seed-<s>/ with its own architectures, "
+        "calibration shuffle (data.shuffle_seed) and training order, and report every "
+        "coefficient per seed and as mean and spread (empty: one study with run.seed)"));
     return v;
   }();
   return s;

@@ -880,8 +880,64 @@ std::string ablation_section(const std::vector<SearchData>& runs, std::vector<st
 // --- a study -------------------------------------------------------------------------
 
 std::string study_section(const fs::path& dir, int index, std::vector<std::string>& notes,
+                          std::int64_t& count);
+
+// A study over several seeds: the mean and spread of every coefficient, the
+// per-seed plot, then each seed's own section.
+std::string seeds_section(const fs::path& dir, const json& study, int index,
+                          std::vector<std::string>& notes, std::int64_t& count) {
+  std::ostringstream o;
+  const json seeds = study.is_object() ? study.value("seeds", json::array())
+                                       : read_json_file(dir / "seeds.json", notes);
+  o << "<section class=\"study seeds\" id=\"study-" << index << "\">\n<h2>Proxy study over "
+    << (seeds.is_array() ? seeds.size() : 0) << " seeds: " << esc(run_name(dir))
+    << "</h2>\n<p class=\"meta\">" << esc(dir.string())
+    << (study.is_object() ? "" : " &middot; in progress: no study.json over the seeds yet")
+    << "</p>\n";
+  if (study.is_object()) {
+    o << "<table class=\"num seed-summary\"><caption>Mean and sample standard deviation over "
+         "the seeds of each coefficient of (score, -held-out loss)</caption>\n<tr><th>proxy</th>"
+         "<th>better</th><th>Spearman, after training</th><th>Kendall, after training</th>"
+         "<th>Spearman, before training</th><th>Kendall, before training</th></tr>\n";
+    for (const json& row : study.value("summary", json::array())) {
+      o << "<tr><th>" << esc(row.value("proxy", std::string())) << "</th><td class=\"text\">"
+        << esc(row.value("better", std::string())) << "</td>";
+      for (const char* key :
+           {"spearman_after", "kendall_after", "spearman_before", "kendall_before"}) {
+        const json c = row.value(key, json::object());
+        const double mean = num_or_nan(c.value("mean", json()));
+        std::string cell = coefficient_cell(mean);
+        if (std::isfinite(mean)) {
+          cell.insert(cell.size() - 5, " <span class=\"ci\">&plusmn; " +
+                                           fmt("%.2f", num_or_nan(c.value("sd", json()))) +
+                                           "</span>");
+        }
+        o << cell;
+      }
+      o << "</tr>\n";
+    }
+    o << "</table>\n";
+    if (const auto svg = read_text(dir / "plots" / "seeds.svg");
+        svg && svg->rfind("<svg", 0) == 0) {
+      o << "<div class=\"plots\">" << *svg << "</div>\n";
+    }
+  }
+  o << "</section>\n";
+  int k = 0;
+  for (const json& s : seeds.is_array() ? seeds : json::array()) {
+    const fs::path sub = dir / ("seed-" + s.dump());
+    if (fs::is_directory(sub)) o << study_section(sub, index * 100 + 1 + k++, notes, count);
+  }
+  return o.str();
+}
+
+std::string study_section(const fs::path& dir, int index, std::vector<std::string>& notes,
                           std::int64_t& count) {
   const json study = read_json_file(dir / "study.json", notes);
+  if ((study.is_object() && study.contains("per_seed")) ||
+      (!study.is_object() && fs::exists(dir / "seeds.json"))) {
+    return seeds_section(dir, study, index, notes, count);
+  }
   const std::vector<json> recs = read_json_lines(dir / "study.jsonl", notes);
   count += static_cast<std::int64_t>(recs.size());
   const std::string id = "study-" + std::to_string(index);
@@ -1008,7 +1064,7 @@ std::string render_report(const std::vector<std::string>& dirs, const ReportOpti
                           (fs::exists(dir, ec) ? "not a directory" : "does not exist") + ")");
       }
       const bool study = fs::exists(dir / "study.jsonl") || fs::exists(dir / "study.json") ||
-                         fs::exists(dir / "architectures.json");
+                         fs::exists(dir / "architectures.json") || fs::exists(dir / "seeds.json");
       const bool search = fs::exists(dir / "candidates.jsonl") || fs::exists(dir / "search.json") ||
                           fs::exists(dir / "summary.json");
       const bool empty = fs::is_empty(dir, ec);

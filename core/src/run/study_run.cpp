@@ -15,6 +15,7 @@
 #include "base/append_log.hpp"
 #include "base/util.hpp"
 #include "data/calibration.hpp"
+#include "io/svg_plot.hpp"
 #include "model/adapters.hpp"
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
@@ -47,7 +48,7 @@ struct StudySettings {
   TrainOptions train;
 };
 
-StudySettings settings_of(const Pipeline& p) {
+StudySettings settings_of(const Pipeline& p, std::uint64_t seed) {
   const ParamValues& s = p.study;
   StudySettings r;
   r.n = static_cast<int>(s.get_int("architectures"));
@@ -61,7 +62,7 @@ StudySettings settings_of(const Pipeline& p) {
   r.train = train_options_from_params(s, r.seq_len);
   TrainOptions& t = r.train;
   t.shuffle = true;
-  t.seed = static_cast<std::uint64_t>(p.run.get_int("seed"));
+  t.seed = seed;
   return r;
 }
 
@@ -511,25 +512,12 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
   write_file_atomic((dir / "study.md").string(), md.str());
 }
 
-}  // namespace
-
-void check_study(const Pipeline& p, const Registry& registry) {
-  // The schedule was validated with the pipeline, in its key names.
-  const StudySettings st = settings_of(p);
-  RunContext run = p.run_context();
-  const ModelConfig base = read_pipeline_model_config(registry, p, run);
-  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
-  const UniformDraws d = draw_distinct(*space, st.n, run.seed, st.max_draws);
-  if (static_cast<int>(d.genomes.size()) < st.n) {
-    throw ConfigError(too_small(p, static_cast<int>(d.genomes.size()), d.draws, st.n));
-  }
-}
-
-StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunContext& run,
-                         bool resume) {
+// One study in run.run_dir with run.seed.
+StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const RunContext& run,
+                             bool resume) {
   const auto t_start = std::chrono::steady_clock::now();
   const fs::path dir = run.run_dir;
-  const StudySettings st = settings_of(p);
+  const StudySettings st = settings_of(p, run.seed);
 
   const ModelConfig base = read_pipeline_model_config(registry, p, run);
   std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
@@ -593,6 +581,200 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
   r.base_loss = base_loss;
   r.coefficients = k.summary;
   r.table = study_table(k.rows);
+  return r;
+}
+
+std::vector<std::uint64_t> seeds_of(const Pipeline& p, const RunContext& run) {
+  std::vector<std::uint64_t> out;
+  for (std::int64_t s : p.study.get_int_list("seeds")) out.push_back(static_cast<std::uint64_t>(s));
+  if (out.empty()) out.push_back(run.seed);
+  return out;
+}
+
+const char* const kCoefficientKeys[] = {"spearman_after", "kendall_after", "spearman_before",
+                                        "kendall_before"};
+
+// study.json, study.md and plots/seeds.svg of a study over several seeds:
+// every coefficient per seed, and their mean and sample standard deviation.
+json write_seed_outputs(const Pipeline& p, const fs::path& dir,
+                        const std::vector<std::uint64_t>& seeds, const std::vector<json>& studies,
+                        double seconds, std::string& table) {
+  json per_seed = json::array();
+  std::vector<std::string> labels;
+  std::map<std::string, std::string> better;
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    per_seed.push_back(
+        {{"seed", seeds[i]},
+         {"study_json", (dir / ("seed-" + std::to_string(seeds[i])) / "study.json").string()},
+         {"base_loss", studies[i].value("base_loss", json())},
+         {"coefficients", studies[i].value("coefficients", json::array())}});
+    for (const json& c : studies[i].value("coefficients", json::array())) {
+      const std::string label = c.value("proxy", "");
+      if (std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
+      better[label] = c.value("better", "");
+    }
+  }
+  json summary = json::array();
+  json compact = json::object();
+  std::ostringstream md;
+  md << "# Proxy validation study over " << seeds.size() << " seeds: " << p.run.get_string("name")
+     << "\n\n- Seeds";
+  for (std::uint64_t s : seeds) md << " " << s;
+  md << " (each: its own architectures, calibration shuffle when `data.shuffle` is on, and "
+        "training order; `seed-<s>/study.md` has each seed's table with its intervals).\n"
+     << "- Mean and sample standard deviation over the seeds of the coefficients of (score, "
+        "-loss); +1 means the proxy ranks the architectures exactly as their held-out loss does."
+        "\n\n| proxy | better | Spearman after | Kendall after | Spearman before | Kendall before "
+        "|\n|---|---|---|---|---|---|\n";
+  for (const std::string& label : labels) {
+    json row = {{"proxy", label}, {"better", better[label]}};
+    md << "| " << label << " | " << better[label] << " |";
+    for (const char* key : kCoefficientKeys) {
+      std::vector<double> v;
+      json values = json::array();
+      for (const json& st : studies) {
+        for (const json& c : st.value("coefficients", json::array())) {
+          if (c.value("proxy", "") != label) continue;
+          const json x = c.contains(key) ? c[key].value("value", json()) : json();
+          values.push_back(x);
+          if (x.is_number()) v.push_back(x.get<double>());
+        }
+      }
+      double mean = kNaN, sd = kNaN;
+      if (!v.empty()) {
+        mean = 0;
+        for (double x : v) mean += x;
+        mean /= static_cast<double>(v.size());
+      }
+      if (v.size() >= 2) {
+        double ss = 0;
+        for (double x : v) ss += (x - mean) * (x - mean);
+        sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+      }
+      row[key] = {{"mean", finite_or_null(mean)},
+                  {"sd", finite_or_null(sd)},
+                  {"n", v.size()},
+                  {"per_seed", values}};
+      char cell[64];
+      std::snprintf(cell, sizeof cell, " %+.3f +- %.3f |", mean, sd);
+      md << (std::isfinite(mean) ? std::string(cell) : std::string(" n/a |"));
+    }
+    md << "\n";
+    summary.push_back(row);
+    compact[label] = {{"spearman_after", row["spearman_after"]["mean"]},
+                      {"kendall_after", row["kendall_after"]["mean"]}};
+  }
+  const json study = {
+      {"pipeline", p.file},
+      {"seeds", seeds},
+      {"per_seed", per_seed},
+      {"summary", summary},
+      {"orientation", studies.empty() ? json() : studies[0].value("orientation", json())},
+      {"seconds", seconds}};
+  write_file_atomic((dir / "study.json").string(), study.dump(2) + "\n");
+  write_file_atomic((dir / "study.md").string(), md.str());
+  // Spearman after training per proxy: one point per seed, x = the proxy's number.
+  Plot plot;
+  plot.title = "Spearman rho after training, per proxy and seed";
+  std::string key;
+  for (std::size_t j = 0; j < labels.size(); ++j) {
+    key += (j ? ", " : "") + std::to_string(j + 1) + " " + labels[j];
+  }
+  plot.subtitle = key;
+  plot.x_label = "proxy (number, as listed above)";
+  plot.y_label = "Spearman rho of (score, -held-out loss)";
+  plot.width = 640;
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    PlotSeries series;
+    series.name = "seed " + std::to_string(seeds[i]);
+    series.style = static_cast<int>(i);
+    for (std::size_t j = 0; j < labels.size(); ++j) {
+      for (const json& c : studies[i].value("coefficients", json::array())) {
+        if (c.value("proxy", "") != labels[j]) continue;
+        const json x = c["spearman_after"].value("value", json());
+        series.x.push_back(static_cast<double>(j + 1));
+        series.y.push_back(x.is_number() ? x.get<double>() : kNaN);
+      }
+    }
+    plot.series.push_back(series);
+  }
+  fs::create_directories(dir / "plots");
+  write_file_atomic((dir / "plots" / "seeds.svg").string(), plot_svg(plot));
+  table = md.str();
+  return compact;
+}
+
+}  // namespace
+
+void check_study(const Pipeline& p, const Registry& registry) {
+  // The schedule was validated with the pipeline, in its key names.
+  RunContext run = p.run_context();
+  const ModelConfig base = read_pipeline_model_config(registry, p, run);
+  std::unique_ptr<ArchSpace> space = make_space(p, base, run.dtype);
+  const std::vector<std::uint64_t> seeds = seeds_of(p, run);
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    if (std::find(seeds.begin(), seeds.begin() + static_cast<long>(i), seeds[i]) !=
+        seeds.begin() + static_cast<long>(i)) {
+      throw ConfigError(p.file + ": error: study.seeds: seed " + std::to_string(seeds[i]) +
+                        " appears twice");
+    }
+  }
+  for (std::uint64_t seed : seeds) {
+    const StudySettings st = settings_of(p, seed);
+    const UniformDraws d = draw_distinct(*space, st.n, seed, st.max_draws);
+    if (static_cast<int>(d.genomes.size()) < st.n) {
+      throw ConfigError(too_small(p, static_cast<int>(d.genomes.size()), d.draws, st.n));
+    }
+  }
+}
+
+StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunContext& run,
+                         bool resume) {
+  if (p.study.get_int_list("seeds").empty()) return run_one_study(p, registry, run, resume);
+  const auto t_start = std::chrono::steady_clock::now();
+  const fs::path dir = run.run_dir;
+  const std::vector<std::uint64_t> seeds = seeds_of(p, run);
+  // The folder's marker (tracenas study refuses a folder holding one without --resume).
+  write_file_atomic((dir / "seeds.json").string(), json(seeds).dump() + "\n");
+  std::vector<json> studies;
+  for (std::uint64_t seed : seeds) {
+    Pipeline ps = p;
+    ps.data_batches.set("shuffle_seed", static_cast<std::int64_t>(seed));
+    RunContext rs = run;
+    rs.seed = seed;
+    rs.run_dir = (dir / ("seed-" + std::to_string(seed))).string();
+    const fs::path done = fs::path(rs.run_dir) / "study.json";
+    if (fs::exists(done)) {
+      std::ifstream in(done);
+      json j = json::parse(in, nullptr, false);
+      if (!j.is_discarded() && j.contains("coefficients")) {
+        log().info("study: seed {} already done ({})", seed, done.string());
+        studies.push_back(j);
+        continue;
+      }
+    }
+    // A seed folder holding a plan continues where it stopped.
+    const bool started = fs::exists(fs::path(rs.run_dir) / "architectures.json");
+    fs::create_directories(rs.run_dir);
+    log().info("study: seed {} ({} of {}) in {}", seed, studies.size() + 1, seeds.size(),
+               rs.run_dir);
+    run_one_study(ps, registry, rs, resume && started);
+    std::ifstream in(done);
+    studies.push_back(json::parse(in));
+  }
+  StudyRunResult r;
+  r.study_dir = dir.string();
+  r.architectures = static_cast<int>(p.study.get_int("architectures"));
+  r.study_json = (dir / "study.json").string();
+  r.table_md = (dir / "study.md").string();
+  r.coefficients = write_seed_outputs(p, dir, seeds, studies, seconds_since(t_start), r.table);
+  r.plots.push_back((dir / "plots" / "seeds.svg").string());
+  for (std::uint64_t seed : seeds) {
+    r.plots.push_back((dir / ("seed-" + std::to_string(seed)) / "plots").string());
+  }
+  r.study_jsonl = (dir / ("seed-" + std::to_string(seeds.front())) / "study.jsonl").string();
+  if (!studies.empty()) r.base_loss = studies.front().value("base_loss", 0.0);
+  update_report(dir.string(), /*live=*/false);
   return r;
 }
 
