@@ -207,7 +207,13 @@ std::string plot_svg(const Plot& plot) {
   }
   s << "<rect x=\"" << kLeft << "\" y=\"" << num(top) << "\" width=\"" << num(pw) << "\" height=\""
     << num(ph) << "\" fill=\"none\" stroke=\"#888\"/>\n";
-  for (double t : nice_ticks(xr.lo, xr.hi, 6)) {
+  std::vector<double> xticks = nice_ticks(xr.lo, xr.hi, 6);
+  if (plot.integer_x) {
+    xticks.clear();
+    const double step = std::max(1.0, std::ceil((xr.hi - xr.lo) / 10));
+    for (double t = std::ceil(xr.lo); t <= xr.hi; t += step) xticks.push_back(t);
+  }
+  for (double t : xticks) {
     s << "<line x1=\"" << num(sx(t)) << "\" y1=\"" << num(top + ph) << "\" x2=\"" << num(sx(t))
       << "\" y2=\"" << num(top + ph + 5) << "\" stroke=\"#888\"/>"
       << "<text x=\"" << num(sx(t)) << "\" y=\"" << num(top + ph + 18)

@@ -52,7 +52,8 @@ struct Plot {
   std::vector<PlotSeries> series;
   std::vector<PlotBand> bands;
   int width = 560, height = 400;
-  std::string id;  // the svg element's id (optional)
+  bool integer_x = false;  // x ticks at whole numbers only (a numbered category axis)
+  std::string id;          // the svg element's id (optional)
 };
 
 std::string plot_svg(const Plot& plot);

@@ -261,6 +261,14 @@ TEST(SvgPlot, NiceTicksAndEscapedText) {
   EXPECT_NE(svg.find("x&quot;y"), std::string::npos);
   EXPECT_EQ(svg.find("nan"), std::string::npos);
   EXPECT_EQ(svg.find("inf"), std::string::npos);
+  // A numbered category axis: ticks at 1, 2, 3 only.
+  p.series[0].x = {1, 2, 3};
+  p.series[0].y = {0, 1, 0};
+  p.integer_x = true;
+  const std::string cat = plot_svg(p);
+  EXPECT_NE(cat.find("text-anchor=\"middle\">2</text>"), std::string::npos);
+  EXPECT_EQ(cat.find(">1.5</text>"), std::string::npos);
+  EXPECT_EQ(cat.find(">2.5</text>"), std::string::npos);
 }
 
 }  // namespace

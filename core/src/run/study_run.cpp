@@ -682,6 +682,7 @@ json write_seed_outputs(const Pipeline& p, const fs::path& dir,
   }
   plot.subtitle = key;
   plot.x_label = "proxy (number, as listed above)";
+  plot.integer_x = true;
   plot.y_label = "Spearman rho of (score, -held-out loss)";
   plot.width = 640;
   for (std::size_t i = 0; i < seeds.size(); ++i) {
