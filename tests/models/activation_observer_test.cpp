@@ -55,6 +55,15 @@ ModelWeights random_weights(const ModelConfig& c) {
   return w;
 }
 
+// Every unit in its own place: the candidates keep the first heads and channels.
+ImportanceOrder identity_order() {
+  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
+  for (auto& o : order) {
+    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
+  }
+  return order;
+}
+
 // Records the outputs of o_proj, down_proj and gate_proj of a plain forward.
 class RecordingTap final : public ProjectionTap {
  public:
@@ -73,11 +82,7 @@ class RecordingTap final : public ProjectionTap {
 TEST(ActivationObserver, GramsAndGateKernelEqualThoseOfAPlainForward) {
   const ModelConfig c = small_config();
   ModelWeights weights = random_weights(c);
-  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
-  for (auto& o : order) {
-    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
-  }
-  PrefixWeights prefix(c, weights, order);
+  PrefixWeights prefix(c, weights, identity_order());
   at::manual_seed(5);
   const std::vector<at::Tensor> batches = {at::randint(64, {3, 7}, at::kLong),
                                            at::randint(64, {3, 7}, at::kLong)};
@@ -141,11 +146,7 @@ TEST(SynflowPass, GradientsEqualPlainAutogradOfTheAbsoluteNetwork) {
   const ModelConfig c = small_config();
   ModelWeights weights = random_weights(c);
   weights.layers[1].attention.input_norm = -weights.layers[1].attention.input_norm;  // |.| matters
-  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
-  for (auto& o : order) {
-    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
-  }
-  PrefixWeights prefix(c, weights, order);
+  PrefixWeights prefix(c, weights, identity_order());
   const std::vector<at::Tensor> batches = {at::randint(64, {2, 6}, at::kLong)};
   Arch a = full_arch(c);
   a.layers[0].mlp_channels = 40;
@@ -218,11 +219,7 @@ at::Tensor effective(const at::Tensor& w, const BaseTraces::Sketch& f, double s,
 TEST(LoraPass, TracesAreTheAdaptersGradientsWithTheBranchInTheForward) {
   const ModelConfig c = small_config();
   ModelWeights weights = random_weights(c);
-  ImportanceOrder order(3, LayerOrder{{0, 1}, {0, 1, 2, 3}, {}});
-  for (auto& o : order) {
-    for (int i = 0; i < 48; ++i) o.channel_order.push_back(i);
-  }
-  PrefixWeights prefix(c, weights, order);
+  PrefixWeights prefix(c, weights, identity_order());
   at::manual_seed(3);
   const std::vector<at::Tensor> batches = {at::randint(64, {2, 6}, at::kLong),
                                            at::randint(64, {2, 6}, at::kLong)};
