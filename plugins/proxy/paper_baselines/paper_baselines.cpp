@@ -271,46 +271,35 @@ class Naswot final : public tracenas::Proxy {
   }
 };
 
+// A proxy without parameters, through the SDK's typed Registrar::add.
 template <class T>
-tracenas::Factory make() {
-  return [](const tracenas::ParamValues&,
-            const tracenas::RunContext&) -> std::unique_ptr<tracenas::Component> {
-    return std::make_unique<T>();
-  };
-}
-
-void add(tracenas::Registrar& r, const char* name, const char* doc, tracenas::Factory f) {
-  tracenas::ComponentInfo info;
-  info.kind = tracenas::ComponentKind::kProxy;
-  info.name = name;
-  info.doc = doc;
-  info.factory = std::move(f);
-  r.add(std::move(info));
+void add(tracenas::Registrar& r, const char* name, const char* doc) {
+  r.add<tracenas::Proxy>(name, doc, {},
+                         [](const tracenas::ParamValues&, const tracenas::RunContext&)
+                             -> std::unique_ptr<tracenas::Proxy> { return std::make_unique<T>(); });
 }
 
 void register_components(tracenas::Registrar& r) {
-  add(r, "lpzero",
-      "sum over kept blocks of ||W1||_1^2 + sum sqrt(softmax(W2)) (v/o, up/down; data-free)",
-      make<LpZero>());
-  add(r, "synaptic_saliency",
-      "sum over kept projections and rows of ||W_row|| * ||G_row|| (TF-TAS, neuron-wise)",
-      make<SynapticSaliency>());
-  add(r, "synaptic_diversity",
-      "sum over kept projections of nuclear norms ||W||_* ||G||_* (TF-TAS)",
-      make<SynapticDiversity>());
-  add(r, "meco",
-      "sum over kept blocks and batches of the smallest eigenvalue of the sequences' output "
-      "correlation matrix (MeCo)",
-      make<Meco>());
-  add(r, "naswot", "log|det| of the MLP gate signs' agreement kernel over the sequences (NASWOT)",
-      make<Naswot>());
-  add(r, "synflow",
+  add<LpZero>(
+      r, "lpzero",
+      "sum over kept blocks of ||W1||_1^2 + sum sqrt(softmax(W2)) (v/o, up/down; data-free)");
+  add<SynapticSaliency>(
+      r, "synaptic_saliency",
+      "sum over kept projections and rows of ||W_row|| * ||G_row|| (TF-TAS, neuron-wise)");
+  add<SynapticDiversity>(r, "synaptic_diversity",
+                         "sum over kept projections of nuclear norms ||W||_* ||G||_* (TF-TAS)");
+  add<Meco>(r, "meco",
+            "sum over kept blocks and batches of the smallest eigenvalue of the sequences' output "
+            "correlation matrix (MeCo)");
+  add<Naswot>(r, "naswot",
+              "log|det| of the MLP gate signs' agreement kernel over the sequences (NASWOT)");
+  add<Synflow>(
+      r, "synflow",
       "sum over kept projections of |theta| dR/d|theta| with |theta| everywhere and an input "
-      "of ones (SynFlow)",
-      make<Synflow>());
-  add(r, "pruner_zero",
-      "sum over kept projections of ||W||_F^2 * minmax(mean |G|) (Pruner-Zero, per module)",
-      make<PrunerZero>());
+      "of ones (SynFlow)");
+  add<PrunerZero>(
+      r, "pruner_zero",
+      "sum over kept projections of ||W||_F^2 * minmax(mean |G|) (Pruner-Zero, per module)");
 }
 
 }  // namespace
