@@ -5,6 +5,9 @@
 # study.jsonl, plots/); a killed study continues with --resume.
 #
 #   bash scripts/study.sh [--resume] [--set key=value ...]
+#   bash scripts/study.sh paper-table [--resume] [--set key=value ...]
+#       the paper's proxy table (configs/study/paper-table.yaml: every proxy,
+#       three seeds; runs/study-paper-table/, about an hour)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,4 +16,9 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 if [ ! -f models/stories260K/config.json ]; then
   "$bin" convert llama2c ../shared/models/stories260K.bin --out models/stories260K
 fi
-"$bin" study configs/study/stories260K.yaml "$@"
+config=configs/study/stories260K.yaml
+if [ "${1:-}" = "paper-table" ]; then
+  config=configs/study/paper-table.yaml
+  shift
+fi
+"$bin" study "$config" "$@"

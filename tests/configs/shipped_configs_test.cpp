@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "corpus.hpp"
 #include "pipeline/pipeline.hpp"
@@ -57,6 +59,28 @@ TEST(ShippedConfigs, PaperSearchesTargetThePapersBudgets) {
     EXPECT_EQ(p.search.name, "evolutionary") << file;
     EXPECT_EQ(p.space.get_float("mlp_min_fraction"), 0.28) << file;
   }
+}
+
+TEST(ShippedConfigs, PaperTableScoresEveryBuiltInProxyOverThreeSeeds) {
+  const Pipeline p =
+      load((fs::path(TN_SOURCE_DIR) / "configs" / "study" / "paper-table.yaml").string());
+  std::set<std::string> in_table, gradients;
+  for (const auto& pr : p.proxies) {
+    in_table.insert(pr.name);
+    if (pr.name == "trace_correlation") gradients.insert(pr.params.get_string("gradient"));
+  }
+  int builtin = 0;
+  for (const ComponentEntry* c : builtins().components()) {
+    // The built-in plugins (the test fixtures add proxies of their own).
+    if (c->info.kind != ComponentKind::kProxy || c->origin.file.rfind(TN_PLUGIN_DIR, 0) != 0) {
+      continue;
+    }
+    ++builtin;
+    EXPECT_EQ(in_table.count(c->info.name), 1u) << c->info.name;
+  }
+  EXPECT_GE(builtin, 16);
+  EXPECT_EQ(gradients, (std::set<std::string>{"full", "sketch", "lora"}));
+  EXPECT_EQ(p.study.get_int_list("seeds").size(), 3u);
 }
 
 TEST(ShippedConfigs, EachAblationSwapsOneComponentOfTheQuickstart) {

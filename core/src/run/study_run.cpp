@@ -656,7 +656,11 @@ json write_seed_outputs(const Pipeline& p, const fs::path& dir,
                   {"n", v.size()},
                   {"per_seed", values}};
       char cell[64];
-      std::snprintf(cell, sizeof cell, " %+.3f +- %.3f |", mean, sd);
+      if (std::isfinite(sd)) {
+        std::snprintf(cell, sizeof cell, " %+.3f +- %.3f |", mean, sd);
+      } else {
+        std::snprintf(cell, sizeof cell, " %+.3f |", mean);  // one seed: no spread
+      }
       md << (std::isfinite(mean) ? std::string(cell) : std::string(" n/a |"));
     }
     md << "\n";
