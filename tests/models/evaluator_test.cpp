@@ -348,6 +348,26 @@ TEST(Evaluator, ProxiesAskingForDifferentSketchesAreAConfigError) {
                                          "sketches (rank 16 seed 1 vs rank 16 seed 2)"),
               std::string::npos);
   }
+  // Two LoRA traces of different ranks: one pass serves one.
+  auto lora = [](std::int64_t rank) {
+    ParamValues p = sketch_params(0);
+    p.set("gradient", std::string("lora"));
+    p.set("lora_rank", rank);
+    return p;
+  };
+  std::vector<ScoredProxy> lp;
+  lp.push_back(proxy("trace_correlation", "c", lora(8)));
+  lp.push_back(proxy("trace_correlation", "d", lora(4)));
+  try {
+    Evaluator ev(inputs(load("float32"), std::move(lp)));
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("proxies: 'c' and 'd' ask for different LoRA traces "
+                                         "(rank 8 vs 4, or another seed or alpha); one pass "
+                                         "serves one LoRA trace"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
