@@ -19,7 +19,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev
-  clang-format git
+  clang-format git python3
 )
 # More packages for one caller (the test command adds chromium for the report tests).
 read -r -a extra <<<"${TRACENAS_EXTRA_PACKAGES:-}"

@@ -7,7 +7,9 @@
 #   bash scripts/study.sh [--resume] [--set key=value ...]
 #   bash scripts/study.sh paper-table [--resume] [--set key=value ...]
 #       the paper's proxy table (configs/study/paper-table.yaml: every proxy,
-#       three seeds; runs/study-paper-table/, about an hour)
+#       three seeds, accuracy on the multiple-choice task that
+#       scripts/story_choices.py builds from the held-out samples;
+#       runs/study-paper-table/, about an hour)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,5 +22,9 @@ config=configs/study/stories260K.yaml
 if [ "${1:-}" = "paper-table" ]; then
   config=configs/study/paper-table.yaml
   shift
+  if [ ! -f models/stories260K-choices.jsonl ]; then
+    python3 scripts/story_choices.py --samples ../shared/data/stories260K-samples.u16 \
+      --out models/stories260K-choices.jsonl
+  fi
 fi
 "$bin" study "$config" "$@"

@@ -169,20 +169,8 @@ static int eval_tasks(const Options& o, const std::string& tasks) {
   ModelSession s;
   open_model(s, o);
   // Text examples go through --tokenizer, else the model folder's tokenizer when it has one.
-  std::string tok = o.get_or("--tokenizer", "");
-  if (tok.empty() && (fs::exists(fs::path(s.dir) / "tokenizer.model") ||
-                      fs::exists(fs::path(s.dir) / "tokenizer.json"))) {
-    tok = s.dir;
-  }
-  Instance<Tokenizer> tokenizer;
-  EncodeFn encode;
-  if (!tok.empty()) {
-    tokenizer = create_tokenizer_for_path(*s.registry, tok, s.run, "--tokenizer");
-    encode = [&tokenizer](const std::string& text, bool special) {
-      return tokenizer.call("encode", [&](Tokenizer& t) { return t.encode(text, special); });
-    };
-  }
-  auto examples = read_choice_tasks(tasks, encode);
+  const auto examples = load_choice_tasks(*s.registry, tasks, o.get_or("--tokenizer", ""), s.dir,
+                                          s.model->config().vocab_size, s.run, "--tokenizer");
   ModelWeights weights = s.model->weights();
   if (auto arch_path = o.get("--arch")) {
     Arch arch = read_arch(*arch_path, s.model->config());

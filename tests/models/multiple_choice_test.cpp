@@ -102,7 +102,8 @@ TEST(MultipleChoice, BadTaskFilesNameTheLineAndTheField) {
             ":2: answer 2 is out of range for 2 choices");
   EXPECT_EQ(error_of("{\"context_ids\": [1], \"answer\": 0}\n"), ":1: missing field 'choices_ids'");
   EXPECT_EQ(error_of("{\"context\": \"x\", \"choices\": [\"a\"], \"answer\": 0}\n"),
-            ":1: text examples need a tokenizer (give --tokenizer)");
+            ":1: text examples need a tokenizer, and the model folder holds none (give eval "
+            "--tokenizer, or write the example in the id form)");
   EXPECT_EQ(error_of("{\"choices\": [\"a\"], \"answer\": 0}\n"), ":1: missing field 'context'");
   EXPECT_EQ(error_of("not json\n"), ":1: not a JSON object");
 }

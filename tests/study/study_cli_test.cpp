@@ -5,8 +5,11 @@
 // killed mid-way resumes to the uninterrupted result; a window that admits
 // fewer than N architectures is refused before anything runs.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -283,6 +286,158 @@ TEST(StudyCli, SeedsRunOneStudyEachWithMeanAndSpreadAndResumePerSeed) {
   r = run_cli("study " + p + " --set study.seeds=[3,3] --set run.name=dup");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("study.seeds: seed 3 appears twice"), std::string::npos) << r.err;
+}
+
+// scripts/story_choices.py with `args`; its exit code (stdout and stderr to `log`).
+int story_choices(const std::string& args, const fs::path& log) {
+  const std::string cmd =
+      "python3 " TN_SOURCE_DIR "/scripts/story_choices.py " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::vector<std::int64_t>> read_u16_sequences(const std::string& path, int seq_len) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::int64_t> ids;
+  unsigned char b[2];
+  while (in.read(reinterpret_cast<char*>(b), 2)) ids.push_back(b[0] | (b[1] << 8));
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::size_t i = 0; i + seq_len <= ids.size(); i += seq_len) {
+    out.emplace_back(ids.begin() + static_cast<long>(i),
+                     ids.begin() + static_cast<long>(i) + seq_len);
+  }
+  return out;
+}
+
+// The task file the script builds is what its header says: per sequence of the range and
+// context length, the sequence's own next tokens among other sequences' tokens at the same
+// place, all of one length, the answer's place varying; bad input is one line, exit 2.
+TEST(StoryChoices, ExamplesAreTheTrueContinuationAmongOtherSequencesAtTheSamePlace) {
+  testing::ScratchDir d;
+  const std::string samples = TN_SHARED_DIR "/data/stories260K-samples.u16";
+  const fs::path out = d.path() / "choices.jsonl";
+  ASSERT_EQ(story_choices("--samples " + samples + " --out " + out.string(), d.path() / "log"), 0)
+      << read_text(d.path() / "log");
+  const auto seqs = read_u16_sequences(samples, 256);
+  ASSERT_EQ(seqs.size(), 512u);
+  const std::vector<json> lines = read_jsonl(out.string());
+  ASSERT_EQ(lines.size(), 3u * 128u);  // contexts 32, 96, 160 over the last quarter
+  std::vector<int> answers(4, 0);
+  std::set<std::string> ids;
+  for (const json& l : lines) {
+    const std::string id = l["id"];
+    ids.insert(id);
+    const int seq = std::stoi(id.substr(4, id.find('@') - 4));
+    const int ctx = std::stoi(id.substr(id.find('@') + 1));
+    ASSERT_GE(seq, 384);
+    ASSERT_LT(seq, 512);
+    const auto& s = seqs[static_cast<std::size_t>(seq)];
+    EXPECT_EQ(l["context_ids"].get<std::vector<std::int64_t>>(),
+              std::vector<std::int64_t>(s.begin(), s.begin() + ctx));
+    const int answer = l["answer"];
+    ++answers[static_cast<std::size_t>(answer)];
+    const auto choices = l["choices_ids"].get<std::vector<std::vector<std::int64_t>>>();
+    ASSERT_EQ(choices.size(), 4u);
+    EXPECT_EQ(choices[static_cast<std::size_t>(answer)],
+              std::vector<std::int64_t>(s.begin() + ctx, s.begin() + ctx + 2));
+    std::set<std::vector<std::int64_t>> distinct(choices.begin(), choices.end());
+    EXPECT_EQ(distinct.size(), 4u) << id;
+    for (std::size_t c = 0; c < choices.size(); ++c) {
+      if (static_cast<int>(c) == answer) continue;
+      // Found at the same place in another sequence of the range.
+      bool found = false;
+      for (int j = 384; j < 512 && !found; ++j) {
+        const auto& o = seqs[static_cast<std::size_t>(j)];
+        found = j != seq &&
+                std::vector<std::int64_t>(o.begin() + ctx, o.begin() + ctx + 2) == choices[c];
+      }
+      EXPECT_TRUE(found) << id << " choice " << c;
+    }
+  }
+  EXPECT_EQ(ids.size(), lines.size());
+  for (int a : answers) EXPECT_GT(a, 384 / 4 / 2) << "the answer's place is not spread out";
+
+  const fs::path log = d.path() / "bad.log";
+  EXPECT_EQ(story_choices("--samples " + samples + " --out " + (d.path() / "x").string() +
+                              " --contexts 250 --continuation 8",
+                          log),
+            2);
+  EXPECT_NE(read_text(log).find("--contexts 250 + --continuation 8 exceeds --seq-len 256"),
+            std::string::npos)
+      << read_text(log);
+  EXPECT_FALSE(fs::exists(d.path() / "x"));
+}
+
+// study.tasks: every architecture's task accuracy after training is recorded and correlated
+// with the proxies; the perplexity coefficients equal the loss ones (a monotone map).
+TEST(StudyCli, TaskAccuracyAndPerplexityColumns) {
+  testing::ScratchDir d;
+  const std::string p = write_pipeline(d.path(), "{min_layers: 3, mlp_align: 4}",
+                                       "{min_params: 150000, max_params: 200000}", 6);
+  // The last 25 sequences: inside the study's held-out tail (the last 103 of 2048 windows of 64
+  // tokens).
+  const fs::path tasks = d.path() / "tasks.jsonl";
+  ASSERT_EQ(story_choices("--samples " TN_SHARED_DIR "/data/stories260K-samples.u16 --out " +
+                              tasks.string() + " --first 487 --contexts 32,96",
+                          d.path() / "log"),
+            0)
+      << read_text(d.path() / "log");
+  CliResult r = run_cli("study " + p + " --set study.tasks=" + tasks.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path dir = d.path() / "runs" / "s";
+  const json study = read_json(dir / "study.json");
+  EXPECT_EQ(study["settings"]["tasks"], tasks.string());
+  EXPECT_EQ(study["settings"]["task_examples"], 50);
+  // The unpruned model's accuracy is what `tracenas eval --tasks` gives.
+  CliResult e = run_cli("eval --model " + model_dir() + " --tasks " + tasks.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(study["base_task_acc"].get<double>(), e.last["acc"].get<double>(), 1e-12);
+
+  const std::vector<json> lines = read_jsonl((dir / "study.jsonl").string());
+  ASSERT_EQ(lines.size(), 6u);
+  std::vector<double> acc, after;
+  for (const json& l : lines) {
+    const double a = l["task"]["acc"];
+    EXPECT_NEAR(a * 50, std::round(a * 50), 1e-9);
+    EXPECT_EQ(l["task"]["acc_norm"], l["task"]["acc"]);  // every choice has two tokens
+    EXPECT_NEAR(l["ppl_after"].get<double>(), std::exp(l["loss_after"].get<double>()), 1e-9);
+    acc.push_back(a);
+    after.push_back(-l["loss_after"].get<double>());
+  }
+  for (const json& c : study["coefficients"]) {
+    const std::string label = c["proxy"];
+    const double sign = c["better"] == "higher" ? 1 : -1;
+    std::vector<double> score;
+    for (const json& l : lines) score.push_back(sign * l["proxies"][label].get<double>());
+    EXPECT_EQ(c["n_task"], 6) << label;
+    const double rho = spearman(score, acc), tau = kendall(score, acc);
+    for (const auto& [key, want] :
+         {std::pair{"spearman_task_acc", rho}, {"kendall_task_acc", tau}}) {
+      if (std::isnan(want)) {
+        EXPECT_TRUE(c[key]["value"].is_null()) << label << " " << key;
+      } else {
+        EXPECT_NEAR(c[key]["value"].get<double>(), want, 1e-12) << label << " " << key;
+      }
+    }
+    EXPECT_EQ(c["spearman_ppl_after"]["value"], c["spearman_after"]["value"]) << label;
+    EXPECT_EQ(c["kendall_ppl_after"]["value"], c["kendall_after"]["value"]) << label;
+  }
+  EXPECT_NE(read_text(dir / "study.md").find("Spearman rho, task accuracy"), std::string::npos);
+  EXPECT_NE(read_text(dir / "report.html").find("Spearman, task accuracy"), std::string::npos);
+
+  // A token id beyond the vocabulary is one line naming file:line, before anything runs.
+  const fs::path bad = d.path() / "bad.jsonl";
+  std::ofstream(bad) << R"({"context_ids": [1, 2], "choices_ids": [[3], [4]], "answer": 0})"
+                     << "\n"
+                     << R"({"context_ids": [1, 600], "choices_ids": [[3], [4]], "answer": 1})"
+                     << "\n";
+  r = run_cli("study " + p + " --set study.tasks=" + bad.string() + " --set run.name=bad");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(bad.string() + ":2: field 'context_ids': token id 600 is not below the "
+                                      "model's vocabulary size 512"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(d.path() / "runs" / "bad" / "study.jsonl"));
 }
 
 TEST(StudyCli, ScheduleErrorsNameTheSectionAndItsKeys) {

@@ -128,6 +128,27 @@ Instance<Tokenizer> create_tokenizer_for_path(const Registry& registry, const st
   return create_for_file(registry, component_for_file(registry, file), file, run, what);
 }
 
+std::vector<ChoiceExample> load_choice_tasks(const Registry& registry, const std::string& tasks,
+                                             const std::string& tokenizer_path,
+                                             const std::string& model_dir, std::int64_t vocab_size,
+                                             const RunContext& run, const std::string& what) {
+  std::string tok = tokenizer_path;
+  if (tok.empty() && !model_dir.empty() && !folder_tokenizer_file(model_dir).empty()) {
+    tok = model_dir;
+  }
+  Instance<Tokenizer> tokenizer;
+  EncodeFn encode;
+  if (!tok.empty()) {
+    tokenizer = create_tokenizer_for_path(registry, tok, run, what);
+    encode = [&tokenizer](const std::string& text, bool special) {
+      return tokenizer.call("encode", [&](Tokenizer& t) { return t.encode(text, special); });
+    };
+  }
+  std::vector<ChoiceExample> examples = read_choice_tasks(tasks, encode);
+  check_choice_ids(examples, vocab_size, tasks);
+  return examples;
+}
+
 TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipeline,
                                  const RunContext& run) {
   auto make_source = [&] {

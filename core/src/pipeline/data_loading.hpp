@@ -25,6 +25,7 @@
 
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "study/multiple_choice.hpp"
 #include "tracenas/component.hpp"
 #include "tracenas/tokenizer.hpp"
 
@@ -41,6 +42,16 @@ struct TokenStream {
 // ConfigError when the component it needs is not registered.
 Instance<Tokenizer> create_tokenizer_for_path(const Registry& registry, const std::string& path,
                                               const RunContext& run, const std::string& what);
+
+// The multiple-choice examples of the task file `tasks` (multiple_choice.hpp),
+// every token id checked against `vocab_size`. Text lines are tokenized with
+// `tokenizer_path` when not empty, else with the model folder's tokenizer
+// when it has one; id lines need neither. `what` names where the tokenizer
+// path came from, for messages.
+std::vector<ChoiceExample> load_choice_tasks(const Registry& registry, const std::string& tasks,
+                                             const std::string& tokenizer_path,
+                                             const std::string& model_dir, std::int64_t vocab_size,
+                                             const RunContext& run, const std::string& what);
 
 // The pipeline's data source's stream (with its tokenizer when it needs one).
 TokenStream load_pipeline_tokens(const Registry& registry, const Pipeline& pipeline,

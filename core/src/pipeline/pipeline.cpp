@@ -282,6 +282,11 @@ const ParamSchema& study_schema() {
                     .range(0.01, 0.9));
     v.push_back(
         ParamSpec::integer("eval_batch_size", 8, "windows per evaluation batch").range(1, 1 << 20));
+    v.push_back(ParamSpec::path(
+        "tasks", "",
+        "zero-shot multiple-choice task file (JSONL; `tracenas eval --tasks` reads the same): "
+        "each architecture's accuracy after training is recorded and every proxy correlated "
+        "with it too (empty: none; scripts/story_choices.py builds one from token samples)"));
     v.push_back(ParamSpec::integer("resamples", 1000, "bootstrap resamples of the 95% intervals")
                     .range(10, 1000000));
     v.push_back(ParamSpec::int_list(

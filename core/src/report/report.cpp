@@ -895,15 +895,24 @@ std::string seeds_section(const fs::path& dir, const json& study, int index,
     << (study.is_object() ? "" : " &middot; in progress: no study.json over the seeds yet")
     << "</p>\n";
   if (study.is_object()) {
+    const json rows = study.value("summary", json::array());
+    const bool tasks =
+        !rows.empty() && rows[0].is_object() && rows[0].contains("spearman_task_acc");
+    std::vector<const char*> keys = {"spearman_after", "kendall_after", "spearman_before",
+                                     "kendall_before"};
+    if (tasks) keys.insert(keys.end(), {"spearman_task_acc", "kendall_task_acc"});
     o << "<table class=\"num seed-summary\"><caption>Mean and sample standard deviation over "
-         "the seeds of each coefficient of (score, -held-out loss)</caption>\n<tr><th>proxy</th>"
+         "the seeds of each coefficient of (score, -held-out loss)"
+      << (tasks ? " and of (score, task accuracy)" : "")
+      << "</caption>\n<tr><th>proxy</th>"
          "<th>better</th><th>Spearman, after training</th><th>Kendall, after training</th>"
-         "<th>Spearman, before training</th><th>Kendall, before training</th></tr>\n";
-    for (const json& row : study.value("summary", json::array())) {
+         "<th>Spearman, before training</th><th>Kendall, before training</th>"
+      << (tasks ? "<th>Spearman, task accuracy</th><th>Kendall, task accuracy</th>" : "")
+      << "</tr>\n";
+    for (const json& row : rows) {
       o << "<tr><th>" << esc(row.value("proxy", std::string())) << "</th><td class=\"text\">"
         << esc(row.value("better", std::string())) << "</td>";
-      for (const char* key :
-           {"spearman_after", "kendall_after", "spearman_before", "kendall_before"}) {
+      for (const char* key : keys) {
         const json c = row.value(key, json::object());
         const double mean = num_or_nan(c.value("mean", json()));
         std::string cell = coefficient_cell(mean);
@@ -964,16 +973,28 @@ std::string study_section(const fs::path& dir, int index, std::vector<std::strin
       }
       return s;
     };
+    const bool tasks = st.value("tasks", json()).is_string();
     o << "<table class=\"num coefficients\"><caption>Rank correlation of each proxy with the "
-         "held-out loss (95% bootstrap intervals in brackets)</caption>\n<tr><th>proxy</th>"
+         "held-out loss"
+      << (tasks ? " and with the task accuracy (" + esc(st["tasks"].get<std::string>()) + ", " +
+                      std::to_string(st.value("task_examples", 0)) + " examples; unpruned model " +
+                      fmt("%.3f", num_or_nan(study.value("base_task_acc", json()))) + ")"
+                : std::string())
+      << " (95% bootstrap intervals in brackets)</caption>\n<tr><th>proxy</th>"
          "<th>better</th><th>n</th><th>Spearman, after training</th><th>Kendall, after training"
-         "</th><th>Spearman, before training</th><th>Kendall, before training</th></tr>\n";
+         "</th><th>Spearman, before training</th><th>Kendall, before training</th>"
+      << (tasks ? "<th>Spearman, task accuracy</th><th>Kendall, task accuracy</th>" : "")
+      << "</tr>\n";
     for (const json& c : study.value("coefficients", json::array())) {
       o << "<tr><th>" << esc(c.value("proxy", std::string())) << "</th><td class=\"text\">"
         << esc(c.value("better", std::string())) << "</td><td>" << c.value("n", 0) << "</td>"
         << cell(c.value("spearman_after", json())) << cell(c.value("kendall_after", json()))
-        << cell(c.value("spearman_before", json())) << cell(c.value("kendall_before", json()))
-        << "</tr>\n";
+        << cell(c.value("spearman_before", json())) << cell(c.value("kendall_before", json()));
+      if (tasks) {
+        o << cell(c.value("spearman_task_acc", json()))
+          << cell(c.value("kendall_task_acc", json()));
+      }
+      o << "</tr>\n";
     }
     o << "</table>\n";
   }

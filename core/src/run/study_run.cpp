@@ -22,6 +22,7 @@
 #include "pipeline/session.hpp"
 #include "run/run_folder.hpp"
 #include "search/engine.hpp"
+#include "study/multiple_choice.hpp"
 #include "study/study.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
@@ -236,11 +237,20 @@ Split split_data(const Pipeline& p, const Registry& registry, const RunContext& 
   return out;
 }
 
+// study.tasks: the multiple-choice examples, and the unpruned model's accuracy.
+struct TaskSet {
+  std::string path;
+  std::vector<ChoiceExample> examples;
+  double base_acc = kNaN;
+};
+
 struct Correlations {
+  bool has_tasks = false;                      // study.tasks names a task file
   std::vector<ProxyCorrelation> rows;          // every architecture
   std::vector<ProxyCorrelation> uniform_rows;  // the uniform samples alone
   std::vector<std::size_t> uniform_index;      // which architectures are uniform samples
   std::vector<double> after, before;           // held-out losses after / before training
+  std::vector<double> accuracy;                // task accuracy after training (has_tasks)
   json coefficients = json::array();           // study.json "coefficients"
   json summary = json::object();               // label -> {spearman_after, kendall_after}
   json plots = json::array();                  // the SVG files written
@@ -295,7 +305,8 @@ std::vector<Planned> plan_architectures(const Pipeline& p, const Registry& regis
 // record by architecture index.
 std::map<int, json> train_architectures(const std::vector<Planned>& plan, const ArchSpace& space,
                                         Evaluator& evaluator, const PipelineSession& session,
-                                        const std::vector<at::Tensor>& eval_set, const Split& data,
+                                        const std::vector<at::Tensor>& eval_set,
+                                        const std::vector<ChoiceExample>& tasks, const Split& data,
                                         const TrainOptions& topt, const fs::path& log_path,
                                         std::int64_t report_every) {
   const ModelConfig& c = evaluator.config();
@@ -321,6 +332,12 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
     const auto t3 = std::chrono::steady_clock::now();
     const double after = evaluate(c, pruned.weights(), eval_set).loss;
     const double eval_seconds = eval_seconds_before + seconds_since(t3);
+    json task = nullptr;
+    if (!tasks.empty()) {
+      const auto t4 = std::chrono::steady_clock::now();
+      const MultipleChoiceResult m = score_multiple_choice(c, pruned.weights(), tasks);
+      task = {{"acc", m.acc}, {"acc_norm", m.acc_norm}, {"seconds", seconds_since(t4)}};
+    }
 
     json values = json::object();
     for (std::size_t j = 0; j < proxies.size(); ++j) {
@@ -334,6 +351,8 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
         {"proxies", values},
         {"loss_before", finite_or_null(before)},
         {"loss_after", finite_or_null(after)},
+        {"ppl_after", finite_or_null(std::exp(after))},
+        {"task", task},
         {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
         {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
         {"seconds", {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
@@ -344,8 +363,10 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
     if (report_every > 0 && static_cast<std::int64_t>(done.size()) % report_every == 0) {
       update_report(log_path.parent_path().string(), /*live=*/true);
     }
-    log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps ({:.1f} s)",
+    log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps{} ({:.1f} s)",
                done.size(), plan.size(), a.origin, ev.params, before, after, topt.steps,
+               task.is_object() ? fmt::format(", task accuracy {:.3f}", task["acc"].get<double>())
+                                : std::string(),
                seconds_since(t0));
   }
 
@@ -357,10 +378,11 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
 // <run>/plots/.
 Correlations correlate_all(const Pipeline& p, const RunContext& run, const Evaluator& evaluator,
                            const std::vector<Planned>& plan, const std::map<int, json>& done,
-                           const StudySettings& st) {
+                           const StudySettings& st, bool has_tasks) {
   const fs::path dir = run.run_dir;
   const auto& proxies = evaluator.proxies();
   Correlations k;
+  k.has_tasks = has_tasks;
   std::vector<double>& after = k.after;
   std::vector<double>& before = k.before;
   std::vector<std::vector<double>> values(proxies.size());
@@ -368,6 +390,11 @@ Correlations correlate_all(const Pipeline& p, const RunContext& run, const Evalu
     const json& r = done.at(a.index);
     after.push_back(number_or_nan(r["loss_after"]));
     before.push_back(number_or_nan(r["loss_before"]));
+    if (has_tasks) {
+      // A record from before study.tasks was set has no accuracy: left out.
+      const json task = r.value("task", json());
+      k.accuracy.push_back(task.is_object() ? number_or_nan(task.value("acc", json())) : kNaN);
+    }
     for (std::size_t j = 0; j < proxies.size(); ++j) {
       const json& pv = r["proxies"];
       values[j].push_back(pv.contains(proxies[j].label) ? number_or_nan(pv[proxies[j].label])
@@ -394,28 +421,38 @@ Correlations correlate_all(const Pipeline& p, const RunContext& run, const Evalu
   for (std::size_t j = 0; j < proxies.size(); ++j) {
     const Direction direction = evaluator.directions()[j];
     ProxyCorrelation r = correlate_proxy(proxies[j].label, direction, values[j], after, before,
-                                         st.resamples, run.seed);
+                                         st.resamples, run.seed, k.accuracy);
     rows.push_back(r);
-    const ProxyCorrelation u = correlate_proxy(proxies[j].label, direction, pick(values[j]),
-                                               pick(after), pick(before), st.resamples, run.seed);
+    const ProxyCorrelation u = correlate_proxy(
+        proxies[j].label, direction, pick(values[j]), pick(after), pick(before), st.resamples,
+        run.seed, has_tasks ? pick(k.accuracy) : std::vector<double>{});
     uniform_rows.push_back(u);
-    coefficients.push_back(
-        {{"proxy", r.label},
-         {"component", proxies[j].name},
-         {"better", direction == Direction::kHigherIsBetter ? "higher" : "lower"},
-         {"n", r.n},
-         {"spearman_after", coefficient_json(r.spearman_after)},
-         {"kendall_after", coefficient_json(r.kendall_after)},
-         {"spearman_before", coefficient_json(r.spearman_before)},
-         {"kendall_before", coefficient_json(r.kendall_before)},
-         {"uniform_only",
-          {{"n", u.n},
-           {"spearman_after", coefficient_json(u.spearman_after)},
-           {"kendall_after", coefficient_json(u.kendall_after)},
-           {"spearman_before", coefficient_json(u.spearman_before)},
-           {"kendall_before", coefficient_json(u.kendall_before)}}}});
+    auto coefficients_of = [](const ProxyCorrelation& c) {
+      json out = {{"n", c.n},
+                  {"spearman_after", coefficient_json(c.spearman_after)},
+                  {"kendall_after", coefficient_json(c.kendall_after)},
+                  {"spearman_before", coefficient_json(c.spearman_before)},
+                  {"kendall_before", coefficient_json(c.kendall_before)},
+                  {"spearman_ppl_after", coefficient_json(c.spearman_ppl)},
+                  {"kendall_ppl_after", coefficient_json(c.kendall_ppl)}};
+      if (c.has_accuracy) {
+        out["n_task"] = c.n_accuracy;
+        out["spearman_task_acc"] = coefficient_json(c.spearman_acc);
+        out["kendall_task_acc"] = coefficient_json(c.kendall_acc);
+      }
+      return out;
+    };
+    json entry = {{"proxy", r.label},
+                  {"component", proxies[j].name},
+                  {"better", direction == Direction::kHigherIsBetter ? "higher" : "lower"}};
+    entry.update(coefficients_of(r));
+    entry["uniform_only"] = coefficients_of(u);
+    coefficients.push_back(entry);
     summary_coefficients[r.label] = {{"spearman_after", finite_or_null(r.spearman_after.value)},
                                      {"kendall_after", finite_or_null(r.kendall_after.value)}};
+    if (has_tasks) {
+      summary_coefficients[r.label]["spearman_task_acc"] = finite_or_null(r.spearman_acc.value);
+    }
     std::vector<ScatterPoint> pts;
     for (std::size_t i = 0; i < plan.size(); ++i) {
       pts.push_back({values[j][i], after[i], plan[i].origin == "strategy" ? 1 : 0});
@@ -442,7 +479,7 @@ Correlations correlate_all(const Pipeline& p, const RunContext& run, const Evalu
 void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySettings& st,
                          const TrainOptions& topt, const Split& data, int from_strategy,
                          double base_loss, std::int64_t base_params, const Correlations& k,
-                         double seconds) {
+                         const TaskSet& tasks, double seconds) {
   const fs::path dir = run.run_dir;
   const ParamValues& s = p.study;
   json settings = {{"architectures", st.n},
@@ -463,7 +500,9 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
                    {"eval_data", data.eval_name},
                    {"eval_windows", data.eval_windows},
                    {"resamples", st.resamples},
-                   {"proposal_evaluations", s.get_int("proposal_evaluations")}};
+                   {"proposal_evaluations", s.get_int("proposal_evaluations")},
+                   {"tasks", tasks.path.empty() ? json(nullptr) : json(tasks.path)},
+                   {"task_examples", tasks.examples.size()}};
   auto range_of = [](const std::vector<double>& v) {
     double lo = kNaN, hi = kNaN;
     for (double x : v) {
@@ -479,12 +518,17 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
                 {"base_params", base_params},
                 {"loss_after_range", range_of(k.after)},
                 {"loss_before_range", range_of(k.before)},
-                {"orientation",
-                 "coefficients of (score, -loss): score is the proxy value when higher is "
-                 "better, its negation when lower is better; +1 = the proxy orders the "
-                 "architectures exactly as their held-out loss does"},
-                {"coefficients", k.coefficients},
-                {"seconds", seconds}};
+                {"base_ppl", std::exp(base_loss)}};
+  if (k.has_tasks) {
+    study["base_task_acc"] = tasks.base_acc;
+    study["task_acc_range"] = range_of(k.accuracy);
+  }
+  study.update(json{{"orientation",
+                     "coefficients of (score, -loss): score is the proxy value when higher is "
+                     "better, its negation when lower is better; +1 = the proxy orders the "
+                     "architectures exactly as their held-out loss does"},
+                    {"coefficients", k.coefficients},
+                    {"seconds", seconds}});
   write_file_atomic((dir / "study.json").string(), study.dump(2) + "\n");
 
   std::ostringstream md;
@@ -500,7 +544,16 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
      << "- Held-out loss on " << data.eval_name << " (" << data.eval_windows
      << (data.tail_held_out ? " windows, never trained on" : " windows")
      << "); the unpruned model's is " << base_loss << ".\n"
-     << "- Coefficients of (score, -loss), score = the proxy's value oriented so that higher "
+     << "- Perplexity exp(loss) is a monotone map of the loss, so its rank coefficients equal "
+     << "the loss ones (study.json: `spearman_ppl_after`, `kendall_ppl_after`, computed from the "
+     << "perplexities).\n";
+  if (k.has_tasks) {
+    md << "- Task accuracy: zero-shot multiple choice on " << tasks.path << " ("
+       << tasks.examples.size() << " examples; each choice scored by the summed log-likelihood "
+       << "of its tokens) after training; coefficients of (score, +accuracy). The unpruned "
+       << "model's accuracy is " << tasks.base_acc << ".\n";
+  }
+  md << "- Coefficients of (score, -loss), score = the proxy's value oriented so that higher "
      << "is better: +1 means the proxy ranks the architectures exactly as their loss does. "
      << "Brackets: percentile-bootstrap 95% intervals (" << st.resamples << " resamples).\n\n"
      << study_table(k.rows);
@@ -534,6 +587,13 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
   check_memory_plan(p, pipeline_memory_plan(p, base, space.get(), scoring.proxies, trained), run,
                     /*refuse=*/true);
   PipelineSession session = open_session(registry, p, run);
+  TaskSet tasks;
+  tasks.path = p.study.get_string("tasks");
+  if (!tasks.path.empty()) {
+    // Read and checked before anything is computed: a bad line ends the study here.
+    tasks.examples = load_choice_tasks(registry, tasks.path, "", session.model_dir,
+                                       session.model->config().vocab_size, run, "study.tasks");
+  }
   std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
   evaluator->prepare();
   const ModelConfig& c = evaluator->config();
@@ -555,6 +615,11 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
 
   const double base_loss = evaluate(c, session.model->weights(), eval_set).loss;
   log().info("study: base model held-out loss {:.4f}", base_loss);
+  if (!tasks.examples.empty()) {
+    tasks.base_acc = score_multiple_choice(c, session.model->weights(), tasks.examples).acc;
+    log().info("study: base model accuracy {:.4f} on {} ({} examples)", tasks.base_acc, tasks.path,
+               tasks.examples.size());
+  }
 
   TrainOptions topt = st.train;
   topt.data_name = data.train_name;
@@ -563,12 +628,12 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
   topt.compute_dtype = run.dtype == "bfloat16" ? "bfloat16" : "float32";
   const fs::path log_path = dir / "study.jsonl";
   const std::map<int, json> done =
-      train_architectures(plan, *space, *evaluator, session, eval_set, data, topt, log_path,
-                          p.output.get_int("report_every"));
+      train_architectures(plan, *space, *evaluator, session, eval_set, tasks.examples, data, topt,
+                          log_path, p.output.get_int("report_every"));
 
-  const Correlations k = correlate_all(p, run, *evaluator, plan, done, st);
+  const Correlations k = correlate_all(p, run, *evaluator, plan, done, st, !tasks.path.empty());
   write_study_outputs(p, run, st, topt, data, from_strategy, base_loss, evaluator->base_params(), k,
-                      seconds_since(t_start));
+                      tasks, seconds_since(t_start));
   update_report(dir.string(), /*live=*/false);
 
   StudyRunResult r;
@@ -591,8 +656,15 @@ std::vector<std::uint64_t> seeds_of(const Pipeline& p, const RunContext& run) {
   return out;
 }
 
-const char* const kCoefficientKeys[] = {"spearman_after", "kendall_after", "spearman_before",
-                                        "kendall_before"};
+// Every coefficient summarised over seeds; the last two exist with study.tasks.
+const char* const kCoefficientKeys[] = {
+    "spearman_after",     "kendall_after",     "spearman_before",   "kendall_before",
+    "spearman_ppl_after", "kendall_ppl_after", "spearman_task_acc", "kendall_task_acc"};
+// The coefficients study.md shows (perplexity's equal the loss ones).
+bool shown_in_table(const std::string& key, bool has_tasks) {
+  return key.find("_ppl_") == std::string::npos &&
+         (has_tasks || key.find("_task_") == std::string::npos);
+}
 
 // study.json, study.md and plots/seeds.svg of a study over several seeds:
 // every coefficient per seed, and their mean and sample standard deviation.
@@ -614,6 +686,11 @@ json write_seed_outputs(const Pipeline& p, const fs::path& dir,
       better[label] = c.value("better", "");
     }
   }
+  bool has_tasks = false;
+  for (const json& st : studies) {
+    const json settings = st.value("settings", json::object());
+    has_tasks = has_tasks || settings.value("tasks", json()).is_string();
+  }
   json summary = json::array();
   json compact = json::object();
   std::ostringstream md;
@@ -624,12 +701,20 @@ json write_seed_outputs(const Pipeline& p, const fs::path& dir,
         "training order; `seed-<s>/study.md` has each seed's table with its intervals).\n"
      << "- Mean and sample standard deviation over the seeds of the coefficients of (score, "
         "-loss); +1 means the proxy ranks the architectures exactly as their held-out loss does."
-        "\n\n| proxy | better | Spearman after | Kendall after | Spearman before | Kendall before "
-        "|\n|---|---|---|---|---|---|\n";
+        " Against perplexity the coefficients are the same (a monotone map; study.json "
+        "`spearman_ppl_after`).\n";
+  if (has_tasks) {
+    md << "- Task accuracy: coefficients of (score, +zero-shot multiple-choice accuracy) after "
+          "training (`seed-<s>/study.md` names the task file).\n";
+  }
+  md << "\n| proxy | better | Spearman after | Kendall after | Spearman before | Kendall before |"
+     << (has_tasks ? " Spearman task acc | Kendall task acc |" : "")
+     << "\n|---|---|---|---|---|---|" << (has_tasks ? "---|---|" : "") << "\n";
   for (const std::string& label : labels) {
     json row = {{"proxy", label}, {"better", better[label]}};
     md << "| " << label << " | " << better[label] << " |";
     for (const char* key : kCoefficientKeys) {
+      if (!has_tasks && std::string(key).find("_task_") != std::string::npos) continue;
       std::vector<double> v;
       json values = json::array();
       for (const json& st : studies) {
@@ -661,12 +746,14 @@ json write_seed_outputs(const Pipeline& p, const fs::path& dir,
       } else {
         std::snprintf(cell, sizeof cell, " %+.3f |", mean);  // one seed: no spread
       }
+      if (!shown_in_table(key, has_tasks)) continue;
       md << (std::isfinite(mean) ? std::string(cell) : std::string(" n/a |"));
     }
     md << "\n";
     summary.push_back(row);
     compact[label] = {{"spearman_after", row["spearman_after"]["mean"]},
                       {"kendall_after", row["kendall_after"]["mean"]}};
+    if (has_tasks) compact[label]["spearman_task_acc"] = row["spearman_task_acc"]["mean"];
   }
   const json study = {
       {"pipeline", p.file},

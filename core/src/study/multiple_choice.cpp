@@ -71,7 +71,9 @@ std::vector<ChoiceExample> read_choice_tasks(const std::string& path, const Enco
       if (!j["context"].is_string()) throw DataError(where + ": field 'context' must be a string");
       if (!j.contains("choices")) throw DataError(where + ": missing field 'choices'");
       if (!encode) {
-        throw DataError(where + ": text examples need a tokenizer (give --tokenizer)");
+        throw DataError(where +
+                        ": text examples need a tokenizer, and the model folder holds none "
+                        "(give eval --tokenizer, or write the example in the id form)");
       }
       const std::string context = j["context"].get<std::string>();
       ex.context = encode(context, true);
@@ -101,11 +103,30 @@ std::vector<ChoiceExample> read_choice_tasks(const std::string& path, const Enco
                       std::to_string(ex.choices.size()) + " choices");
     }
     ex.answer = static_cast<int>(a);
+    ex.line = number;
     if (ex.context.empty()) throw DataError(where + ": the context encodes to no tokens");
     out.push_back(std::move(ex));
   }
   if (out.empty()) throw DataError(path + ": no examples");
   return out;
+}
+
+void check_choice_ids(const std::vector<ChoiceExample>& examples, std::int64_t vocab_size,
+                      const std::string& path) {
+  for (const ChoiceExample& ex : examples) {
+    auto check = [&](const std::vector<std::int32_t>& ids, const char* field) {
+      for (std::int32_t id : ids) {
+        if (id >= vocab_size) {
+          throw DataError(path + ":" + std::to_string(ex.line) + ": field '" + field +
+                          "': token id " + std::to_string(id) +
+                          " is not below the model's vocabulary size " +
+                          std::to_string(vocab_size));
+        }
+      }
+    };
+    check(ex.context, "context_ids");
+    for (const auto& c : ex.choices) check(c, "choices_ids");
+  }
 }
 
 MultipleChoiceResult score_multiple_choice(const ModelConfig& config, const ModelWeights& weights,

@@ -33,12 +33,18 @@ struct ChoiceExample {
   std::vector<std::vector<std::int32_t>> choices;  // continuation tokens of each choice
   std::vector<double> choice_lengths;              // bytes (or tokens) for acc_norm
   int answer = 0;
+  int line = 0;  // line in the task file
 };
 
 using EncodeFn = std::function<std::vector<std::int32_t>(const std::string&, bool)>;
 
 // `encode` may be empty when every line uses the id form.
 std::vector<ChoiceExample> read_choice_tasks(const std::string& path, const EncodeFn& encode);
+
+// A DataError naming file:line and the id when a token id of an example is
+// not below `vocab_size` (checked before any model runs).
+void check_choice_ids(const std::vector<ChoiceExample>& examples, std::int64_t vocab_size,
+                      const std::string& path);
 
 struct MultipleChoiceResult {
   std::int64_t examples = 0;

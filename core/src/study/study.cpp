@@ -51,11 +51,11 @@ ProxyCorrelation correlate_proxy(const std::string& label, Direction direction,
                                  const std::vector<double>& values,
                                  const std::vector<double>& loss_after,
                                  const std::vector<double>& loss_before, int resamples,
-                                 std::uint64_t seed) {
+                                 std::uint64_t seed, const std::vector<double>& accuracy) {
   ProxyCorrelation r;
   r.label = label;
   r.direction = direction;
-  std::vector<double> score, after, before;
+  std::vector<double> score, after, before, ppl;
   const std::size_t n = std::min({values.size(), loss_after.size(), loss_before.size()});
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i]) || !std::isfinite(loss_after[i]) ||
@@ -65,6 +65,7 @@ ProxyCorrelation correlate_proxy(const std::string& label, Direction direction,
     score.push_back(direction == Direction::kHigherIsBetter ? values[i] : -values[i]);
     after.push_back(-loss_after[i]);
     before.push_back(-loss_before[i]);
+    ppl.push_back(-std::exp(loss_after[i]));
   }
   r.n = static_cast<int>(score.size());
   const PairStatistic rho = [](const auto& x, const auto& y) { return spearman(x, y); };
@@ -73,6 +74,20 @@ ProxyCorrelation correlate_proxy(const std::string& label, Direction direction,
   r.kendall_after = coefficient(score, after, tau, resamples, seed);
   r.spearman_before = coefficient(score, before, rho, resamples, seed);
   r.kendall_before = coefficient(score, before, tau, resamples, seed);
+  r.spearman_ppl = coefficient(score, ppl, rho, resamples, seed);
+  r.kendall_ppl = coefficient(score, ppl, tau, resamples, seed);
+  if (!accuracy.empty()) {
+    r.has_accuracy = true;
+    std::vector<double> s, acc;
+    for (std::size_t i = 0; i < std::min(values.size(), accuracy.size()); ++i) {
+      if (!std::isfinite(values[i]) || !std::isfinite(accuracy[i])) continue;
+      s.push_back(direction == Direction::kHigherIsBetter ? values[i] : -values[i]);
+      acc.push_back(accuracy[i]);
+    }
+    r.n_accuracy = static_cast<int>(s.size());
+    r.spearman_acc = coefficient(s, acc, rho, resamples, seed);
+    r.kendall_acc = coefficient(s, acc, tau, resamples, seed);
+  }
   return r;
 }
 
@@ -84,15 +99,19 @@ std::string study_table(const std::vector<ProxyCorrelation>& rows) {
       s += " [" + format("%+.2f", c.ci.low) + ", " + format("%+.2f", c.ci.high) + "]";
     return s;
   };
+  const bool acc = !rows.empty() && rows.front().has_accuracy;
   std::ostringstream out;
   out << "| proxy | better | n | Spearman rho, after | Kendall tau, after | Spearman rho, before "
-         "| Kendall tau, before |\n"
-      << "| --- | --- | --- | --- | --- | --- | --- |\n";
+         "| Kendall tau, before |"
+      << (acc ? " Spearman rho, task accuracy | Kendall tau, task accuracy |" : "") << "\n"
+      << "| --- | --- | --- | --- | --- | --- | --- |" << (acc ? " --- | --- |" : "") << "\n";
   for (const auto& r : rows) {
     out << "| " << r.label << " | "
         << (r.direction == Direction::kHigherIsBetter ? "higher" : "lower") << " | " << r.n << " | "
         << cell(r.spearman_after) << " | " << cell(r.kendall_after) << " | "
-        << cell(r.spearman_before) << " | " << cell(r.kendall_before) << " |\n";
+        << cell(r.spearman_before) << " | " << cell(r.kendall_before) << " |";
+    if (acc) out << " " << cell(r.spearman_acc) << " | " << cell(r.kendall_acc) << " |";
+    out << "\n";
   }
   return out.str();
 }

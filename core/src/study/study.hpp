@@ -58,17 +58,29 @@ struct ProxyCorrelation {
   Direction direction = Direction::kHigherIsBetter;
   int n = 0;  // architectures with a finite proxy value and finite losses
   Coefficient spearman_after, kendall_after, spearman_before, kendall_before;
+  // Against the held-out perplexity exp(loss) after training, as (score,
+  // -perplexity). A rank coefficient is unchanged by a monotone map, so these
+  // equal the loss coefficients; they are computed from the perplexities all
+  // the same, so that the column's numbers are what its name says.
+  Coefficient spearman_ppl, kendall_ppl;
+  // Against the zero-shot multiple-choice accuracy after training, as
+  // (score, +accuracy), when the study has a task file (has_accuracy).
+  bool has_accuracy = false;
+  int n_accuracy = 0;  // architectures with a finite proxy value and accuracy
+  Coefficient spearman_acc, kendall_acc;
 };
 
 // The coefficients of one proxy (header comment, step 3). `values`,
-// `loss_after` and `loss_before` hold one entry per architecture.
+// `loss_after`, `loss_before` and (when not empty) `accuracy` hold one entry
+// per architecture.
 ProxyCorrelation correlate_proxy(const std::string& label, Direction direction,
                                  const std::vector<double>& values,
                                  const std::vector<double>& loss_after,
                                  const std::vector<double>& loss_before, int resamples,
-                                 std::uint64_t seed);
+                                 std::uint64_t seed, const std::vector<double>& accuracy = {});
 
-// The coefficients as a markdown table, one row per proxy.
+// The coefficients as a markdown table, one row per proxy; the accuracy
+// columns appear when the first row has them.
 std::string study_table(const std::vector<ProxyCorrelation>& rows);
 
 // A standalone SVG scatter plot. Points with `group` 1 are drawn as orange
