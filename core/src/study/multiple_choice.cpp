@@ -2,7 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/json_text.hpp"
@@ -132,32 +134,75 @@ void check_choice_ids(const std::vector<ChoiceExample>& examples, std::int64_t v
 MultipleChoiceResult score_multiple_choice(const ModelConfig& config, const ModelWeights& weights,
                                            const std::vector<ChoiceExample>& examples) {
   at::NoGradGuard no_grad;
-  MultipleChoiceResult r;
   const at::Device device = weights.embed.device();
-  for (const ChoiceExample& ex : examples) {
-    std::vector<double> ll;
-    for (const auto& cont : ex.choices) {
-      std::vector<std::int64_t> seq(ex.context.begin(), ex.context.end());
-      seq.insert(seq.end(), cont.begin(), cont.end());
-      for (std::int64_t id : seq) {
+  // Every (example, choice) is one sequence, context then continuation. Sequences of
+  // one length run as one batch (a causal model's logits at a position do not depend
+  // on the other rows), in chunks that keep the logits near 2^25 elements.
+  struct Item {
+    std::size_t example = 0, choice = 0;
+    std::vector<std::int64_t> seq;
+  };
+  std::map<std::size_t, std::vector<Item>> by_length;
+  std::vector<std::vector<double>> loglik(examples.size());
+  for (std::size_t e = 0; e < examples.size(); ++e) {
+    const ChoiceExample& ex = examples[e];
+    loglik[e].assign(ex.choices.size(), 0.0);
+    for (std::size_t c = 0; c < ex.choices.size(); ++c) {
+      Item it{e, c, std::vector<std::int64_t>(ex.context.begin(), ex.context.end())};
+      it.seq.insert(it.seq.end(), ex.choices[c].begin(), ex.choices[c].end());
+      for (std::int64_t id : it.seq) {
         if (id >= config.vocab_size) {
           throw DataError("task token id " + std::to_string(id) +
                           " is not below the model's vocabulary size " +
                           std::to_string(config.vocab_size));
         }
       }
-      at::Tensor tokens = at::tensor(seq, at::kLong).view({1, -1}).to(device);
+      by_length[it.seq.size()].push_back(std::move(it));
+    }
+  }
+  for (const auto& [length, items] : by_length) {
+    const auto len = static_cast<std::int64_t>(length);
+    const std::size_t chunk = static_cast<std::size_t>(std::clamp<std::int64_t>(
+        (std::int64_t{1} << 25) / std::max<std::int64_t>(1, len * config.vocab_size), 1, 64));
+    for (std::size_t from = 0; from < items.size(); from += chunk) {
+      const std::size_t to = std::min(items.size(), from + chunk);
+      std::vector<std::int64_t> flat;
+      for (std::size_t i = from; i < to; ++i) {
+        flat.insert(flat.end(), items[i].seq.begin(), items[i].seq.end());
+      }
+      at::Tensor tokens =
+          at::tensor(flat, at::kLong).view({static_cast<std::int64_t>(to - from), len}).to(device);
       at::Tensor logp =
           at::log_softmax(decoder_logits(config, weights, tokens).to(at::kDouble), -1);
-      // Continuation token i sits at position ctx + i and is predicted at ctx + i - 1.
-      const auto ctx = static_cast<std::int64_t>(ex.context.size());
-      double sum = 0;
-      for (std::size_t i = 0; i < cont.size(); ++i) {
-        const std::int64_t pos = ctx + static_cast<std::int64_t>(i);
-        sum += logp[0][pos - 1][seq[static_cast<std::size_t>(pos)]].item<double>();
+      // Continuation token j sits at position ctx + j and is predicted at ctx + j - 1:
+      // one gather for the chunk, summed per item.
+      std::vector<std::int64_t> rows, positions, targets;
+      for (std::size_t i = from; i < to; ++i) {
+        const Item& it = items[i];
+        const auto ctx = static_cast<std::int64_t>(examples[it.example].context.size());
+        for (std::int64_t pos = ctx; pos < len; ++pos) {
+          rows.push_back(static_cast<std::int64_t>(i - from));
+          positions.push_back(pos - 1);
+          targets.push_back(it.seq[static_cast<std::size_t>(pos)]);
+        }
       }
-      ll.push_back(sum);
+      auto ids = [&](const std::vector<std::int64_t>& v) {
+        return at::tensor(v, at::kLong).to(logp.device());
+      };
+      at::Tensor picked = logp.index({ids(rows), ids(positions), ids(targets)});
+      at::Tensor sums = at::zeros({static_cast<std::int64_t>(to - from)}, picked.options())
+                            .index_add_(0, ids(rows), picked)
+                            .to(at::kCPU);
+      for (std::size_t i = from; i < to; ++i) {
+        loglik[items[i].example][items[i].choice] =
+            sums[static_cast<std::int64_t>(i - from)].item<double>();
+      }
     }
+  }
+  MultipleChoiceResult r;
+  for (std::size_t e = 0; e < examples.size(); ++e) {
+    const ChoiceExample& ex = examples[e];
+    const std::vector<double>& ll = loglik[e];
     std::size_t best = 0, best_norm = 0;
     for (std::size_t i = 1; i < ll.size(); ++i) {
       if (ll[i] > ll[best]) best = i;
@@ -166,8 +211,8 @@ MultipleChoiceResult score_multiple_choice(const ModelConfig& config, const Mode
     }
     r.acc += best == static_cast<std::size_t>(ex.answer) ? 1 : 0;
     r.acc_norm += best_norm == static_cast<std::size_t>(ex.answer) ? 1 : 0;
-    r.loglik.push_back(std::move(ll));
   }
+  r.loglik = std::move(loglik);
   r.examples = static_cast<std::int64_t>(examples.size());
   r.acc /= static_cast<double>(r.examples);
   r.acc_norm /= static_cast<double>(r.examples);

@@ -1,6 +1,7 @@
 // Zero-shot multiple-choice evaluation (the usual way papers report tasks
 // such as HellaSwag or ARC): each choice is scored by the summed
-// log-likelihood of its continuation tokens given the context,
+// log-likelihood of its continuation tokens given the context (one forward
+// pass per batch of equal-length sequences),
 //   LL(c) = sum over continuation tokens t of log p(t | context, earlier tokens of c),
 // `acc` counts examples whose highest-LL choice is the answer, `acc_norm`
 // those whose highest LL / (length of the choice in UTF-8 bytes) is.
