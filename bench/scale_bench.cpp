@@ -72,7 +72,9 @@ constexpr const char* kUsage =
     "                            [--threads N] [--dir PATH] [--set key=value]...\n"
     "  --shapes LIST  comma-separated: llama-3.2-1b, llama-2-7b, bench\n"
     "                 (default llama-3.2-1b,bench; llama-2-7b needs ~14 GB of disk and RAM)\n"
-    "  --modes LIST   trace_correlation gradients for the llama shapes: full, sketch\n"
+    "  --modes LIST   what scores the candidate on the llama shapes: trace_correlation\n"
+    "                 with full, sketch or lora gradients, or the proxy synflow, meco or\n"
+    "                 naswot (their own passes; paper_baselines plugin)\n"
     "                 (default full,sketch; llama-2-7b runs sketch only)\n"
     "  --seq N        tokens per sequence of the llama shapes' runs (default 256)\n"
     "  --long LIST    sequence lengths of the bench shape's sketch runs (default 1024,2048,4096)\n"
@@ -471,8 +473,17 @@ struct ChildOptions {
 };
 
 // What the child's Evaluator is built from; --set knobs change it.
+// Modes that are trace_correlation's gradient; the rest name a proxy of paper_baselines.
+bool trace_mode(const std::string& mode) {
+  return mode == "full" || mode == "sketch" || mode == "lora";
+}
+bool known_mode(const std::string& mode) {
+  return trace_mode(mode) || mode == "synflow" || mode == "meco" || mode == "naswot";
+}
+
 struct ChildSetup {
   std::string criterion = "wanda";
+  std::string proxy = "trace_correlation";
   ParamValues proxy_params;  // trace_correlation's (gradient from --mode)
   int64_t batch_size = 1;
   int64_t batches = 1;
@@ -555,8 +566,12 @@ const std::map<std::string, std::function<void(const std::string&, ChildSetup*)>
 // are warned about and returned.
 ChildSetup child_setup(const ChildOptions& o, std::vector<std::string>* unknown) {
   ChildSetup s;
-  s.proxy_params.set("gradient", o.mode);
-  s.proxy_params.set("sketch_rank", int64_t{64});
+  if (trace_mode(o.mode)) {
+    s.proxy_params.set("gradient", o.mode);
+    s.proxy_params.set("sketch_rank", int64_t{64});
+  } else {
+    s.proxy = o.mode;
+  }
   for (const auto& [key, value] : o.set) {
     auto it = knobs().find(key);
     if (it == knobs().end()) {
@@ -584,11 +599,10 @@ EvaluatorInputs evaluator_inputs(const Registry& reg, const RunContext& run,
   in.criterion = s.criterion;
   in.criterion_instance = reg.create<ImportanceCriterion>(s.criterion, {}, run);
   ParamValues p = s.proxy_params;
-  for (const auto& spec : reg.require(ComponentKind::kProxy, "trace_correlation")->info.params) {
+  for (const auto& spec : reg.require(ComponentKind::kProxy, s.proxy)->info.params) {
     if (!p.has(spec.name)) p.set(spec.name, spec.default_value);
   }
-  in.proxies.push_back(
-      {"trace_correlation", "trace_correlation", reg.create<Proxy>("trace_correlation", p, run)});
+  in.proxies.push_back({s.proxy, s.proxy, reg.create<Proxy>(s.proxy, p, run)});
   in.cache_dir.clear();
   in.pass = s.pass;
   return in;
@@ -619,8 +633,9 @@ int run_child(const ChildOptions& o) {
   run.dtype = "bfloat16";
   run = apply_runtime(run);
   Registry reg;
-  for (const char* f : {"libtracenas_model_llama.so", "libtracenas_importance_criteria.so",
-                        "libtracenas_proxy_trace_correlation.so"}) {
+  for (const char* f :
+       {"libtracenas_model_llama.so", "libtracenas_importance_criteria.so",
+        "libtracenas_proxy_trace_correlation.so", "libtracenas_proxy_paper_baselines.so"}) {
     reg.load_file(std::string(TN_PLUGIN_DIR) + "/" + f);
   }
 
@@ -1161,7 +1176,7 @@ bool parse_parent(int argc, char** argv, ParentOptions* o) {
     } else if (a == "--modes") {
       o->modes = split_list(v);
       for (const std::string& m : o->modes) {
-        if (m != "full" && m != "sketch") return false;
+        if (!known_mode(m)) return false;
       }
     } else if (a == "--seq" && parse_int(v, 2, &n)) {
       o->seq = n;

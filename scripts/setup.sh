@@ -18,7 +18,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  libsentencepiece-dev libpcre2-dev libutf8proc-dev
+  libsentencepiece-dev libpcre2-dev libutf8proc-dev libgloo-dev
   clang-format git python3
 )
 # More packages for one caller (the test command adds chromium for the report tests).

@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // The layers of core/src, lowest first (core/src/README.md).
-const std::vector<std::string> kLayers = {"base",  "plugin",  "io",       "model",
-                                          "data",  "scoring", "search",   "train",
-                                          "study", "report",  "pipeline", "run"};
+const std::vector<std::string> kLayers = {"base",   "dist",     "plugin", "io",    "model",
+                                          "data",   "scoring",  "search", "train", "study",
+                                          "report", "pipeline", "run"};
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);

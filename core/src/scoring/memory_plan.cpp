@@ -77,15 +77,21 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
   const bool sketch = r > 0;
   const bool full_base = in.needs.base_weight_grads;
   const bool full_candidate = in.needs.weight_grads || in.needs.grad_moments;
-  const bool grads = full_base || full_candidate || sketch;
+  const int64_t r_lora = in.needs.lora_rank;
+  const bool lora = r_lora > 0;
+  const bool gradient_pass = full_base || full_candidate || sketch;
+  const bool grads = gradient_pass || lora;
+  const bool observer = in.needs.output_grams || in.needs.gate_kernel;
 
-  double P = 0, R = 0;  // projection parameters and sketch numbers of the base, all layers
+  double P = 0, R = 0, RL = 0;  // projection parameters, sketch and LoRA numbers, all layers
   for (const auto& [out, inp] : projection_shapes(c)) {
     P += out * inp;
     R += static_cast<double>(r) * (out + inp);
+    RL += static_cast<double>(r_lora) * (out + inp);
   }
   P *= c.num_layers;
   R *= c.num_layers;
+  RL *= c.num_layers;
   const double V = c.vocab_size, d = c.hidden_size;
   const double all_params =
       P + V * d * (c.tie_word_embeddings ? 1 : 2) + d * (2.0 * c.num_layers + 1);
@@ -106,15 +112,52 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
                                   "data.micro_batch_size";
   const MemoryTerm runtime{"runtime", kRuntimeBytes, ""};
   const MemoryTerm weights{"weights", e * all_params, e > 2 ? "run.dtype: bfloat16" : ""};
-  const double base_trace_bytes = (full_base ? a * P : 0) + (sketch ? 2 * a * R : 0);
+  // The LoRA pass keeps its factors (a * RL) and the base's (G' A^T, B^T G') in float64.
+  const double base_trace_bytes =
+      (full_base ? a * P : 0) + (sketch ? 2 * a * R : 0) + (lora ? (a + 8) * RL : 0);
   const std::string trace_hint =
       full_base ? "trace_correlation gradient: sketch" : "a smaller trace_correlation sketch_rank";
+
+  // Activations of the passes a candidate (share of the layers) or the base (1) runs, one
+  // after the other, so the largest counts: the gradient pass; the LoRA pass (the same plus
+  // x A^T [T, r] per projection); the observer's forward over whole batches, one layer at a
+  // time, with its float64 chunk; SynFlow's float64 pass over one sequence, checkpointed,
+  // with one layer's |W| copies and the LM head's |W| while it is summed.
+  const double kept_layers = static_cast<double>(c.num_layers);
+  auto pass_activations = [&](double layer_share, bool candidate) {
+    double most = 0;
+    const double backward = activation_bytes(in, layer_share, T, rows);
+    if (gradient_pass) most = backward;
+    if (lora) {
+      const double branch = 7 * e * static_cast<double>(T) * static_cast<double>(r_lora) *
+                            (in.pass.checkpoint_layers ? 1.0 : layer_share * kept_layers);
+      most = std::max(most, backward + branch);
+    }
+    if (candidate && observer) {
+      MemoryPlanInputs whole = in;
+      whole.pass.checkpoint_layers = true;  // no backward: one layer's activations at a time
+      const int64_t Tb = in.batch_size * in.seq_len;
+      const double chunk_cols =
+          std::min(static_cast<double>(int64_t{1} << 22),
+                   static_cast<double>(in.seq_len) * std::max(d, double(c.intermediate_size)));
+      most = std::max(most, activation_bytes(whole, 0.0, Tb, in.batch_size) +
+                                8.0 * static_cast<double>(in.batch_size) * chunk_cols);
+    }
+    if (candidate && in.needs.synflow) {
+      MemoryPlanInputs f64 = in;
+      f64.dtype = "float64";
+      f64.pass.checkpoint_layers = true;
+      most = std::max(most, activation_bytes(f64, layer_share, in.seq_len, 1) +
+                                8 * P / std::max(1.0, kept_layers) + e * V * d);
+    }
+    return most;
+  };
 
   MemoryPlan base;
   base.phase = "base pass";
   base.terms = {runtime, weights, {"loss chunk", loss, "a smaller run.loss_chunk_tokens"}};
   if (grads) {
-    base.terms.push_back({"activations", activation_bytes(in, 1.0, T, rows), micro});
+    base.terms.push_back({"activations", pass_activations(1.0, false), micro});
     if (base_trace_bytes > 0) base.terms.push_back({"base traces", base_trace_bytes, trace_hint});
   }
 
@@ -122,14 +165,19 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
   cand.phase = "candidate pass";
   cand.terms = {runtime, weights, {"loss chunk", loss, "a smaller run.loss_chunk_tokens"}};
   if (base_trace_bytes > 0) cand.terms.push_back({"base traces", base_trace_bytes, trace_hint});
-  if (grads) {
-    cand.terms.push_back({"activations", activation_bytes(in, share, T, rows), micro});
-    const double g = (full_candidate ? a * P * share * (in.needs.grad_moments ? 4 : 1) : 0) +
-                     (sketch ? (2 * a + 8) * R * share : 0);
-    if (g > 0) {
-      cand.terms.push_back(
-          {"candidate traces", g, full_candidate ? "proxies that need no full gradients" : ""});
-    }
+  const double cand_activations = pass_activations(share, true);
+  if (cand_activations > 0) cand.terms.push_back({"activations", cand_activations, micro});
+  // Every trace a candidate's proxies read lives until they have read it: full gradients
+  // (with moments), sketches, the LoRA pairs with the restricted factors, and SynFlow's
+  // float64 gradient of every kept weight.
+  const double g = (full_candidate ? a * P * share * (in.needs.grad_moments ? 4 : 1) : 0) +
+                   (sketch ? (2 * a + 8) * R * share : 0) + (lora ? (2 * a + 8) * RL * share : 0) +
+                   (in.needs.synflow ? 8 * P * share : 0);
+  if (g > 0) {
+    cand.terms.push_back({"candidate traces", g,
+                          full_candidate || in.needs.synflow
+                              ? "proxies that need no full gradients (synflow keeps one)"
+                              : ""});
   }
   if (in.train_params > 0) {
     // AdamW on float32 master weights: weights, gradients and two moments.

@@ -9,9 +9,12 @@
 // P the projection parameters, R = sum over projections of r * (in + out)):
 //   runtime      the process with LibTorch loaded (measured: about 0.3 GB)
 //   weights      e * every parameter (one copy: the reordering is in place)
-//   base traces  full: a * P (g_M);  sketch: 2 * a * R (A, B, G A^T, B^T G)
+//   base traces  full: a * P (g_M);  sketch: 2 * a * R (A, B, G A^T, B^T G);
+//                lora: (a + 8) * R_L (its factors, the base's float64 pairs)
 //   candidate    full: a * P_C (its g_C);  sketch: (2 a + 8) * R_C (its sketches,
-//                its restricted A and B, the float64 copies handed to proxies)
+//                its restricted A and B, the float64 copies handed to proxies);
+//                lora: (2 a + 8) * R_L,C the same way; synflow: 8 * P_C (the
+//                float64 gradient of every kept |W|); all of them add up
 //   activations  what the backward keeps, per kept layer:
 //                  2 norms: (4 + e) * T * d each (the float32 input and the output)
 //                  attention: e * T * (5 H h + 4 G h)  (q, k, v, rotations, output)
@@ -20,6 +23,14 @@
 //                  MLP: 4 * e * T * I (gate, up, silu(gate), their product)
 //                with run.activation_checkpointing: e * T * d per kept layer (its
 //                input) plus the activations above of one layer
+//                the passes run one after another, so the largest of them counts:
+//                the gradient pass above; the LoRA pass (the same plus
+//                e * T * r_L per projection of the kept layers, x A^T); the
+//                observer's forward-only pass (output_grams, gate_kernel) over a
+//                whole batch, one layer at a time, plus its float64 chunk
+//                8 * B * min(2^22, S * max(d, I)); SynFlow's float64 pass over
+//                one sequence, checkpointed, plus one layer's |W| copies
+//                (8 * P / L) and e * V * d while the LM head's |W| is summed
 //   loss         the LM head and loss of one chunk: (e + 12) * chunk * V, plus e * T * d
 // (Not counted: a model whose projections are below 2^30 multiply-adds per
 // forward runs, on a CPU with several threads, up to one whole batch per
