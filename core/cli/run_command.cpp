@@ -2,10 +2,12 @@
 // pipeline's run folder, and its one-line JSON result.
 #include <nlohmann/json.hpp>
 
+#include "base/runtime.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "run/distributed.hpp"
 #include "run/run_folder.hpp"
 #include "run/search_run.hpp"
 
@@ -35,8 +37,15 @@ int cmd_run(const std::vector<std::string>& argv) {
   const bool resume = o.flag("--resume");
   Registry registry;
   Pipeline p = load_pipeline(file, o.all("--set"), registry);
-  RunContext run = open_run_folder(p, "run", "candidates.jsonl", resume);
-  print_result(result_json(run_search(p, registry, run, resume)));
+  // Under torchrun or srun: one process per rank; only rank 0 writes the folder and prints.
+  Ranks ranks = join_ranks(p, "run");
+  RunContext run;
+  root_first(ranks.get(), "setting up the run folder", [&] {
+    if (ranks.root()) run = open_run_folder(p, "run", "candidates.jsonl", resume);
+  });
+  if (!ranks.root()) run = apply_runtime(p.run_context());
+  const SearchRunResult r = run_search(p, registry, run, resume, ranks.get());
+  if (ranks.root()) print_result(result_json(r));
   return 0;
 }
 

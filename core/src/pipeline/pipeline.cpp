@@ -65,6 +65,16 @@ const ParamSchema& run_schema() {
         "activation_checkpointing", false,
         "traced passes keep only each layer's input for the backward and run the layer again "
         "there (about one more forward of time for a fraction of the activation memory)"));
+    v.push_back(ParamSpec::choice(
+        "distributed", {"auto", "off"}, "auto",
+        "auto: under torchrun or srun with several ranks, one process per rank (rank 0 runs "
+        "the search and writes the run folder, every rank evaluates candidates); off: one "
+        "process even under a launcher"));
+    v.push_back(ParamSpec::real("distributed_timeout_s", 1800,
+                                "seconds a rank waits for the others in a collective (a round "
+                                "of candidates, rank 0's base preparation) before the job ends "
+                                "with one line naming the rank and its step")
+                    .range(1, 1e7));
     v.push_back(ParamSpec::integer("loss_chunk_tokens", 0,
                                    "positions per chunk of the LM head and loss in the traced "
                                    "passes (0: about 2^24 logits per chunk)")

@@ -11,6 +11,7 @@
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
+#include "run/distributed.hpp"
 #include "run/run_folder.hpp"
 #include "search/engine.hpp"
 #include "search/search_space.hpp"
@@ -154,7 +155,8 @@ json run_recovery(const Pipeline& p, const Registry& registry, const RunContext&
 }  // namespace
 
 SearchRunResult run_search(const Pipeline& p, const Registry& registry, const RunContext& run,
-                           bool resume) {
+                           bool resume, Communicator* ranks) {
+  const bool root = ranks == nullptr || ranks->is_root();
   const auto t_start = std::chrono::steady_clock::now();
   const fs::path dir = run.run_dir;
 
@@ -173,7 +175,10 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   const auto t_prep = std::chrono::steady_clock::now();
   PipelineSession session = open_session(registry, p, run);
   std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
-  evaluator->prepare();
+  // Rank 0 first: the others then find importance and base traces in the cache.
+  root_first(ranks, "waiting for rank 0's base preparation (importance, base traces)",
+             [&] { evaluator->prepare(); });
+  if (!root) evaluator->prepare();
   const double prepare_seconds = seconds_since(t_prep);
   log().info("base prepared in {:.2f} s (importance {}, base traces {})", prepare_seconds,
              evaluator->importance_from_cache() ? "cached" : "computed",
@@ -187,6 +192,17 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.run_dir = dir.string();
   eo.resume = resume;
   eo.objective = p.objective;
+  eo.comm = ranks;
+  if (!root) {
+    // This rank evaluates what rank 0 sends, then leaves the rest to it.
+    Engine engine(*evaluator, *space, strategy, eo);
+    const EngineResult w = engine.run();
+    log().info("search: this rank evaluated {} candidates in {:.1f} s", w.evaluated,
+               w.candidate_seconds);
+    SearchRunResult result;
+    result.evaluated = w.evaluated;
+    return result;
+  }
   write_search_meta(p, dir, *evaluator, *space);
   const std::int64_t report_every = p.output.get_int("report_every");
   if (report_every > 0) {
@@ -223,7 +239,10 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
                     {"search", r.search_seconds}}},
                   {"cache",
                    {{"importance", evaluator->importance_from_cache()},
-                    {"base_traces", evaluator->traces_from_cache()}}}};
+                    {"base_traces", evaluator->traces_from_cache()}}},
+                  {"distributed",
+                   {{"world_size", ranks != nullptr ? ranks->size() : 1},
+                    {"evaluated_per_rank", r.evaluated_per_rank}}}};
   json top = json::array();
   for (const auto& t : r.top) top.push_back(candidate_json(t, *evaluator, c));
   summary["top"] = top;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "dist/communicator.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 #include "tracenas/component.hpp"
@@ -32,7 +33,11 @@ struct SearchRunResult {
 // Runs the search of `pipeline` in `run.run_dir` (set up by open_run_folder),
 // resuming from its candidates.jsonl when `resume`. Throws tracenas::Error
 // when no candidate has a finite objective (summary.json is written first).
+// With `ranks` (more than one): candidate-parallel (search/engine.hpp). Rank
+// 0 prepares the base first (the other ranks then read it from the cache),
+// runs the search and writes everything; the other ranks only evaluate and
+// return with `evaluated` = their own count and nothing written.
 SearchRunResult run_search(const Pipeline& pipeline, const Registry& registry,
-                           const RunContext& run, bool resume);
+                           const RunContext& run, bool resume, Communicator* ranks = nullptr);
 
 }  // namespace tracenas

@@ -199,8 +199,23 @@ std::map<Genome, CandidateRecord> Engine::read_log(const std::string& path) cons
 // reads the loop's state (budget, counters, best), so it is one function of
 // about 130 lines.
 EngineResult Engine::run() {
+  Communicator* comm = options_.comm;
+  if (comm != nullptr && !comm->is_root()) return run_worker();
   const auto t_start = Clock::now();
   EngineResult res;
+  res.evaluated_per_rank.assign(comm != nullptr ? static_cast<std::size_t>(comm->size()) : 1, 0);
+  // Whatever ends the loop (the budget, an error), the other ranks are told to stop.
+  struct StopWorkers {
+    Communicator* comm;
+    ~StopWorkers() {
+      if (comm == nullptr || comm->size() == 1) return;
+      try {
+        comm->broadcast_bytes(json{{"stop", true}}.dump(), 0, "ending the search");
+      } catch (const std::exception& e) {
+        log().warn("search: could not tell the other ranks to stop: {}", e.what());
+      }
+    }
+  } stop_workers{comm};
   const std::string path = log_path(options_.run_dir);
   std::map<Genome, CandidateRecord> logged;
   if (options_.resume) {
@@ -240,56 +255,88 @@ EngineResult Engine::run() {
       break;
     }
     ++res.rounds;
-    std::vector<Observation> told;
-    const std::int64_t before = res.evaluated;
-    for (const Genome& g : asked) {
-      Observation obs;
-      obs.genome = g;
+    // The round in the order asked: what each genome is (rejected, a duplicate, over the
+    // budget, replayed from the log, or new), then the new ones scored (here or on every
+    // rank), then every one recorded and told in that order.
+    enum class Kind { kRejected, kStored, kSameRound, kOverBudget, kReplayed, kNew };
+    struct Slot {
+      Kind kind = Kind::kNew;
+      std::size_t at = 0;  // kSameRound: the slot it repeats; kNew: its place in `fresh`
+    };
+    std::vector<Slot> slots;
+    std::vector<Genome> fresh;
+    std::map<Genome, std::size_t> first_in_round;
+    std::int64_t budgeted = res.evaluated;
+    for (std::size_t i = 0; i < asked.size(); ++i) {
+      const Genome& g = asked[i];
+      Slot slot;
       const Rejection why = space_.check(g);
       if (why != Rejection::kNone) {
         ++res.rejected[to_string(why)];
+        slot.kind = Kind::kRejected;
+      } else if (store.count(g)) {
+        slot.kind = Kind::kStored;
+      } else if (auto it = first_in_round.find(g); it != first_in_round.end()) {
+        slot.kind = Kind::kSameRound;
+        slot.at = it->second;
+      } else if (options_.max_evaluations > 0 && budgeted >= options_.max_evaluations) {
+        slot.kind = Kind::kOverBudget;
+      } else {
+        slot.kind = logged.count(g) ? Kind::kReplayed : Kind::kNew;
+        if (slot.kind == Kind::kNew) {
+          slot.at = fresh.size();
+          fresh.push_back(g);
+        }
+        first_in_round.emplace(g, i);
+        ++budgeted;
+      }
+      slots.push_back(slot);
+    }
+    const std::vector<Scored> scored = score_all(fresh);
+
+    std::vector<Observation> told;
+    const std::int64_t before = res.evaluated;
+    for (std::size_t i = 0; i < asked.size(); ++i) {
+      const Genome& g = asked[i];
+      const Slot& slot = slots[i];
+      Observation obs;
+      obs.genome = g;
+      if (slot.kind == Kind::kRejected || slot.kind == Kind::kOverBudget) {
+        // Rejected, or over the budget within this round: nothing is known.
         obs.valid = false;
         obs.fitness = -std::numeric_limits<double>::infinity();
         told.push_back(std::move(obs));
         continue;
       }
-      auto seen = store.find(g);
-      if (seen != store.end()) {
+      if (slot.kind == Kind::kStored || slot.kind == Kind::kSameRound) {
+        const CandidateRecord& seen = store.at(g);
         ++res.duplicates;
-        obs.fitness = seen->second.fitness;
-        obs.valid = seen->second.valid;
-        told.push_back(std::move(obs));
-        continue;
-      }
-      if (options_.max_evaluations > 0 && res.evaluated >= options_.max_evaluations) {
-        // Over budget within this round: tell nothing more is known.
-        obs.valid = false;
-        obs.fitness = -std::numeric_limits<double>::infinity();
+        obs.fitness = seen.fitness;
+        obs.valid = seen.valid;
         told.push_back(std::move(obs));
         continue;
       }
       CandidateRecord rec;
-      auto from_log = logged.find(g);
-      if (from_log != logged.end()) {
-        rec = from_log->second;
+      if (slot.kind == Kind::kReplayed) {
+        rec = logged.at(g);
         ++res.replayed;
       } else {
-        const auto t0 = Clock::now();
+        const Scored& sc = scored[slot.at];
         rec.genome = g;
         rec.arch = space_.decode(g);
-        Evaluation ev = evaluator_.evaluate(rec.arch);
-        rec.params = ev.params;
-        rec.values = ev.values;
-        rec.pass_seconds = ev.pass_seconds;
-        rec.proxy_seconds = ev.proxy_seconds;
-        rec.objective = ev.values[static_cast<std::size_t>(options_.objective)];
+        rec.params = sc.ev.params;
+        rec.values = sc.ev.values;
+        rec.pass_seconds = sc.ev.pass_seconds;
+        rec.proxy_seconds = sc.ev.proxy_seconds;
+        rec.objective = sc.ev.values[static_cast<std::size_t>(options_.objective)];
         rec.valid = std::isfinite(rec.objective);
         rec.fitness = rec.valid ? (higher ? rec.objective : -rec.objective)
                                 : -std::numeric_limits<double>::infinity();
         rec.round = round;
         rec.index = static_cast<std::int64_t>(logged.size() + all.size() - res.replayed);
-        rec.seconds = seconds_since(t0);
+        rec.seconds = sc.seconds;
         res.candidate_seconds += rec.seconds;
+        ++res.evaluated_per_rank[static_cast<std::size_t>(sc.rank)];
         out.append(record_json(rec).dump());
         if (options_.on_recorded) options_.on_recorded(res.evaluated + 1);
       }
@@ -324,6 +371,100 @@ EngineResult Engine::run() {
   if (static_cast<int>(valid.size()) > options_.top_k)
     valid.resize(static_cast<std::size_t>(options_.top_k));
   res.top = std::move(valid);
+  res.search_seconds = seconds_since(t_start);
+  return res;
+}
+
+namespace {
+
+// Doubles on the wire: finite ones as numbers (exact through JSON), the rest by name.
+json wire(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+}
+double unwire(const json& j) {
+  if (j.is_number()) return j.get<double>();
+  const std::string s = j.get<std::string>();
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+Engine::Scored Engine::score(const Genome& g, int rank) {
+  const auto t0 = Clock::now();
+  Scored sc;
+  sc.ev = evaluator_.evaluate(space_.decode(g));
+  sc.seconds = seconds_since(t0);
+  sc.rank = rank;
+  return sc;
+}
+
+std::string Engine::score_share(const std::vector<Genome>& genomes) {
+  const int rank = options_.comm->rank(), size = options_.comm->size();
+  json mine = json::array();
+  for (std::size_t i = static_cast<std::size_t>(rank); i < genomes.size();
+       i += static_cast<std::size_t>(size)) {
+    const Scored sc = score(genomes[i], rank);
+    json values = json::array();
+    for (double v : sc.ev.values) values.push_back(wire(v));
+    mine.push_back({{"params", sc.ev.params},
+                    {"values", values},
+                    {"pass_seconds", sc.ev.pass_seconds},
+                    {"proxy_seconds", sc.ev.proxy_seconds},
+                    {"seconds", sc.seconds}});
+  }
+  return mine.dump();
+}
+
+std::vector<Engine::Scored> Engine::score_all(const std::vector<Genome>& genomes) {
+  Communicator* comm = options_.comm;
+  std::vector<Scored> out;
+  if (comm == nullptr || comm->size() == 1) {
+    for (const Genome& g : genomes) out.push_back(score(g, 0));
+    return out;
+  }
+  if (genomes.empty()) return out;
+  const std::string what = "evaluating " + std::to_string(genomes.size()) + " candidates";
+  comm->broadcast_bytes(json{{"genomes", genomes}}.dump(), 0, "sending the round's candidates");
+  const std::vector<std::string> parts = comm->allgather(score_share(genomes), what);
+  std::vector<json> shares;
+  for (const std::string& p : parts) shares.push_back(json::parse(p));
+  const auto size = static_cast<std::size_t>(comm->size());
+  for (std::size_t i = 0; i < genomes.size(); ++i) {
+    const json& r = shares[i % size].at(i / size);
+    Scored sc;
+    sc.rank = static_cast<int>(i % size);
+    sc.ev.params = r.at("params").get<std::int64_t>();
+    for (const json& v : r.at("values")) sc.ev.values.push_back(unwire(v));
+    sc.ev.pass_seconds = r.at("pass_seconds").get<double>();
+    sc.ev.proxy_seconds = r.at("proxy_seconds").get<double>();
+    sc.seconds = r.at("seconds").get<double>();
+    out.push_back(std::move(sc));
+  }
+  return out;
+}
+
+EngineResult Engine::run_worker() {
+  Communicator& comm = *options_.comm;
+  const auto t_start = Clock::now();
+  EngineResult res;
+  res.evaluated_per_rank.assign(static_cast<std::size_t>(comm.size()), 0);
+  for (;;) {
+    const json msg =
+        json::parse(comm.broadcast_bytes("", 0, "waiting for rank 0's next candidates"));
+    if (msg.value("stop", false)) break;
+    const std::vector<Genome> genomes = msg.at("genomes").get<std::vector<Genome>>();
+    const auto t0 = Clock::now();
+    const std::string mine = score_share(genomes);
+    res.candidate_seconds += seconds_since(t0);
+    const auto n = static_cast<std::int64_t>(json::parse(mine).size());
+    res.evaluated_per_rank[static_cast<std::size_t>(comm.rank())] += n;
+    res.evaluated += n;
+    comm.allgather(mine, "evaluating " + std::to_string(genomes.size()) + " candidates");
+  }
+  res.stop_reason = "rank 0 ended the search";
   res.search_seconds = seconds_since(t_start);
   return res;
 }

@@ -18,6 +18,16 @@
 // deterministic for a seed and a sequence of tells, the replay retraces the
 // interrupted run exactly and the search then continues where it stopped:
 // no candidate is evaluated twice and the result equals an uninterrupted run.
+//
+// Candidate-parallel (EngineOptions::comm with more than one rank): rank 0
+// runs the loop above alone (strategy, constraints, store, log); each round
+// it sends the round's new candidates, in the order asked, to every rank;
+// candidate i is evaluated by rank i mod N, each with its own model and base
+// traces; the results come back to rank 0, which records and tells them in
+// the order asked. The other ranks run only Engine::run's worker side until
+// rank 0 says stop. Evaluation being deterministic, the candidates, their
+// values and the best equal a one-process run's. Resuming works with any
+// number of ranks: the log is rank 0's alone.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "plugin/registry.hpp"
 #include "scoring/evaluator.hpp"
 #include "search/search_space.hpp"
@@ -49,6 +60,9 @@ struct EngineOptions {
   // Called after each candidate evaluated and appended to candidates.jsonl
   // (not for those replayed on --resume), with the count evaluated so far.
   std::function<void(std::int64_t evaluated)> on_recorded;
+  // Candidate-parallel evaluation over these ranks (header comment); null or
+  // one rank: this process evaluates every candidate.
+  Communicator* comm = nullptr;
 };
 
 struct CandidateRecord {
@@ -76,8 +90,10 @@ struct EngineResult {
   std::map<std::string, std::int64_t> rejected;  // per reason (search_space.hpp)
   std::int64_t rounds = 0;
   std::string stop_reason;       // "max_evaluations", "time_limit", "strategy_done", "stalled"
-  double candidate_seconds = 0;  // evaluation time of this process
+  double candidate_seconds = 0;  // evaluation time, summed over the ranks
   double search_seconds = 0;     // the whole loop of this process
+  // Candidates each rank evaluated in this run (one entry per rank; replayed ones not counted).
+  std::vector<std::int64_t> evaluated_per_rank;
 };
 
 class Engine {
@@ -93,6 +109,19 @@ class Engine {
   nlohmann::json record_json(const CandidateRecord& r) const;
   std::optional<CandidateRecord> record_from_json(const nlohmann::json& j) const;
   std::map<Genome, CandidateRecord> read_log(const std::string& path) const;
+  // One candidate's evaluation as rank 0 needs it (values, params, seconds).
+  struct Scored {
+    Evaluation ev;
+    double seconds = 0;
+    int rank = 0;
+  };
+  Scored score(const Genome& g, int rank);
+  // The candidates `genomes`, in order: here, or spread over the ranks.
+  std::vector<Scored> score_all(const std::vector<Genome>& genomes);
+  // This rank's share of a round (i mod N == rank), as the bytes sent back.
+  std::string score_share(const std::vector<Genome>& genomes);
+  // Ranks other than 0: evaluate what rank 0 sends until it says stop.
+  EngineResult run_worker();
 
   Evaluator& evaluator_;
   const ArchSpace& space_;

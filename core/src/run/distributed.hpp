@@ -1,0 +1,47 @@
+// A command's ranks: joining the process group when the command runs under a
+// launcher (dist/launch.hpp), and what every rank checks before any work.
+//
+//   run.distributed: auto   one process per rank when launched by torchrun or
+//                           srun with more than one rank, else one process;
+//                    off    one process even under a launcher (each rank would
+//                           then run the whole command: for debugging only).
+//   run.distributed_timeout_s: how long a collective waits for the other
+//   ranks (a round of candidates, the base preparation on rank 0, a training
+//   step) before the job ends with one line naming the rank and its step.
+//
+// On CUDA each rank takes the GPU its LOCAL_RANK names (cudaSetDevice, so
+// "cuda" means that GPU) and the group is NCCL where LibTorch has it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dist/communicator.hpp"
+#include "dist/launch.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace tracenas {
+
+struct Ranks {
+  Launch launch;
+  std::unique_ptr<Communicator> comm;  // null: one process
+  bool root() const { return !comm || comm->is_root(); }
+  int rank() const { return comm ? comm->rank() : 0; }
+  int size() const { return comm ? comm->size() : 1; }
+  Communicator* get() const { return comm.get(); }
+};
+
+// Joins the ranks of `p`'s launch (a no-op for one process): every log line
+// then names the rank, the group is made, and every rank checks that all run
+// the same resolved pipeline on the same model files (ConfigError naming the
+// ranks that differ).
+Ranks join_ranks(const Pipeline& p, const std::string& command);
+
+// Runs `f` on rank 0 (its set-up of the run folder, its base preparation)
+// while the other ranks wait, and tells every rank how it went: an error there
+// ends every rank with the same line and exit status. `what` names the step
+// for a rank that times out waiting. Without ranks (null), just runs `f`.
+void root_first(Communicator* comm, const std::string& what, const std::function<void()>& f);
+
+}  // namespace tracenas
