@@ -1,0 +1,216 @@
+// `tracenas run` on two ranks: two processes of the real CLI on this machine,
+// launched the way torchrun launches them (RANK, WORLD_SIZE, LOCAL_RANK,
+// MASTER_ADDR, MASTER_PORT; rank 0 hosts the TCPStore on 127.0.0.1), on the
+// real stories260K model.
+//
+//   - The search gives the same candidates, proxy values and best as one
+//     process, with only rank 0 writing the folder and printing the result.
+//   - A rank killed mid-search ends the other with one line naming its rank
+//     and step; every recorded candidate is kept, and --resume with one
+//     process continues to the uninterrupted result.
+//   - Ranks started with different pipelines are refused before any work.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cli_runner.hpp"
+
+extern char** environ;
+
+namespace tracenas {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::CliResult;
+
+// A TCP port nobody listens on now (the kernel's pick; freed for the store).
+int free_port() {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(s);
+    return 29517;
+  }
+  const int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json last_json(const std::string& out) {
+  std::string line, last;
+  std::istringstream lines(out);
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  return json::parse(last, nullptr, false);
+}
+
+// One rank of `tracenas ARGS`, its stdout and stderr in dir/rank<R>.{out,err}.
+struct Rank {
+  pid_t pid = -1;
+  fs::path out, err;
+};
+
+Rank start_rank(int rank, int size, int port, const std::string& args, const fs::path& dir) {
+  Rank r;
+  r.out = dir / ("rank" + std::to_string(rank) + ".out");
+  r.err = dir / ("rank" + std::to_string(rank) + ".err");
+  const std::string cmd = "RANK=" + std::to_string(rank) + " WORLD_SIZE=" + std::to_string(size) +
+                          " LOCAL_RANK=" + std::to_string(rank) +
+                          " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) +
+                          " exec " TN_CLI " " + args + " >" + r.out.string() + " 2>" +
+                          r.err.string();
+  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+  if (posix_spawn(&r.pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0) {
+    r.pid = -1;
+  }
+  return r;
+}
+
+// The exit status of `r`, or -1 when it has not ended within `seconds` (then killed).
+int wait_rank(const Rank& r, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (waitpid(r.pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(r.pid, SIGKILL);
+      waitpid(r.pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::vector<json> records(const fs::path& file) {
+  std::vector<json> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    json j = json::parse(line);
+    for (const char* k : {"seconds", "pass_seconds", "proxy_seconds"}) j.erase(k);
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::size_t lines_in(const fs::path& file) {
+  std::ifstream in(file);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
+  return n;
+}
+
+std::string run_args(const fs::path& dir, const std::string& name, const std::string& extra = "") {
+  return "run " TN_SOURCE_DIR "/configs/quickstart.yaml --set run.name=" + name +
+         " --set run.output_dir=" + (dir / "runs").string() +
+         " --set run.cache_dir=" + (dir / "cache").string() +
+         " --set run.threads=1 --set run.distributed_timeout_s=60" +
+         " --set model.params.path=" + testing::converted_stories260K("tn_dist_stories260K") +
+         " --set data.params.path=" TN_SHARED_DIR "/data/stories260K-samples.u16" +
+         " --set search.max_evaluations=48 --set output.export_best=false"
+         " --set output.export_formats=[]" +
+         extra;
+}
+
+TEST(DistributedCli, TwoRanksSearchLikeOneKilledRankEndsTheOtherAndResumeContinues) {
+  testing::ScratchDir d;
+  // One process: the reference.
+  CliResult one = testing::run_tracenas(run_args(d.path(), "one"), "tn_dist_one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::vector<json> want = records(d.path() / "runs" / "one" / "candidates.jsonl");
+  ASSERT_EQ(want.size(), 48u);
+
+  // Two ranks: the same candidates in the same order, the same values and best.
+  const int port = free_port();
+  Rank r0 = start_rank(0, 2, port, run_args(d.path(), "two"), d.path());
+  Rank r1 = start_rank(1, 2, port, run_args(d.path(), "two"), d.path());
+  ASSERT_EQ(wait_rank(r0, 300), 0) << read_text(r0.err);
+  ASSERT_EQ(wait_rank(r1, 60), 0) << read_text(r1.err);
+  const fs::path two = d.path() / "runs" / "two";
+  EXPECT_EQ(records(two / "candidates.jsonl"), want);
+  const json best_one = json::parse(read_text(d.path() / "runs" / "one" / "best.json"));
+  const json best_two = json::parse(read_text(two / "best.json"));
+  EXPECT_EQ(best_two["proxies"], best_one["proxies"]);
+  EXPECT_EQ(best_two["genome"], best_one["genome"]);
+  const json summary = json::parse(read_text(two / "summary.json"));
+  EXPECT_EQ(summary["distributed"]["world_size"], 2);
+  const auto per_rank = summary["distributed"]["evaluated_per_rank"].get<std::vector<int>>();
+  ASSERT_EQ(per_rank.size(), 2u);
+  EXPECT_EQ(per_rank[0] + per_rank[1], 48);
+  EXPECT_GT(per_rank[1], 0);
+  EXPECT_EQ(last_json(read_text(r0.out))["evaluated"], 48);
+  EXPECT_EQ(read_text(r1.out), "") << "only rank 0 prints the result line";
+  EXPECT_NE(read_text(r1.err).find("[rank 1/2]"), std::string::npos);
+
+  // Rank 1 killed once candidates are recorded: rank 0 ends with one line naming its rank
+  // and step, within the timeout; what was recorded stays.
+  const int port2 = free_port();
+  const fs::path killed = d.path() / "runs" / "killed";
+  Rank k0 = start_rank(0, 2, port2, run_args(d.path(), "killed"), d.path());
+  Rank k1 = start_rank(1, 2, port2, run_args(d.path(), "killed"), d.path());
+  const auto t0 = std::chrono::steady_clock::now();
+  while (lines_in(killed / "candidates.jsonl") < 8 &&
+         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(k1.pid, SIGKILL);
+  wait_rank(k1, 10);
+  const int code = wait_rank(k0, 60);
+  const std::size_t kept = lines_in(killed / "candidates.jsonl");
+  ASSERT_NE(code, -1) << "rank 0 did not end after rank 1 died";
+  if (kept < 48) {  // rank 1 died before the search ended (else nothing was left to notice)
+    EXPECT_EQ(code, 1) << read_text(k0.err);
+    const std::string error = last_json(read_text(k0.out)).value("error", "");
+    EXPECT_EQ(error.rfind("rank 0 of 2: ", 0), 0u) << error;
+    EXPECT_NE(error.find("candidates"), std::string::npos) << error;
+  }
+  EXPECT_GE(kept, 8u);
+
+  // --resume with one process: no candidate evaluated twice, the uninterrupted result.
+  CliResult resumed = testing::run_tracenas(run_args(d.path(), "killed", " --resume"), "tn_dist_r");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(records(killed / "candidates.jsonl"), want);
+  EXPECT_EQ(json::parse(read_text(killed / "best.json"))["genome"], best_one["genome"]);
+}
+
+TEST(DistributedCli, RanksWithDifferentPipelinesAreRefusedAtStart) {
+  testing::ScratchDir d;
+  const int port = free_port();
+  Rank r0 = start_rank(0, 2, port, run_args(d.path(), "mixed"), d.path());
+  Rank r1 = start_rank(1, 2, port, run_args(d.path(), "mixed", " --set run.seed=7"), d.path());
+  EXPECT_EQ(wait_rank(r0, 120), 2) << read_text(r0.err);
+  EXPECT_EQ(wait_rank(r1, 60), 2) << read_text(r1.err);
+  const std::string error = last_json(read_text(r0.out)).value("error", "");
+  EXPECT_NE(error.find("rank(s) 1 run another resolved pipeline or model files than rank 0"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(fs::exists(d.path() / "runs" / "mixed" / "candidates.jsonl"));
+}
+
+}  // namespace
+}  // namespace tracenas
