@@ -8,6 +8,11 @@
 //     [--shuffle] [--resume PATH] [--threads N] [--device auto|cpu|cuda]
 //     [--dtype float32|bfloat16]
 //     [--teacher DIR [--kd-alpha X] [--kd-temperature X]]
+//     [--distributed auto|off] [--distributed-timeout-s S]
+//
+// Under torchrun or srun (run/distributed.hpp): data-parallel, each rank
+// running its share of every step's micro-batches (train/train.hpp); rank 0
+// alone evaluates, checkpoints, writes --out and prints the result line.
 //
 // Writes the trained model to --out in Hugging Face layout (through the export
 // code of `tracenas prune`, so per-layer widths stay in tracenas_layers) and
@@ -28,9 +33,11 @@
 #include "options.hpp"
 #include "pipeline/data_loading.hpp"
 #include "plugin/registry.hpp"
+#include "run/distributed.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/model.hpp"
+#include "tracenas/support/cache.hpp"
 #include "tracenas/support/decoder.hpp"
 #include "train/train.hpp"
 
@@ -80,7 +87,8 @@ int cmd_train(const std::vector<std::string>& argv) {
                             {"--dtype"},         {"--device"},
                             {"--adapter"},       {"--tokenizer"},
                             {"--shard-size-mb"}, {"--teacher"},
-                            {"--kd-alpha"},      {"--kd-temperature"}});
+                            {"--kd-alpha"},      {"--kd-temperature"},
+                            {"--distributed"},   {"--distributed-timeout-s"}});
   if (!o.positional().empty()) {
     throw UsageError("train: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -130,7 +138,18 @@ int cmd_train(const std::vector<std::string>& argv) {
     throw UsageError("train: --out must differ from --model (got " + out + ")");
   }
   if (!t.resume.empty()) resolve_checkpoint(t.resume);  // fail before loading anything
-  lock_folder(out, "--out");                            // one writer per output folder
+  const std::string distributed = o.get_choice("--distributed", "auto", {"auto", "off"});
+  const double timeout_s = get_double_in(o, "--distributed-timeout-s", 1800, 1, 1e7);
+  // Every rank: the same options (but --resume, --threads) and model files.
+  Hasher identity;
+  for (const std::string& a : argv) identity.add(a);
+  identity.add(model_folder_identity(model_dir));
+  Ranks ranks = join_ranks("train", distributed, timeout_s, o.get_or("--device", "auto"),
+                           identity.hex(), "training options or model files");
+  t.comm = ranks.get();
+  root_first(ranks.get(), "locking --out", [&] {
+    if (ranks.root()) lock_folder(out, "--out");  // one writer per output folder
+  });
 
   ModelSession session;
   session.run.seed = t.seed;
@@ -160,6 +179,7 @@ int cmd_train(const std::vector<std::string>& argv) {
   log().info("training on {} ({} compute, float32 master weights)", run.device, t.compute_dtype);
   TrainResult r =
       train_model(*model, train_stream.ids, eval_stream ? &eval_stream->ids : nullptr, t);
+  if (!ranks.root()) return 0;  // rank 0 writes the model and the result
   ExportResult e =
       export_trained(model_dir, *model, out, static_cast<std::uint64_t>(shard_mb) << 20);
   log().info("trained model written to {} ({} parameters)", e.out_dir, e.params);

@@ -9,6 +9,9 @@
 //     and step; every recorded candidate is kept, and --resume with one
 //     process continues to the uninterrupted result.
 //   - Ranks started with different pipelines are refused before any work.
+//   - `tracenas train` on two ranks (data-parallel) gives one rank's loss at
+//     every step with the same global batch, and its checkpoint resumes on
+//     one rank to one rank's losses.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -21,6 +24,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -210,6 +215,53 @@ TEST(DistributedCli, RanksWithDifferentPipelinesAreRefusedAtStart) {
             std::string::npos)
       << error;
   EXPECT_FALSE(fs::exists(d.path() / "runs" / "mixed" / "candidates.jsonl"));
+}
+
+// The loss of every step a train log (stderr) reports: "step S/N: loss X".
+std::map<int, double> step_losses(const std::string& err) {
+  std::map<int, double> out;
+  const std::regex line(R"(step (\d+)/\d+: loss ([0-9.]+))");
+  for (std::sregex_iterator it(err.begin(), err.end(), line), end; it != end; ++it) {
+    out[std::stoi((*it)[1])] = std::stod((*it)[2]);
+  }
+  return out;
+}
+
+TEST(DistributedCli, TwoRankTrainingEqualsOneRankAndResumesOnOne) {
+  testing::ScratchDir d;
+  const std::string model = testing::converted_stories260K("tn_dist_stories260K");
+  auto args = [&](const std::string& out, int steps, const std::string& extra = "") {
+    return "train --model " + model +
+           " --data tokens:" TN_SHARED_DIR
+           "/data/stories260K-samples.u16 --seq-len 64 --batch 2 --accumulate 2 --shuffle"
+           " --lr 1e-3 --schedule cosine --min-lr 1e-4 --threads 1 --steps " +
+           std::to_string(steps) + " --out " + (d.path() / out).string() + extra;
+  };
+  CliResult one = testing::run_tracenas(args("one", 6), "tn_dist_train_one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::map<int, double> want = step_losses(one.err);
+  ASSERT_EQ(want.size(), 6u);
+
+  const int port = free_port();
+  Rank r0 = start_rank(0, 2, port, args("two", 6, " --checkpoint-every 3"), d.path());
+  Rank r1 = start_rank(1, 2, port, args("two", 6, " --checkpoint-every 3"), d.path());
+  ASSERT_EQ(wait_rank(r0, 300), 0) << read_text(r0.err);
+  ASSERT_EQ(wait_rank(r1, 60), 0) << read_text(r1.err);
+  const std::map<int, double> got = step_losses(read_text(r0.err));
+  ASSERT_EQ(got.size(), 6u);
+  for (const auto& [step, loss] : want) EXPECT_NEAR(got.at(step), loss, 1e-5) << "step " << step;
+  EXPECT_EQ(last_json(read_text(r0.out))["steps"], 6);
+  EXPECT_EQ(read_text(r1.out), "");
+  EXPECT_TRUE(fs::exists(d.path() / "two" / "config.json"));
+
+  // The two-rank checkpoint of step 3, resumed on one rank: steps 4-6 as one rank's.
+  CliResult resumed = testing::run_tracenas(
+      args("resumed", 6, " --resume " + (d.path() / "two" / "checkpoints" / "step-00000003").string()),
+      "tn_dist_train_resumed");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::map<int, double> after = step_losses(resumed.err);
+  ASSERT_EQ(after.size(), 3u) << resumed.err;
+  for (const auto& [step, loss] : after) EXPECT_NEAR(loss, want.at(step), 1e-5) << "step " << step;
 }
 
 }  // namespace

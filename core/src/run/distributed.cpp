@@ -15,14 +15,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace tracenas {
-namespace {
+namespace {}  // namespace
 
-// What every rank must agree on: the resolved pipeline, and the model folder's
-// config.json and file sizes (not paths or times, which differ between nodes).
-std::string launch_hash(const Pipeline& p) {
+std::string model_folder_identity(const std::string& dir) {
   Hasher h;
-  h.add(p.resolved_yaml());
-  const std::string dir = p.model.params.has("path") ? p.model.params.get_string("path") : "";
   std::error_code ec;
   if (!dir.empty() && fs::is_directory(dir, ec)) {
     std::vector<std::pair<std::string, std::int64_t>> files;
@@ -39,6 +35,8 @@ std::string launch_hash(const Pipeline& p) {
   return h.hex();
 }
 
+namespace {
+
 void use_local_gpu(int local_rank) {
   using SetDevice = int (*)(int);
   void* fn = dlsym(RTLD_DEFAULT, "cudaSetDevice");
@@ -50,13 +48,14 @@ void use_local_gpu(int local_rank) {
 
 }  // namespace
 
-Ranks join_ranks(const Pipeline& p, const std::string& command) {
+Ranks join_ranks(const std::string& command, const std::string& distributed, double timeout_s,
+                 const std::string& device, const std::string& identity, const std::string& what) {
   Ranks r;
   r.launch = launch_from_environment();
   if (!r.launch.distributed()) return r;
-  if (p.run.get_string("distributed") == "off") {
+  if (distributed == "off") {
     log().warn(
-        "{}: launched as rank {} of {}, but run.distributed is off: this process runs "
+        "{}: launched as rank {} of {}, but distribution is off: this process runs "
         "the whole {} alone",
         command, r.launch.rank, r.launch.size, command);
     return r;
@@ -71,10 +70,9 @@ Ranks join_ranks(const Pipeline& p, const std::string& command) {
   o.master_port = r.launch.master_port;
   o.store_exists = r.launch.agent_store;
   o.key_prefix = "tracenas/" + command;
-  o.timeout = std::chrono::milliseconds(
-      static_cast<std::int64_t>(1000 * p.run.get_float("distributed_timeout_s")));
-  const std::string device = p.run.get_string("device");
-  const bool cuda = device == "cuda" || (device == "auto" && dlsym(RTLD_DEFAULT, "cudaSetDevice"));
+  o.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1000 * timeout_s));
+  const bool cuda = device.rfind("cuda", 0) == 0 ||
+                    (device == "auto" && dlsym(RTLD_DEFAULT, "cudaSetDevice") != nullptr);
   if (cuda) {
     use_local_gpu(r.launch.local_rank);
     o.device = "cuda";
@@ -82,19 +80,31 @@ Ranks join_ranks(const Pipeline& p, const std::string& command) {
   log().info("{}: joining {} ranks ({}, store {}:{})", command, r.launch.size, r.launch.launcher,
              o.master_addr, o.master_port);
   r.comm = make_process_group(o);
-  // The same pipeline and model on every rank, or no rank starts.
-  const std::string mine = launch_hash(p);
-  const std::vector<std::string> all = r.comm->allgather(mine, "comparing the ranks' pipelines");
+  // The same work on every rank, or no rank starts.
+  const std::vector<std::string> all = r.comm->allgather(identity, "comparing the ranks' " + what);
   std::string differ;
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (all[i] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(i);
   }
   if (!differ.empty()) {
-    throw ConfigError(p.file + ": error: rank(s) " + differ +
-                      " run another resolved pipeline or model files than rank 0 (start every "
-                      "rank with the same command, --set values and model folder)");
+    throw ConfigError("rank(s) " + differ + " run another " + what +
+                      " than rank 0 (start every rank with the same command, options and "
+                      "model folder)");
   }
   return r;
+}
+
+Ranks join_ranks(const Pipeline& p, const std::string& command) {
+  const std::string dir = p.model.params.has("path") ? p.model.params.get_string("path") : "";
+  Hasher h;
+  h.add(p.resolved_yaml()).add(model_folder_identity(dir));
+  try {
+    return join_ranks(command, p.run.get_string("distributed"),
+                      p.run.get_float("distributed_timeout_s"), p.run.get_string("device"), h.hex(),
+                      "resolved pipeline or model files");
+  } catch (const ConfigError& e) {
+    throw ConfigError(p.file + ": error: " + e.what());
+  }
 }
 
 void root_first(Communicator* comm, const std::string& what, const std::function<void()>& f) {

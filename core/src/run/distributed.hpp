@@ -32,11 +32,21 @@ struct Ranks {
   Communicator* get() const { return comm.get(); }
 };
 
-// Joins the ranks of `p`'s launch (a no-op for one process): every log line
-// then names the rank, the group is made, and every rank checks that all run
-// the same resolved pipeline on the same model files (ConfigError naming the
-// ranks that differ).
+// Joins the ranks of the launch (a no-op for one process, or when
+// `distributed` is "off"): every log line then names the rank, the group is
+// made (`timeout_s` per collective; on `device` cuda each rank selects its
+// LOCAL_RANK's GPU), and every rank checks that all hold the same `identity`
+// (ConfigError naming `what` and the ranks that differ).
+Ranks join_ranks(const std::string& command, const std::string& distributed, double timeout_s,
+                 const std::string& device, const std::string& identity, const std::string& what);
+
+// The same for a pipeline command: run.distributed, run.distributed_timeout_s,
+// run.device; the identity is the resolved pipeline and the model files.
 Ranks join_ranks(const Pipeline& p, const std::string& command);
+
+// The identity of a model folder for join_ranks: its config.json and the
+// names and sizes of its files (not paths or times, which differ between nodes).
+std::string model_folder_identity(const std::string& dir);
 
 // Runs `f` on rank 0 (its set-up of the run folder, its base preparation)
 // while the other ranks wait, and tells every rank how it went: an error there

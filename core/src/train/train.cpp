@@ -530,6 +530,39 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     log().info("resumed from {} at step {}", dir, start);
   }
 
+  Communicator* comm = o.comm != nullptr && o.comm->size() > 1 ? o.comm : nullptr;
+  const int rank = comm != nullptr ? comm->rank() : 0;
+  const int ranks = comm != nullptr ? comm->size() : 1;
+  if (rank != 0) eval_set.clear();  // rank 0 evaluates
+  if (comm != nullptr && o.accumulate % ranks != 0) {
+    log().warn(
+        "train: accumulate {} is not a multiple of the {} ranks: some ranks idle in "
+        "every step",
+        o.accumulate, ranks);
+  }
+  // The gradients and the step's loss sums, summed over the ranks.
+  auto sum_over_ranks = [&](double& loss_sum, double& kd_sum, std::int64_t step) {
+    const std::string what = "summing the gradients of step " + std::to_string(step);
+    std::vector<at::Tensor> bucket;
+    std::int64_t elements = 0;
+    constexpr std::int64_t kBucket = std::int64_t{1} << 25;
+    for (const at::Tensor& v : values) {
+      if (!v.grad().defined()) v.mutable_grad() = at::zeros_like(v);
+      if (!bucket.empty() && elements + v.numel() > kBucket) {
+        comm->allreduce_sum(bucket, what);
+        bucket.clear();
+        elements = 0;
+      }
+      bucket.push_back(v.grad());
+      elements += v.numel();
+    }
+    if (!bucket.empty()) comm->allreduce_sum(bucket, what);
+    std::vector<at::Tensor> sums = {at::tensor({loss_sum, kd_sum}, at::kDouble)};
+    comm->allreduce_sum(sums, what);
+    loss_sum = sums[0][0].item<double>();
+    kd_sum = sums[0][1].item<double>();
+  };
+
   TrainResult r;
   r.first_step = start + 1;
   auto run_eval = [&]() {
@@ -546,11 +579,13 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     opt.zero_grad();
     double loss_sum = 0, kd_sum = 0;
     for (int a = 0; a < o.accumulate; ++a) {
+      if (a % ranks != rank) continue;
       const MicroBatchLoss m =
           micro_batch_backward(c, w, batches.get(s * o.accumulate + a).to(device), o, bf16);
       loss_sum += m.loss;
       kd_sum += m.kd;
     }
+    if (comm != nullptr) sum_over_ranks(loss_sum, kd_sum, l.step);
     l.loss = loss_sum / o.accumulate;
     l.kd_loss = kd_sum / o.accumulate;
     l.grad_norm = clip_grad_norm(values, o.clip);
@@ -566,7 +601,7 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
               "step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
               o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
               l.grad_norm);
-    if (o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
+    if (rank == 0 && o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
       r.checkpoints.push_back(write_checkpoint(o, opt, l.step, l.loss));
       log().info("checkpoint {}", r.checkpoints.back());
     }

@@ -36,6 +36,16 @@
 //                                          p = softmax(student logits / tau)
 // (float32; the teacher runs without gradients). The reported loss stays the CE.
 //
+// Data-parallel (TrainOptions::comm with N > 1 ranks): micro-batch a of a
+// step (a = 0..A-1) is run by rank a mod N; after the step's backward passes
+// the gradients are summed over the ranks (buckets of at most 2^25 elements,
+// one allreduce each) and so are the losses, so every rank holds the
+// gradient of loss_s above and clips and updates its replica identically.
+// The data position depends only on the step, so a checkpoint resumes with
+// any number of ranks when batch and accumulate (the global batch) are kept.
+// Rank 0 alone evaluates and writes checkpoints. A equal to or a multiple of
+// N keeps every rank busy.
+//
 // Schedules: train/schedule.hpp.
 #pragma once
 
@@ -47,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "model/export.hpp"
 #include "tracenas/params.hpp"
 #include "tracenas/support/decoder.hpp"
@@ -165,6 +176,7 @@ struct TrainOptions {
   bool log_steps = true;           // false: step lines at debug level only
   std::string data_name = "data";  // names for messages
   std::string eval_name = "eval data";
+  Communicator* comm = nullptr;  // data-parallel over these ranks (header comment)
 };
 
 struct StepLog {
