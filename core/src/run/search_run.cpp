@@ -101,13 +101,22 @@ void write_search_meta(const Pipeline& p, const fs::path& dir, const Evaluator& 
                 {"intermediate_size", c.intermediate_size}}}});
 }
 
+// Whether the recovery stage still has to run (not finished by an earlier run).
+bool recovery_pending(const Pipeline& p, const fs::path& dir, bool resume) {
+  if (!p.output.get_bool("export_best") || p.recovery.get_int("steps") == 0) return false;
+  return !(resume && fs::exists(dir / "recovered" / "recovery.json"));
+}
+
+// With ranks, recovery training is data-parallel (train/train.hpp); rank 0 alone
+// writes, and the other ranks return an empty object.
 json run_recovery(const Pipeline& p, const Registry& registry, const RunContext& run,
                   const PipelineSession& session, const std::vector<LayerSelection>& selection,
-                  const fs::path& dir, bool resume) {
+                  const fs::path& dir, bool resume, Communicator* ranks) {
+  const bool root = ranks == nullptr || ranks->is_root();
   const ParamValues& v = p.recovery;
   const fs::path out = dir / "recovered";
   const fs::path done = out / "recovery.json";
-  if (resume && fs::exists(done)) {
+  if (root && resume && fs::exists(done)) {
     std::ifstream in(done);
     json j = json::parse(in, nullptr, false);
     if (!j.is_discarded()) {
@@ -116,6 +125,7 @@ json run_recovery(const Pipeline& p, const Registry& registry, const RunContext&
     }
   }
   TrainOptions t = train_options_from_params(v, p.batch_spec().seq_len);
+  t.comm = ranks;
   t.shuffle = true;
   t.seed = run.seed;
   t.eval_every = v.get_int("eval_every");
@@ -140,6 +150,7 @@ json run_recovery(const Pipeline& p, const Registry& registry, const RunContext&
   log().info("recovery: {} steps of {} x {} tokens on {}{}", t.steps, t.batch * t.accumulate,
              t.seq_len, t.data_name, t.teacher != nullptr ? ", distilled from the parent" : "");
   TrainResult r = train_model(pruned, train.ids, eval ? &eval->ids : nullptr, t);
+  if (!root) return json::object();
   const auto shard = static_cast<std::uint64_t>(p.output.get_int("shard_size_mb")) << 20;
   ExportResult e = export_trained(session.model_dir, pruned, out.string(), shard);
   json j = {{"model", e.out_dir},
@@ -194,11 +205,19 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.objective = p.objective;
   eo.comm = ranks;
   if (!root) {
-    // This rank evaluates what rank 0 sends, then leaves the rest to it.
+    // This rank evaluates what rank 0 sends, then takes its share of recovery training.
     Engine engine(*evaluator, *space, strategy, eo);
     const EngineResult w = engine.run();
     log().info("search: this rank evaluated {} candidates in {:.1f} s", w.evaluated,
                w.candidate_seconds);
+    evaluator->release_weights();
+    const json next = json::parse(ranks->broadcast_bytes("", 0, "waiting for rank 0's best"));
+    if (next.value("recover", false)) {
+      const Arch arch = space->decode(next["genome"].get<Genome>());
+      run_recovery(p, registry, run, session,
+                   select_units(evaluator->config(), arch, &evaluator->order()), dir, resume,
+                   ranks);
+    }
     SearchRunResult result;
     result.evaluated = w.evaluated;
     return result;
@@ -214,6 +233,14 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   EngineResult r = engine.run();
   // Export and recovery cut units out by their original indices.
   evaluator->release_weights();
+  if (ranks != nullptr && ranks->size() > 1) {
+    // The other ranks train with rank 0 when the recovery stage runs.
+    const bool recover = r.best.has_value() && recovery_pending(p, dir, resume);
+    ranks->broadcast_bytes(
+        json{{"recover", recover}, {"genome", r.best ? json(r.best->genome) : json(nullptr)}}
+            .dump(),
+        0, "sending the best candidate");
+  }
 
   const ModelConfig& c = evaluator->config();
   json summary = {{"run_dir", dir.string()},
@@ -273,7 +300,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
     summary["best"]["model"] = ex.out_dir;
     result.model_dir = ex.out_dir;
     if (p.recovery.get_int("steps") > 0) {
-      json rec = run_recovery(p, registry, run, session, selection, dir, resume);
+      json rec = run_recovery(p, registry, run, session, selection, dir, resume, ranks);
       best_json["recovered"] = rec;
       summary["best"]["recovered"] = rec;
       result.recovered = rec;
