@@ -4,10 +4,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/runtime.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
+#include "run/distributed.hpp"
 #include "run/run_folder.hpp"
 #include "run/study_run.hpp"
 
@@ -23,8 +25,15 @@ int cmd_study(const std::vector<std::string>& argv) {
   check_study(p, registry);
   // A study over several seeds holds its seeds' folders; seeds.json marks it.
   const char* marker = p.study.get_int_list("seeds").empty() ? "architectures.json" : "seeds.json";
-  RunContext run = open_run_folder(p, "study", marker, resume);
-  const StudyRunResult r = run_study(p, registry, run, resume);
+  // Under torchrun or srun: architecture-parallel; only rank 0 writes and prints.
+  Ranks ranks = join_ranks(p, "study");
+  RunContext run;
+  root_first(ranks.get(), "setting up the study folder", [&] {
+    if (ranks.root()) run = open_run_folder(p, "study", marker, resume);
+  });
+  if (!ranks.root()) run = apply_runtime(p.run_context());
+  const StudyRunResult r = run_study(p, registry, run, resume, ranks.get());
+  if (!ranks.root()) return 0;
   std::cerr << "\n" << r.table << "\n";
   print_result({{"study_dir", r.study_dir},
                 {"architectures", r.architectures},

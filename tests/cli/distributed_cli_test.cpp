@@ -9,6 +9,8 @@
 //     and step; every recorded candidate is kept, and --resume with one
 //     process continues to the uninterrupted result.
 //   - Ranks started with different pipelines are refused before any work.
+//   - `tracenas study` on two ranks trains each architecture on one rank and
+//     records what one process records.
 //   - `tracenas train` on two ranks (data-parallel) gives one rank's loss at
 //     every step with the same global batch, and its checkpoint resumes on
 //     one rank to one rank's losses.
@@ -26,6 +28,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -217,6 +220,45 @@ TEST(DistributedCli, RanksWithDifferentPipelinesAreRefusedAtStart) {
   EXPECT_FALSE(fs::exists(d.path() / "runs" / "mixed" / "candidates.jsonl"));
 }
 
+TEST(DistributedCli, TwoRankStudyRecordsWhatOneProcessRecords) {
+  testing::ScratchDir d;
+  auto args = [&](const std::string& name) {
+    return "study " TN_SOURCE_DIR "/configs/study/stories260K.yaml --set run.name=" + name +
+           " --set run.output_dir=" + (d.path() / "runs").string() +
+           " --set run.cache_dir=" + (d.path() / "cache").string() +
+           " --set run.threads=1 --set model.params.path=" +
+           testing::converted_stories260K("tn_dist_stories260K") +
+           " --set data.params.path=" TN_SHARED_DIR "/data/stories260K-samples.u16" +
+           " --set study.architectures=4 --set study.steps=3 --set study.warmup_steps=1" +
+           " --set study.proposal_evaluations=4";
+  };
+  CliResult one = testing::run_tracenas(args("one"), "tn_dist_study_one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const int port = free_port();
+  Rank r0 = start_rank(0, 2, port, args("two"), d.path());
+  Rank r1 = start_rank(1, 2, port, args("two"), d.path());
+  ASSERT_EQ(wait_rank(r0, 300), 0) << read_text(r0.err);
+  ASSERT_EQ(wait_rank(r1, 60), 0) << read_text(r1.err);
+  auto study_records = [&](const std::string& name) {
+    std::vector<json> out = records(d.path() / "runs" / name / "study.jsonl");
+    std::set<int> ranks;
+    for (json& r : out) {
+      if (r.contains("rank")) ranks.insert(r["rank"].get<int>());
+      r.erase("rank");
+      r.erase("seconds");
+    }
+    return std::make_pair(out, ranks);
+  };
+  const auto [want, ranks_one] = study_records("one");
+  const auto [got, ranks_two] = study_records("two");
+  ASSERT_EQ(want.size(), 4u);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ranks_two, (std::set<int>{0, 1}));
+  EXPECT_EQ(json::parse(read_text(d.path() / "runs" / "two" / "study.json"))["coefficients"],
+            json::parse(read_text(d.path() / "runs" / "one" / "study.json"))["coefficients"]);
+  EXPECT_EQ(read_text(r1.out), "");
+}
+
 // The loss of every step a train log (stderr) reports: "step S/N: loss X".
 std::map<int, double> step_losses(const std::string& err) {
   std::map<int, double> out;
@@ -256,7 +298,8 @@ TEST(DistributedCli, TwoRankTrainingEqualsOneRankAndResumesOnOne) {
 
   // The two-rank checkpoint of step 3, resumed on one rank: steps 4-6 as one rank's.
   CliResult resumed = testing::run_tracenas(
-      args("resumed", 6, " --resume " + (d.path() / "two" / "checkpoints" / "step-00000003").string()),
+      args("resumed", 6,
+           " --resume " + (d.path() / "two" / "checkpoints" / "step-00000003").string()),
       "tn_dist_train_resumed");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const std::map<int, double> after = step_losses(resumed.err);

@@ -20,6 +20,7 @@
 #include "model/subnet.hpp"
 #include "pipeline/data_loading.hpp"
 #include "pipeline/session.hpp"
+#include "run/distributed.hpp"
 #include "run/run_folder.hpp"
 #include "search/engine.hpp"
 #include "study/multiple_choice.hpp"
@@ -133,10 +134,16 @@ json plan_json(const std::vector<Planned>& plan) {
   return {{"architectures", list}};
 }
 
+std::vector<Planned> parse_plan(const json& j, const std::string& what, const ArchSpace& space,
+                                int n);
+
 std::vector<Planned> read_plan(const fs::path& path, const ArchSpace& space, int n) {
   std::ifstream in(path);
-  json j = json::parse(in, nullptr, false);
-  const std::string what = path.string() + ": ";
+  return parse_plan(json::parse(in, nullptr, false), path.string() + ": ", space, n);
+}
+
+std::vector<Planned> parse_plan(const json& j, const std::string& what, const ArchSpace& space,
+                                int n) {
   if (j.is_discarded() || !j.contains("architectures") || !j["architectures"].is_array()) {
     throw Error(what + "not a study architecture list (expected {\"architectures\": [...]})");
   }
@@ -308,66 +315,103 @@ std::map<int, json> train_architectures(const std::vector<Planned>& plan, const 
                                         const std::vector<at::Tensor>& eval_set,
                                         const std::vector<ChoiceExample>& tasks, const Split& data,
                                         const TrainOptions& topt, const fs::path& log_path,
-                                        std::int64_t report_every) {
+                                        std::int64_t report_every, Communicator* ranks) {
   const ModelConfig& c = evaluator.config();
-  std::map<int, json> done = read_study_log(log_path);
+  const bool root = ranks == nullptr || ranks->is_root();
+  const int rank = ranks != nullptr ? ranks->rank() : 0;
+  const int size = ranks != nullptr ? ranks->size() : 1;
+  std::map<int, json> done;
+  if (root) done = read_study_log(log_path);
+  if (size > 1) {
+    // Every rank learns which architectures are left (rank 0 reads the log).
+    json indices = json::array();
+    for (const auto& [index, rec] : done) indices.push_back(index);
+    indices = json::parse(ranks->broadcast_bytes(indices.dump(), 0, "reading study.jsonl"));
+    for (const json& i : indices) done.emplace(i.get<int>(), json());
+  }
   if (!done.empty()) log().info("study: {} architectures already done (resume)", done.size());
-  AppendLog out(log_path.string());
+  std::unique_ptr<AppendLog> out;
+  if (root) out = std::make_unique<AppendLog>(log_path.string());
   const auto& proxies = evaluator.proxies();
+  std::vector<const Planned*> pending;
   for (const Planned& a : plan) {
-    if (done.count(a.index)) continue;
-    const auto t0 = std::chrono::steady_clock::now();
-    const Arch arch = space.decode(a.genome);
-    const Evaluation ev = evaluator.evaluate(arch);
-    const double proxy_seconds = seconds_since(t0);
+    if (!done.count(a.index)) pending.push_back(&a);
+  }
+  // A group of `size` pending architectures at a time: the k-th to rank k.
+  for (std::size_t group = 0; group < pending.size(); group += static_cast<std::size_t>(size)) {
+    json mine = nullptr;
+    const std::size_t at = group + static_cast<std::size_t>(rank);
+    if (at < pending.size()) {
+      const Planned& a = *pending[at];
+      const auto t0 = std::chrono::steady_clock::now();
+      const Arch arch = space.decode(a.genome);
+      const Evaluation ev = evaluator.evaluate(arch);
+      const double proxy_seconds = seconds_since(t0);
 
-    const auto t1 = std::chrono::steady_clock::now();
-    const auto selection = select_units(c, arch, &evaluator.order());
-    DecoderModel pruned(c, float32_weights(evaluator.realize(selection), session.model->device()));
-    const double before = evaluate(c, pruned.weights(), eval_set).loss;
-    const double eval_seconds_before = seconds_since(t1);
-    const auto t2 = std::chrono::steady_clock::now();
-    TrainResult tr = train_model(pruned, data.train, nullptr, topt);
-    const double train_seconds = seconds_since(t2);
-    const auto t3 = std::chrono::steady_clock::now();
-    const double after = evaluate(c, pruned.weights(), eval_set).loss;
-    const double eval_seconds = eval_seconds_before + seconds_since(t3);
-    json task = nullptr;
-    if (!tasks.empty()) {
-      const auto t4 = std::chrono::steady_clock::now();
-      const MultipleChoiceResult m = score_multiple_choice(c, pruned.weights(), tasks);
-      task = {{"acc", m.acc}, {"acc_norm", m.acc_norm}, {"seconds", seconds_since(t4)}};
-    }
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto selection = select_units(c, arch, &evaluator.order());
+      DecoderModel pruned(c,
+                          float32_weights(evaluator.realize(selection), session.model->device()));
+      const double before = evaluate(c, pruned.weights(), eval_set).loss;
+      const double eval_seconds_before = seconds_since(t1);
+      const auto t2 = std::chrono::steady_clock::now();
+      TrainResult tr = train_model(pruned, data.train, nullptr, topt);
+      const double train_seconds = seconds_since(t2);
+      const auto t3 = std::chrono::steady_clock::now();
+      const double after = evaluate(c, pruned.weights(), eval_set).loss;
+      const double eval_seconds = eval_seconds_before + seconds_since(t3);
+      json task = nullptr;
+      if (!tasks.empty()) {
+        const auto t4 = std::chrono::steady_clock::now();
+        const MultipleChoiceResult m = score_multiple_choice(c, pruned.weights(), tasks);
+        task = {{"acc", m.acc}, {"acc_norm", m.acc_norm}, {"seconds", seconds_since(t4)}};
+      }
 
-    json values = json::object();
-    for (std::size_t j = 0; j < proxies.size(); ++j) {
-      values[proxies[j].label] = finite_or_null(ev.values[j]);
+      json values = json::object();
+      for (std::size_t j = 0; j < proxies.size(); ++j) {
+        values[proxies[j].label] = finite_or_null(ev.values[j]);
+      }
+      json rec = {{"index", a.index},
+                  {"origin", a.origin},
+                  {"params", ev.params},
+                  {"scoped_params", space.scoped_params(arch)},
+                  {"proxies", values},
+                  {"loss_before", finite_or_null(before)},
+                  {"loss_after", finite_or_null(after)},
+                  {"ppl_after", finite_or_null(std::exp(after))},
+                  {"task", task},
+                  {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
+                  {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
+                  {"seconds",
+                   {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
+                  {"genome", a.genome},
+                  {"arch", json::parse(arch_to_json(arch, c))}};
+      if (size > 1) rec["rank"] = rank;
+      log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps{} ({:.1f} s)",
+                 done.size() + at - group + 1, plan.size(), a.origin, ev.params, before, after,
+                 topt.steps,
+                 task.is_object() ? fmt::format(", task accuracy {:.3f}", task["acc"].get<double>())
+                                  : std::string(),
+                 seconds_since(t0));
+      mine = rec;
     }
-    json rec = {
-        {"index", a.index},
-        {"origin", a.origin},
-        {"params", ev.params},
-        {"scoped_params", space.scoped_params(arch)},
-        {"proxies", values},
-        {"loss_before", finite_or_null(before)},
-        {"loss_after", finite_or_null(after)},
-        {"ppl_after", finite_or_null(std::exp(after))},
-        {"task", task},
-        {"train_loss_first", tr.log.empty() ? json(nullptr) : json(tr.log.front().loss)},
-        {"train_loss_last", tr.log.empty() ? json(nullptr) : json(tr.log.back().loss)},
-        {"seconds", {{"proxies", proxy_seconds}, {"train", train_seconds}, {"eval", eval_seconds}}},
-        {"genome", a.genome},
-        {"arch", json::parse(arch_to_json(arch, c))}};
-    out.append(rec.dump());
-    done[a.index] = rec;
-    if (report_every > 0 && static_cast<std::int64_t>(done.size()) % report_every == 0) {
-      update_report(log_path.parent_path().string(), /*live=*/true);
+    std::vector<json> records = {mine};
+    if (size > 1) {
+      records.clear();
+      for (const std::string& r :
+           ranks->allgather(mine.dump(), "training architectures " + std::to_string(group + 1) +
+                                             "-" + std::to_string(group + size))) {
+        records.push_back(json::parse(r));
+      }
     }
-    log().info("study: [{}/{}] {} {} params: loss {:.4f} -> {:.4f} after {} steps{} ({:.1f} s)",
-               done.size(), plan.size(), a.origin, ev.params, before, after, topt.steps,
-               task.is_object() ? fmt::format(", task accuracy {:.3f}", task["acc"].get<double>())
-                                : std::string(),
-               seconds_since(t0));
+    for (const json& rec : records) {
+      if (rec.is_null()) continue;
+      if (root) out->append(rec.dump());
+      done[rec["index"].get<int>()] = rec;
+      if (root && report_every > 0 && static_cast<std::int64_t>(done.size()) % report_every == 0) {
+        update_report(log_path.parent_path().string(), /*live=*/true);
+      }
+    }
   }
 
   return done;
@@ -567,7 +611,8 @@ void write_study_outputs(const Pipeline& p, const RunContext& run, const StudySe
 
 // One study in run.run_dir with run.seed.
 StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const RunContext& run,
-                             bool resume) {
+                             bool resume, Communicator* ranks) {
+  const bool root = ranks == nullptr || ranks->is_root();
   const auto t_start = std::chrono::steady_clock::now();
   const fs::path dir = run.run_dir;
   const StudySettings st = settings_of(p, run.seed);
@@ -595,7 +640,10 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
                                        session.model->config().vocab_size, run, "study.tasks");
   }
   std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
-  evaluator->prepare();
+  // Rank 0 first: the other ranks then read importance and base traces from the cache.
+  root_first(ranks, "waiting for rank 0's base preparation (importance, base traces)",
+             [&] { evaluator->prepare(); });
+  if (!root) evaluator->prepare();
   const ModelConfig& c = evaluator->config();
 
   const Split data = split_data(p, registry, run, session, st);
@@ -606,8 +654,15 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
   log().info("study: training on {} ({} windows), evaluating on {} ({} windows)", data.train_name,
              data.train_windows, data.eval_name, data.eval_windows);
 
-  const std::vector<Planned> plan =
-      plan_architectures(p, registry, run, *evaluator, *space, st, resume);
+  std::vector<Planned> plan;
+  root_first(ranks, "waiting for rank 0's architecture plan (and its proposal search)", [&] {
+    if (root) plan = plan_architectures(p, registry, run, *evaluator, *space, st, resume);
+  });
+  if (ranks != nullptr && ranks->size() > 1) {
+    plan = parse_plan(
+        json::parse(ranks->broadcast_bytes(plan_json(plan).dump(), 0, "sending the plan")),
+        "rank 0's plan: ", *space, st.n);
+  }
   const int from_strategy = static_cast<int>(std::count_if(
       plan.begin(), plan.end(), [](const Planned& a) { return a.origin == "strategy"; }));
   log().info("study: {} architectures ({} uniform, {} from the {} strategy)", plan.size(),
@@ -629,7 +684,8 @@ StudyRunResult run_one_study(const Pipeline& p, const Registry& registry, const 
   const fs::path log_path = dir / "study.jsonl";
   const std::map<int, json> done =
       train_architectures(plan, *space, *evaluator, session, eval_set, tasks.examples, data, topt,
-                          log_path, p.output.get_int("report_every"));
+                          log_path, p.output.get_int("report_every"), ranks);
+  if (!root) return StudyRunResult{};
 
   const Correlations k = correlate_all(p, run, *evaluator, plan, done, st, !tasks.path.empty());
   write_study_outputs(p, run, st, topt, data, from_strategy, base_loss, evaluator->base_params(), k,
@@ -821,13 +877,14 @@ void check_study(const Pipeline& p, const Registry& registry) {
 }
 
 StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunContext& run,
-                         bool resume) {
-  if (p.study.get_int_list("seeds").empty()) return run_one_study(p, registry, run, resume);
+                         bool resume, Communicator* ranks) {
+  if (p.study.get_int_list("seeds").empty()) return run_one_study(p, registry, run, resume, ranks);
+  const bool root = ranks == nullptr || ranks->is_root();
   const auto t_start = std::chrono::steady_clock::now();
   const fs::path dir = run.run_dir;
   const std::vector<std::uint64_t> seeds = seeds_of(p, run);
   // The folder's marker (tracenas study refuses a folder holding one without --resume).
-  write_file_atomic((dir / "seeds.json").string(), json(seeds).dump() + "\n");
+  if (root) write_file_atomic((dir / "seeds.json").string(), json(seeds).dump() + "\n");
   std::vector<json> studies;
   for (std::uint64_t seed : seeds) {
     Pipeline ps = p;
@@ -836,24 +893,39 @@ StudyRunResult run_study(const Pipeline& p, const Registry& registry, const RunC
     rs.seed = seed;
     rs.run_dir = (dir / ("seed-" + std::to_string(seed))).string();
     const fs::path done = fs::path(rs.run_dir) / "study.json";
-    if (fs::exists(done)) {
+    json finished;  // rank 0 reads the seed's folder and tells the others
+    bool started = false;
+    if (root && fs::exists(done)) {
       std::ifstream in(done);
       json j = json::parse(in, nullptr, false);
-      if (!j.is_discarded() && j.contains("coefficients")) {
-        log().info("study: seed {} already done ({})", seed, done.string());
-        studies.push_back(j);
-        continue;
-      }
+      if (!j.is_discarded() && j.contains("coefficients")) finished = j;
     }
     // A seed folder holding a plan continues where it stopped.
-    const bool started = fs::exists(fs::path(rs.run_dir) / "architectures.json");
-    fs::create_directories(rs.run_dir);
+    if (root) started = fs::exists(fs::path(rs.run_dir) / "architectures.json");
+    if (ranks != nullptr && ranks->size() > 1) {
+      const json state = json::parse(ranks->broadcast_bytes(
+          json{{"finished", !finished.is_null()}, {"started", started}}.dump(), 0,
+          "reading seed " + std::to_string(seed) + "'s folder"));
+      started = state["started"];
+      if (!root && state["finished"].get<bool>()) finished = json::object();
+    }
+    if (!finished.is_null()) {
+      log().info("study: seed {} already done ({})", seed, done.string());
+      studies.push_back(finished);
+      continue;
+    }
+    if (root) fs::create_directories(rs.run_dir);
     log().info("study: seed {} ({} of {}) in {}", seed, studies.size() + 1, seeds.size(),
                rs.run_dir);
-    run_one_study(ps, registry, rs, resume && started);
+    run_one_study(ps, registry, rs, resume && started, ranks);
+    if (!root) {
+      studies.push_back(json::object());
+      continue;
+    }
     std::ifstream in(done);
     studies.push_back(json::parse(in));
   }
+  if (!root) return StudyRunResult{};
   StudyRunResult r;
   r.study_dir = dir.string();
   r.architectures = static_cast<int>(p.study.get_int("architectures"));

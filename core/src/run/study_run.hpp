@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 #include "tracenas/component.hpp"
@@ -37,7 +38,13 @@ void check_study(const Pipeline& pipeline, const Registry& registry);
 
 // Runs the study in `run.run_dir`, resuming from its architecture list and
 // study.jsonl when `resume`.
+// With `ranks` (more than one): architecture-parallel. Rank 0 plans the
+// architectures (and runs the strategy's proposal search) while the others
+// wait; then each pending architecture is scored, trained and evaluated by one
+// rank (the k-th of a group of N by rank k), and rank 0 appends the records
+// in index order and writes every output; the other ranks write nothing and
+// return an empty result.
 StudyRunResult run_study(const Pipeline& pipeline, const Registry& registry, const RunContext& run,
-                         bool resume);
+                         bool resume, Communicator* ranks = nullptr);
 
 }  // namespace tracenas
