@@ -14,15 +14,31 @@
 #include "dist/communicator.hpp"
 #include "tracenas/error.hpp"
 
+// Gloo's own headers come with Debian's libgloo-dev, and with LibTorch builds
+// that ship them; core/CMakeLists.txt defines TN_WITHOUT_GLOO when they are
+// not found, and this file then makes no Gloo group.
+#if defined(USE_C10D_GLOO) && !defined(TN_WITHOUT_GLOO)
+#define TN_GLOO 1
+#else
+#define TN_GLOO 0
+#endif
+// The same for NCCL's nccl.h (TN_WITHOUT_NCCL), which LibTorch wheels leave to
+// the NCCL package beside them.
+#if defined(USE_C10D_NCCL) && !defined(TN_WITHOUT_NCCL)
+#define TN_NCCL 1
+#else
+#define TN_NCCL 0
+#endif
+
 #ifdef USE_DISTRIBUTED
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_GLOO
+#if TN_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#if TN_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #endif
@@ -201,10 +217,10 @@ c10::intrusive_ptr<c10d::Store> open_store(const GroupOptions& o) {
 }  // namespace
 
 bool process_groups_available(const std::string& device) {
-#ifdef USE_C10D_NCCL
+#if TN_NCCL
   if (device.rfind("cuda", 0) == 0) return true;
 #endif
-#ifdef USE_C10D_GLOO
+#if TN_GLOO
   return device.rfind("cuda", 0) != 0;
 #else
   (void)device;
@@ -222,7 +238,7 @@ std::unique_ptr<Communicator> make_process_group(const GroupOptions& o) {
   const std::string where = "rank " + std::to_string(o.rank) + " of " + std::to_string(o.size);
   try {
     c10::intrusive_ptr<c10d::Store> store = open_store(o);
-#ifdef USE_C10D_NCCL
+#if TN_NCCL
     if (o.device.rfind("cuda", 0) == 0) {
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = o.timeout;
@@ -231,7 +247,7 @@ std::unique_ptr<Communicator> make_process_group(const GroupOptions& o) {
                                                              at::Device(o.device), true);
     }
 #endif
-#ifdef USE_C10D_GLOO
+#if TN_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(o.timeout);
     const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
     if (ifname != nullptr && *ifname != '\0') {
