@@ -1,5 +1,6 @@
 #include "run/search_run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -204,6 +205,9 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.resume = resume;
   eo.objective = p.objective;
   eo.comm = ranks;
+  // A round asks 8 genomes, or one per rank when there are more ranks (the
+  // strategy then sees larger rounds than a one-process run's).
+  if (ranks != nullptr) eo.ask_size = std::max(eo.ask_size, ranks->size());
   if (!root) {
     // This rank evaluates what rank 0 sends, then takes its share of recovery training.
     Engine engine(*evaluator, *space, strategy, eo);
