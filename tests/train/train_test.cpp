@@ -17,9 +17,11 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 #include "cli_runner.hpp"
 #include "data/calibration.hpp"
+#include "dist/communicator.hpp"
 #include "io/llama2c.hpp"
 #include "model/export.hpp"
 #include "model/subnet.hpp"
@@ -476,6 +478,62 @@ TEST(TrainCli, TrainsCheckpointsAndPrintsTheResult) {
                            " --kd-alpha 0.5");
   ASSERT_EQ(r2.code, 0) << r2.err;
   EXPECT_EQ(r2.last["loss"], r.last["loss"]);
+}
+
+// Data-parallel training on two ranks as two threads of this process, each with its own
+// replica and its own Gloo group on one store: the same losses and weights as one process
+// training on the whole global batch (micro-batch a of a step on rank a mod 2).
+TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  const auto train = slice(stories().tokens, 0, 24 * 64);
+  TrainOptions o = small_options(4);
+  o.batch = 2;
+  o.accumulate = 2;
+  o.shuffle = true;
+  o.log_steps = false;
+  auto one = load_model(stories().dir);
+  const TrainResult want = train_model(*one, train, nullptr, o);
+
+  auto store = make_shared_store();
+  std::shared_ptr<DecoderModel> replicas[2];
+  TrainResult got[2];
+  std::string failure[2];
+  auto rank_main = [&](int rank) {
+    try {
+      GroupOptions g;
+      g.rank = rank;
+      g.size = 2;
+      g.shared = store;
+      g.hostname = "127.0.0.1";
+      std::unique_ptr<Communicator> comm = make_process_group(g);
+      TrainOptions mine = o;
+      mine.comm = comm.get();
+      replicas[rank] = load_model(stories().dir);
+      got[rank] = train_model(*replicas[rank], train, nullptr, mine);
+    } catch (const std::exception& e) {
+      failure[rank] = e.what();
+    }
+  };
+  std::thread t1(rank_main, 1);
+  rank_main(0);
+  t1.join();
+  ASSERT_EQ(failure[0], "");
+  ASSERT_EQ(failure[1], "");
+  for (int rank : {0, 1}) {
+    ASSERT_EQ(got[rank].log.size(), want.log.size());
+    for (std::size_t i = 0; i < want.log.size(); ++i) {
+      EXPECT_NEAR(got[rank].log[i].loss, want.log[i].loss, 1e-5)
+          << "rank " << rank << " step " << i;
+      EXPECT_NEAR(got[rank].log[i].grad_norm, want.log[i].grad_norm, 1e-4 * want.log[i].grad_norm);
+    }
+    const ModelWeights& a = one->weights();
+    const ModelWeights& b = replicas[rank]->weights();
+    EXPECT_TRUE(at::allclose(a.embed, b.embed, 1e-5, 1e-6)) << "rank " << rank;
+    for (std::size_t l = 0; l < a.layers.size(); ++l) {
+      EXPECT_TRUE(at::allclose(a.layers[l].ffn.down, b.layers[l].ffn.down, 1e-5, 1e-6))
+          << "rank " << rank << " layer " << l;
+    }
+  }
 }
 
 }  // namespace

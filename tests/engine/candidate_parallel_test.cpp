@@ -1,0 +1,102 @@
+// Candidate-parallel search (search/engine.hpp) with two ranks as two threads
+// of this process, each with its own Gloo group on one store, its own model
+// and its own evaluator: the candidates, their proxy values and the best are
+// those of one process, and rank 1 writes nothing.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/runtime.hpp"
+#include "cli_runner.hpp"
+#include "dist/communicator.hpp"
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
+#include "run/search_run.hpp"
+#include "test_dir.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tracenas {
+namespace {
+
+std::vector<json> candidates(const fs::path& run_dir) {
+  std::vector<json> out;
+  for (json j : testing::read_jsonl((run_dir / "candidates.jsonl").string())) {
+    for (const char* k : {"seconds", "pass_seconds", "proxy_seconds"}) j.erase(k);
+    out.push_back(j);
+  }
+  return out;
+}
+
+TEST(CandidateParallel, TwoThreadRanksFindWhatOneProcessFinds) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  testing::ScratchDir d;
+  const fs::path file = d.path() / "pipeline.yaml";
+  std::ofstream(file) << "schema_version: 1\n"
+                      << "run: {name: r, seed: 3, output_dir: " << (d.path() / "runs").string()
+                      << ", cache_dir: " << (d.path() / "cache").string() << ", threads: 1}\n"
+                      << "model: {adapter: llama, params: {path: "
+                      << testing::converted_stories260K("tn_cp_stories260K") << "}}\n"
+                      << "data: {source: tokens, seq_len: 64, batch_size: 2, num_batches: 2,\n"
+                      << "       params: {path: " TN_SHARED_DIR "/data/stories260K-samples.u16}}\n"
+                      << "proxies:\n"
+                      << "  - {proxy: trace_correlation, objective: true}\n"
+                      << "  - {proxy: loss}\n"
+                      << "  - {proxy: snip}\n"
+                      << "search: {strategy: evolutionary, max_evaluations: 20,\n"
+                      << "         params: {population_size: 6, elites: 2}}\n"
+                      << "space: {min_layers: 3, mlp_align: 4}\n"
+                      << "constraints: {min_params: 150000, max_params: 200000}\n"
+                      << "output: {top_k: 5, export_best: false}\n";
+  Registry registry;
+  const Pipeline p = load_pipeline(file.string(), {}, registry);
+  auto context = [&](const std::string& name) {
+    RunContext run = apply_runtime(p.run_context());
+    run.run_dir = (d.path() / "runs" / name).string();
+    fs::create_directories(run.run_dir);
+    return run;
+  };
+  const SearchRunResult one = run_search(p, registry, context("one"), false);
+
+  auto store = make_shared_store();
+  SearchRunResult got[2];
+  std::string failure[2];
+  auto rank_main = [&](int rank) {
+    try {
+      GroupOptions g;
+      g.rank = rank;
+      g.size = 2;
+      g.shared = store;
+      g.hostname = "127.0.0.1";
+      std::unique_ptr<Communicator> comm = make_process_group(g);
+      got[rank] = run_search(p, registry, context(rank == 0 ? "two" : "rank1"), false, comm.get());
+    } catch (const std::exception& e) {
+      failure[rank] = e.what();
+    }
+  };
+  std::thread t1(rank_main, 1);
+  rank_main(0);
+  t1.join();
+  ASSERT_EQ(failure[0], "");
+  ASSERT_EQ(failure[1], "");
+
+  const std::vector<json> want = candidates(d.path() / "runs" / "one");
+  ASSERT_EQ(want.size(), 20u);
+  EXPECT_EQ(candidates(d.path() / "runs" / "two"), want);
+  EXPECT_EQ(got[0].best_proxies, one.best_proxies);
+  EXPECT_EQ(got[0].best_params, one.best_params);
+  EXPECT_GT(got[1].evaluated, 0);
+  EXPECT_EQ(got[0].evaluated, 20);
+  EXPECT_TRUE(fs::is_empty(d.path() / "runs" / "rank1")) << "rank 1 wrote into its run folder";
+  std::ifstream in(d.path() / "runs" / "two" / "summary.json");
+  const json summary = json::parse(in);
+  EXPECT_EQ(summary["distributed"]["evaluated_per_rank"],
+            json::array({20 - got[1].evaluated, got[1].evaluated}));
+}
+
+}  // namespace
+}  // namespace tracenas
