@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -210,7 +211,10 @@ EngineResult Engine::run() {
     ~StopWorkers() {
       if (comm == nullptr || comm->size() == 1) return;
       try {
-        comm->broadcast_bytes(json{{"stop", true}}.dump(), 0, "ending the search");
+        // An exception unwinding through here is rank 0's failure: the ranks end with it.
+        comm->broadcast_bytes(
+            json{{"stop", true}, {"failed", std::uncaught_exceptions() > 0}}.dump(), 0,
+            "ending the search");
       } catch (const std::exception& e) {
         log().warn("search: could not tell the other ranks to stop: {}", e.what());
       }
@@ -454,6 +458,10 @@ EngineResult Engine::run_worker() {
   for (;;) {
     const json msg =
         json::parse(comm.broadcast_bytes("", 0, "waiting for rank 0's next candidates"));
+    if (msg.value("failed", false)) {
+      throw Error("rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                  ": rank 0 ended the search with an error (its log names it)");
+    }
     if (msg.value("stop", false)) break;
     const std::vector<Genome> genomes = msg.at("genomes").get<std::vector<Genome>>();
     const auto t0 = Clock::now();
