@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "base/runtime.hpp"
 #include "cli_runner.hpp"
@@ -16,6 +15,7 @@
 #include "plugin/registry.hpp"
 #include "run/search_run.hpp"
 #include "test_dir.hpp"
+#include "thread_ranks.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -62,27 +62,12 @@ TEST(CandidateParallel, TwoThreadRanksFindWhatOneProcessFinds) {
   };
   const SearchRunResult one = run_search(p, registry, context("one"), false);
 
-  auto store = make_shared_store();
   SearchRunResult got[2];
-  std::string failure[2];
-  auto rank_main = [&](int rank) {
-    try {
-      GroupOptions g;
-      g.rank = rank;
-      g.size = 2;
-      g.shared = store;
-      g.hostname = "127.0.0.1";
-      std::unique_ptr<Communicator> comm = make_process_group(g);
-      got[rank] = run_search(p, registry, context(rank == 0 ? "two" : "rank1"), false, comm.get());
-    } catch (const std::exception& e) {
-      failure[rank] = e.what();
-    }
-  };
-  std::thread t1(rank_main, 1);
-  rank_main(0);
-  t1.join();
-  ASSERT_EQ(failure[0], "");
-  ASSERT_EQ(failure[1], "");
+  const std::vector<std::string> failures =
+      testing::run_thread_ranks(2, [&](int rank, Communicator& comm) {
+        got[rank] = run_search(p, registry, context(rank == 0 ? "two" : "rank1"), false, &comm);
+      });
+  ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
 
   const std::vector<json> want = candidates(d.path() / "runs" / "one");
   ASSERT_EQ(want.size(), 20u);

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
-#include <thread>
 
 #include "cli_runner.hpp"
 #include "data/calibration.hpp"
@@ -27,6 +26,7 @@
 #include "model/subnet.hpp"
 #include "models/checkpoints.hpp"
 #include "test_dir.hpp"
+#include "thread_ranks.hpp"
 #include "tracenas/arch.hpp"
 #include "tracenas/error.hpp"
 #include "tracenas/support/hf_checkpoint.hpp"
@@ -494,31 +494,16 @@ TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
   auto one = load_model(stories().dir);
   const TrainResult want = train_model(*one, train, nullptr, o);
 
-  auto store = make_shared_store();
   std::shared_ptr<DecoderModel> replicas[2];
   TrainResult got[2];
-  std::string failure[2];
-  auto rank_main = [&](int rank) {
-    try {
-      GroupOptions g;
-      g.rank = rank;
-      g.size = 2;
-      g.shared = store;
-      g.hostname = "127.0.0.1";
-      std::unique_ptr<Communicator> comm = make_process_group(g);
-      TrainOptions mine = o;
-      mine.comm = comm.get();
-      replicas[rank] = load_model(stories().dir);
-      got[rank] = train_model(*replicas[rank], train, nullptr, mine);
-    } catch (const std::exception& e) {
-      failure[rank] = e.what();
-    }
-  };
-  std::thread t1(rank_main, 1);
-  rank_main(0);
-  t1.join();
-  ASSERT_EQ(failure[0], "");
-  ASSERT_EQ(failure[1], "");
+  const std::vector<std::string> failures =
+      testing::run_thread_ranks(2, [&](int rank, Communicator& comm) {
+        TrainOptions mine = o;
+        mine.comm = &comm;
+        replicas[rank] = load_model(stories().dir);
+        got[rank] = train_model(*replicas[rank], train, nullptr, mine);
+      });
+  ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
   for (int rank : {0, 1}) {
     ASSERT_EQ(got[rank].log.size(), want.log.size());
     for (std::size_t i = 0; i < want.log.size(); ++i) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dist/launch.hpp"
+#include "thread_ranks.hpp"
 #include "tracenas/error.hpp"
 
 namespace tracenas {
@@ -81,30 +82,10 @@ TEST(Launch, TorchrunSlurmAndNoLauncher) {
             std::string::npos);
 }
 
-// Runs `body(rank, group)` on two threads, each with its own Gloo group on one store.
+// Runs `body(rank, group)` on two thread ranks; neither may fail.
 void two_ranks(const std::function<void(int, Communicator&)>& body,
                std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  auto store = make_shared_store();
-  std::string failure[2];
-  auto rank_main = [&](int rank) {
-    try {
-      GroupOptions o;
-      o.rank = rank;
-      o.size = 2;
-      o.shared = store;
-      o.hostname = "127.0.0.1";
-      o.timeout = timeout;
-      std::unique_ptr<Communicator> c = make_process_group(o);
-      body(rank, *c);
-    } catch (const std::exception& e) {
-      failure[rank] = e.what();
-    }
-  };
-  std::thread t1(rank_main, 1);
-  rank_main(0);
-  t1.join();
-  EXPECT_EQ(failure[0], "");
-  EXPECT_EQ(failure[1], "");
+  EXPECT_EQ(testing::run_thread_ranks(2, body, timeout), (std::vector<std::string>{"", ""}));
 }
 
 TEST(Communicator, GlooCollectivesOfTwoThreadRanks) {
