@@ -133,8 +133,10 @@ int main(int argc, char** argv) {
   at::set_num_threads(ranks);
   const double dense_before = tracenas::bench::dense_matmul_gflops();
   const double search_one = search("search-one", 1, ranks);
+  const double search_single = search("search-one-thread", 1, 1);
   const double search_many = search("search-ranks", ranks, 1);
   const double train_one = train("train-one", 1, ranks);
+  const double train_single = train("train-one-thread", 1, 1);
   const double train_many = train("train-ranks", ranks, 1);
   const double dense_after = tracenas::bench::dense_matmul_gflops();
 
@@ -142,20 +144,33 @@ int main(int argc, char** argv) {
       "dense matmul (1024x1024 fp32 at::mm, %d threads, >= 1 s): %.1f GFLOP/s before, "
       "%.1f after\n",
       ranks, dense_before, dense_after);
-  std::printf("| work | 1 process x %d threads | %d ranks x 1 thread | speed-up |\n", ranks, ranks);
-  std::printf("|---|---|---|---|\n");
-  std::printf("| quickstart search, %d candidates | %.2f s | %.2f s | %.2fx |\n", evaluations,
-              search_one, search_many, search_one / search_many);
-  std::printf("| recovery training, %d steps of %d x 4 x 256 tokens | %.2f s | %.2f s | %.2fx |\n",
-              steps, 2 * ranks, train_one, train_many, train_one / train_many);
+  std::printf(
+      "| work | 1 process x 1 thread | 1 process x %d threads | %d ranks x 1 thread | "
+      "speed-up over 1 x %d | over 1 x 1 |\n",
+      ranks, ranks, ranks);
+  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| quickstart search, %d candidates | %.2f s | %.2f s | %.2f s | %.2fx | %.2fx |\n",
+              evaluations, search_single, search_one, search_many, search_one / search_many,
+              search_single / search_many);
+  std::printf(
+      "| recovery training, %d steps of %d x 4 x 256 tokens | %.2f s | %.2f s | %.2f s | %.2fx | "
+      "%.2fx |\n",
+      steps, 2 * ranks, train_single, train_one, train_many, train_one / train_many,
+      train_single / train_many);
   const json j = {{"benchmark", "tracenas_bench_distributed"},
                   {"ranks", ranks},
                   {"evaluations", evaluations},
                   {"steps", steps},
                   {"dense_matmul_gflops_before", dense_before},
                   {"dense_matmul_gflops_after", dense_after},
-                  {"search_seconds", {{"one_process", search_one}, {"ranks", search_many}}},
-                  {"train_seconds", {{"one_process", train_one}, {"ranks", train_many}}},
+                  {"search_seconds",
+                   {{"one_process_one_thread", search_single},
+                    {"one_process", search_one},
+                    {"ranks", search_many}}},
+                  {"train_seconds",
+                   {{"one_process_one_thread", train_single},
+                    {"one_process", train_one},
+                    {"ranks", train_many}}},
                   {"torch_version", TORCH_VERSION}};
   std::printf("%s\n", j.dump().c_str());
   return 0;
