@@ -1210,7 +1210,7 @@ bool parse_child(int argc, char** argv, ChildOptions* o) {
       o->model_dir = v;
     } else if (a == "--shape") {
       o->shape = v;
-    } else if (a == "--mode" && (v == "full" || v == "sketch")) {
+    } else if (a == "--mode" && known_mode(v)) {
       o->mode = v;
     } else if (a == "--seq" && parse_int(v, 2, &n)) {
       o->seq = n;
