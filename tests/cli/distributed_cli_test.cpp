@@ -9,6 +9,7 @@
 //     and step; every recorded candidate is kept, and --resume with one
 //     process continues to the uninterrupted result.
 //   - Ranks started with different pipelines are refused before any work.
+//   - run.distributed: off runs a launched process alone.
 //   - `tracenas study` on two ranks trains each architecture on one rank and
 //     records what one process records.
 //   - `tracenas train` on two ranks (data-parallel) gives one rank's loss at
@@ -257,6 +258,18 @@ TEST(DistributedCli, TwoRankStudyRecordsWhatOneProcessRecords) {
   EXPECT_EQ(json::parse(read_text(d.path() / "runs" / "two" / "study.json"))["coefficients"],
             json::parse(read_text(d.path() / "runs" / "one" / "study.json"))["coefficients"]);
   EXPECT_EQ(read_text(r1.out), "");
+}
+
+TEST(DistributedCli, DistributedOffRunsALaunchedProcessAlone) {
+  testing::ScratchDir d;
+  // Rank 0 of 2 with no rank 1 anywhere: with distribution on it would wait for it.
+  Rank r0 = start_rank(0, 2, free_port(), run_args(d.path(), "alone", " --set run.distributed=off"),
+                       d.path());
+  ASSERT_EQ(wait_rank(r0, 300), 0) << read_text(r0.err);
+  EXPECT_NE(read_text(r0.err).find("launched as rank 0 of 2, but distribution is off"),
+            std::string::npos)
+      << read_text(r0.err);
+  EXPECT_EQ(last_json(read_text(r0.out))["evaluated"], 48);
 }
 
 // The loss of every step a train log (stderr) reports: "step S/N: loss X".

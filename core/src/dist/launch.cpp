@@ -31,51 +31,54 @@ int int_var(const GetEnv& getenv, const char* name, int min, std::optional<int> 
   return static_cast<int>(n);
 }
 
+// The variables one launcher sets, and what it leaves to the user.
+struct Names {
+  const char* launcher;
+  const char* rank;
+  const char* size;
+  const char* local_rank;
+  std::optional<int> default_port;  // nullopt: MASTER_PORT is required
+  const char* addr_hint;            // appended to "MASTER_ADDR is not set"
+};
+
+Launch read_launch(const GetEnv& getenv, const Names& n) {
+  Launch l;
+  l.launcher = n.launcher;
+  l.size = int_var(getenv, n.size, 1, std::nullopt);
+  l.rank = int_var(getenv, n.rank, 0, std::nullopt);
+  l.local_rank = int_var(getenv, n.local_rank, 0, 0);
+  if (l.rank >= l.size) {
+    throw ConfigError(std::string("environment: ") + n.rank + "=" + std::to_string(l.rank) +
+                      " is not below " + n.size + "=" + std::to_string(l.size));
+  }
+  if (l.size > 1) {
+    const auto addr = var(getenv, "MASTER_ADDR");
+    if (!addr || addr->empty()) {
+      throw ConfigError(std::string("environment: MASTER_ADDR is not set") + n.addr_hint);
+    }
+    l.master_addr = *addr;
+    l.master_port = int_var(getenv, "MASTER_PORT", 1, n.default_port);
+  }
+  return l;
+}
+
 }  // namespace
 
 Launch launch_from_environment(const GetEnv& getenv_in) {
   const GetEnv getenv = getenv_in ? getenv_in : [](const char* n) { return std::getenv(n); };
-  Launch l;
   if (var(getenv, "RANK") && var(getenv, "WORLD_SIZE")) {
-    l.launcher = "torchrun";
-    l.size = int_var(getenv, "WORLD_SIZE", 1, std::nullopt);
-    l.rank = int_var(getenv, "RANK", 0, std::nullopt);
-    l.local_rank = int_var(getenv, "LOCAL_RANK", 0, 0);
+    Launch l =
+        read_launch(getenv, {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", std::nullopt, ""});
     l.agent_store = var(getenv, "TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
-    if (l.rank >= l.size) {
-      throw ConfigError("environment: RANK=" + std::to_string(l.rank) +
-                        " is not below WORLD_SIZE=" + std::to_string(l.size));
-    }
-    if (l.size > 1) {
-      const auto addr = var(getenv, "MASTER_ADDR");
-      if (!addr || addr->empty()) throw ConfigError("environment: MASTER_ADDR is not set");
-      l.master_addr = *addr;
-      l.master_port = int_var(getenv, "MASTER_PORT", 1, std::nullopt);
-    }
     return l;
   }
   if (var(getenv, "SLURM_PROCID") && var(getenv, "SLURM_STEP_NUM_TASKS")) {
-    l.launcher = "slurm";
-    l.size = int_var(getenv, "SLURM_STEP_NUM_TASKS", 1, std::nullopt);
-    l.rank = int_var(getenv, "SLURM_PROCID", 0, std::nullopt);
-    l.local_rank = int_var(getenv, "SLURM_LOCALID", 0, 0);
-    if (l.rank >= l.size) {
-      throw ConfigError("environment: SLURM_PROCID=" + std::to_string(l.rank) +
-                        " is not below SLURM_STEP_NUM_TASKS=" + std::to_string(l.size));
-    }
-    if (l.size > 1) {
-      const auto addr = var(getenv, "MASTER_ADDR");
-      if (!addr || addr->empty()) {
-        throw ConfigError(
-            "environment: MASTER_ADDR is not set (under srun, set it to the first node, e.g. "
-            "export MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n1))");
-      }
-      l.master_addr = *addr;
-      l.master_port = int_var(getenv, "MASTER_PORT", 1, 29500);
-    }
-    return l;
+    return read_launch(
+        getenv, {"slurm", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", 29500,
+                 " (under srun, set it to the first node, e.g. export MASTER_ADDR=$(scontrol "
+                 "show hostnames \"$SLURM_JOB_NODELIST\" | head -n1))"});
   }
-  return l;
+  return Launch{};
 }
 
 }  // namespace tracenas

@@ -467,7 +467,9 @@ EngineResult Engine::run_worker() {
     const auto t0 = Clock::now();
     const std::string mine = score_share(genomes);
     res.candidate_seconds += seconds_since(t0);
-    const auto n = static_cast<std::int64_t>(json::parse(mine).size());
+    const auto n = static_cast<std::int64_t>(
+        (genomes.size() + static_cast<std::size_t>(comm.size() - comm.rank() - 1)) /
+        static_cast<std::size_t>(comm.size()));  // i mod N == rank, for i < size
     res.evaluated_per_rank[static_cast<std::size_t>(comm.rank())] += n;
     res.evaluated += n;
     comm.allgather(mine, "evaluating " + std::to_string(genomes.size()) + " candidates");
