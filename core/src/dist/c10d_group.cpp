@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <utility>
 
 #include "dist/communicator.hpp"
 #include "tracenas/error.hpp"
@@ -50,6 +51,39 @@ std::string Communicator::broadcast_bytes(const std::string& bytes, int root,
   if (size() == 1) return bytes;
   std::vector<std::string> all = allgather(rank() == root ? bytes : std::string(), what);
   return all.at(static_cast<std::size_t>(root));
+}
+
+namespace {
+
+// A collective that was done when it was started.
+class Done final : public Communicator::Pending {
+ public:
+  void wait() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator::Pending> Communicator::start_allreduce_sum(
+    std::vector<at::Tensor> tensors, const std::string& what) {
+  allreduce_sum(tensors, what);
+  return std::make_unique<Done>();
+}
+
+void Communicator::allreduce_sum_buckets(std::vector<at::Tensor>& tensors, const std::string& what,
+                                         std::int64_t bucket_elements) {
+  if (size() == 1) return;
+  std::vector<at::Tensor> bucket;
+  std::int64_t elements = 0;
+  for (const at::Tensor& t : tensors) {
+    if (!bucket.empty() && elements + t.numel() > bucket_elements) {
+      allreduce_sum(bucket, what);
+      bucket.clear();
+      elements = 0;
+    }
+    bucket.push_back(t);
+    elements += t.numel();
+  }
+  if (!bucket.empty()) allreduce_sum(bucket, what);
 }
 
 namespace {
@@ -102,28 +136,30 @@ class Group final : public Communicator {
   int size() const override { return size_; }
 
   void allreduce_sum(std::vector<at::Tensor>& tensors, const std::string& what) override {
+    start_allreduce_sum(tensors, what)->wait();
+  }
+
+  std::unique_ptr<Pending> start_allreduce_sum(std::vector<at::Tensor> tensors,
+                                               const std::string& what) override {
+    auto pending = std::make_unique<Sums>(*this, std::move(tensors), what);
     guard(what, [&] {
       // One flat buffer per summed dtype: one collective each, whatever the count.
       std::map<at::ScalarType, std::vector<std::size_t>> by_dtype;
-      for (std::size_t i = 0; i < tensors.size(); ++i) {
-        const at::ScalarType t = low_precision(tensors[i]) && !sums_low_precision_
-                                     ? at::kFloat
-                                     : tensors[i].scalar_type();
-        by_dtype[t].push_back(i);
+      for (std::size_t i = 0; i < pending->tensors.size(); ++i) {
+        const at::Tensor& t = pending->tensors[i];
+        by_dtype[low_precision(t) && !sums_low_precision_ ? at::kFloat : t.scalar_type()].push_back(
+            i);
       }
-      for (const auto& [dtype, index] : by_dtype) {
+      for (auto& [dtype, index] : by_dtype) {
         std::vector<at::Tensor> flat;
-        for (std::size_t i : index) flat.push_back(tensors[i].reshape({-1}).to(device_, dtype));
+        for (std::size_t i : index)
+          flat.push_back(pending->tensors[i].reshape({-1}).to(device_, dtype));
         std::vector<at::Tensor> buffer = {at::cat(flat)};
-        pg_->allreduce(buffer)->wait();
-        std::int64_t at = 0;
-        for (std::size_t i : index) {
-          const std::int64_t n = tensors[i].numel();
-          tensors[i].copy_(buffer[0].narrow(0, at, n).view(tensors[i].sizes()));
-          at += n;
-        }
+        auto work = pg_->allreduce(buffer);
+        pending->parts.push_back({std::move(index), std::move(buffer), std::move(work)});
       }
     });
+    return pending;
   }
 
   void broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what) override {
@@ -176,6 +212,38 @@ class Group final : public Communicator {
   }
 
  private:
+  // What PG::allreduce returns (c10d's Work moved out of ProcessGroup in 2.x).
+  using WorkPtr = decltype(std::declval<PG&>().allreduce(std::declval<std::vector<at::Tensor>&>(),
+                                                         c10d::AllreduceOptions()));
+  // The allreduces of one start_allreduce_sum: per dtype, the flat buffer and its work.
+  struct Sums final : Pending {
+    struct Part {
+      std::vector<std::size_t> index;
+      std::vector<at::Tensor> buffer;
+      WorkPtr work;
+    };
+    Sums(Group& g, std::vector<at::Tensor> t, std::string w)
+        : group(g), tensors(std::move(t)), what(std::move(w)) {}
+    void wait() override {
+      group.guard(what, [&] {
+        for (Part& p : parts) {
+          p.work->wait();
+          std::int64_t at = 0;
+          for (std::size_t i : p.index) {
+            const std::int64_t n = tensors[i].numel();
+            tensors[i].copy_(p.buffer[0].narrow(0, at, n).view(tensors[i].sizes()));
+            at += n;
+          }
+        }
+        parts.clear();
+      });
+    }
+    Group& group;
+    std::vector<at::Tensor> tensors;
+    std::string what;
+    std::vector<Part> parts;
+  };
+
   template <class F>
   void guard(const std::string& what, F&& f) {
     try {

@@ -20,6 +20,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,26 @@ class Communicator {
   // In place: every rank's tensors become the elementwise sum over the ranks.
   // Same shapes and dtypes on every rank.
   virtual void allreduce_sum(std::vector<at::Tensor>& tensors, const std::string& what) = 0;
+
+  // A collective under way: wait() blocks until it is done (and throws as
+  // the blocking call would).
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+  };
+  // allreduce_sum started in the background: returns at once, and the sums
+  // are in `tensors` after wait(). The tensors must not be touched until then.
+  // Every rank starts the same collectives in the same order.
+  virtual std::unique_ptr<Pending> start_allreduce_sum(std::vector<at::Tensor> tensors,
+                                                       const std::string& what);
+
+  // allreduce_sum in buckets of at most `bucket_elements` elements (a tensor
+  // larger than that is a bucket of its own), so that the flat buffer of a
+  // collective stays bounded however many tensors there are.
+  void allreduce_sum_buckets(std::vector<at::Tensor>& tensors, const std::string& what,
+                             std::int64_t bucket_elements = kBucketElements);
+  static constexpr std::int64_t kBucketElements = std::int64_t{1} << 25;
   // In place: every rank's tensors become `root`'s.
   virtual void broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what) = 0;
   // Every rank's bytes, in rank order (lengths may differ).

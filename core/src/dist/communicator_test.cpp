@@ -126,6 +126,33 @@ TEST(Communicator, GlooCollectivesOfTwoThreadRanks) {
   });
 }
 
+TEST(Communicator, BackgroundSumsAndBucketsOfTwoThreadRanks) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  two_ranks([](int rank, Communicator& c) {
+    const double r = rank;
+    // Two sums under way at once, waited for in the other order.
+    std::vector<at::Tensor> a = {at::full({4}, 1.0 + r, at::kFloat)};
+    std::vector<at::Tensor> b = {at::full({2, 2}, 10.0 * (r + 1), at::kDouble)};
+    auto first = c.start_allreduce_sum(a, "first sum");
+    auto second = c.start_allreduce_sum(b, "second sum");
+    second->wait();
+    first->wait();
+    EXPECT_TRUE(at::equal(a[0], at::full({4}, 3.0, at::kFloat)));
+    EXPECT_TRUE(at::equal(b[0], at::full({2, 2}, 30.0, at::kDouble)));
+
+    // Buckets of at most 5 elements: 3 + 2 | 7 (alone) | 1; every tensor summed in place.
+    std::vector<at::Tensor> t = {at::arange(3, at::kFloat) * (r + 1), at::full({2}, r, at::kFloat),
+                                 at::ones({7}, at::kFloat) * (r + 2),
+                                 at::full({1}, 4.0, at::kDouble)};
+    const std::vector<at::Tensor> handles = t;
+    c.allreduce_sum_buckets(t, "bucketed sum", 5);
+    EXPECT_TRUE(at::equal(handles[0], at::arange(3, at::kFloat) * 3));
+    EXPECT_TRUE(at::equal(handles[1], at::full({2}, 1.0, at::kFloat)));
+    EXPECT_TRUE(at::equal(handles[2], at::ones({7}, at::kFloat) * 5));
+    EXPECT_TRUE(at::equal(handles[3], at::full({1}, 8.0, at::kDouble)));
+  });
+}
+
 // Rank 1 stays alive but never takes part: rank 0's collective ends at the group's
 // timeout (1 s), well before rank 1 leaves (5 s), with one line naming the rank and step.
 TEST(Communicator, ACollectiveAPeerNeverJoinsNamesTheRankAndTheStep) {

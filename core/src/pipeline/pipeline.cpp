@@ -70,6 +70,12 @@ const ParamSchema& run_schema() {
         "auto: under torchrun or srun with several ranks, one process per rank (rank 0 runs "
         "the search and writes the run folder, every rank evaluates candidates); off: one "
         "process even under a launcher"));
+    v.push_back(ParamSpec::choice(
+        "distributed_split", {"candidates", "batches"}, "candidates",
+        "what the ranks of a distributed search share out: candidates (each rank scores "
+        "whole candidates of a round, one rank per candidate) or batches (every rank takes "
+        "part in every candidate's pass, the calibration sequences split over the ranks and "
+        "the gradients summed: for few, expensive candidates)"));
     v.push_back(ParamSpec::real("distributed_timeout_s", 1800,
                                 "seconds a rank waits for the others in a collective (a round "
                                 "of candidates, rank 0's base preparation) before the job ends "

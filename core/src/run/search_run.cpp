@@ -187,6 +187,15 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   const auto t_prep = std::chrono::steady_clock::now();
   PipelineSession session = open_session(registry, p, run);
   std::unique_ptr<Evaluator> evaluator = make_evaluator(session, std::move(scoring));
+  const bool data_parallel =
+      ranks != nullptr && ranks->size() > 1 && p.run.get_string("distributed_split") == "batches";
+  if (data_parallel) {
+    try {
+      evaluator->set_pass_ranks(ranks);
+    } catch (const ConfigError& e) {
+      throw ConfigError(p.file + ": error: run.distributed_split: batches: " + e.what());
+    }
+  }
   // Rank 0 first: the others then find importance and base traces in the cache.
   root_first(ranks, "waiting for rank 0's base preparation (importance, base traces)",
              [&] { evaluator->prepare(); });
@@ -205,6 +214,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.resume = resume;
   eo.objective = p.objective;
   eo.comm = ranks;
+  eo.data_parallel = data_parallel;
   // A round asks 8 genomes, or one per rank when there are more ranks (the
   // strategy then sees larger rounds than a one-process run's).
   if (ranks != nullptr) eo.ask_size = std::max(eo.ask_size, ranks->size());
@@ -273,6 +283,7 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
                     {"base_traces", evaluator->traces_from_cache()}}},
                   {"distributed",
                    {{"world_size", ranks != nullptr ? ranks->size() : 1},
+                    {"split", data_parallel ? "batches" : "candidates"},
                     {"evaluated_per_rank", r.evaluated_per_rank}}}};
   json top = json::array();
   for (const auto& t : r.top) top.push_back(candidate_json(t, *evaluator, c));

@@ -226,7 +226,9 @@ void Evaluator::prepare() {
     traces_cached_ = true;
     log().info("base traces loaded from the cache {}", traces_path);
   } else {
-    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, in_.pass);
+    PassOptions alone = in_.pass;
+    alone.ranks = nullptr;
+    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, alone);
     const bool worth_caching = base_needs.base_weight_grads || base_needs.sketch_rank > 0 ||
                                base_needs.base_logits || base_needs.lora_rank > 0;
     if (cache.enabled() && worth_caching) {
@@ -236,6 +238,14 @@ void Evaluator::prepare() {
   }
   traces_seconds_ = seconds_since(t0);
   prepared_ = true;
+}
+
+void Evaluator::set_pass_ranks(Communicator* ranks) {
+  PassOptions o = in_.pass;
+  o.ranks = ranks;
+  const std::string problem = data_parallel_problem(o, in_.batches, needs_.grad_moments);
+  if (!problem.empty()) throw ConfigError("data-parallel passes: " + problem);
+  in_.pass.ranks = ranks;
 }
 
 Evaluation Evaluator::evaluate(const Arch& arch) {

@@ -70,8 +70,16 @@ class Evaluator {
   // the proxies' needs can be served by one pass.
   explicit Evaluator(EvaluatorInputs inputs);
 
-  // Computes or loads importance and base traces (idempotent).
+  // Computes or loads importance and base traces (idempotent). This process
+  // alone: the base pass never spreads over ranks.
   void prepare();
+
+  // Data-parallel candidate passes over `ranks` (PassOptions::ranks): every
+  // rank then calls evaluate() for the same candidates in the same order,
+  // and each gets the whole trace and every proxy value. Null: this process
+  // alone. ConfigError when the calibration set cannot be split
+  // (data_parallel_problem).
+  void set_pass_ranks(Communicator* ranks);
 
   const ModelConfig& config() const;
   const ImportanceOrder& order() const { return order_; }

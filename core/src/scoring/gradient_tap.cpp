@@ -126,6 +126,18 @@ void GradientTap::merge(GradientTap& other) {
   }
 }
 
+std::vector<at::Tensor> GradientTap::accumulated() const {
+  std::vector<at::Tensor> out;
+  for (const auto& layer : slots_) {
+    for (const ProjectionSums& s : layer) {
+      for (const at::Tensor* t : {&s.weight, &s.bias, &s.right, &s.left}) {
+        if (t->defined()) out.push_back(*t);
+      }
+    }
+  }
+  return out;
+}
+
 at::Tensor GradientTap::project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
                                 std::int64_t in_features, const at::Tensor& bias) {
   at::Tensor y = TracedLinear::apply(x, w, in_features, bias.defined(), &sums(layer, p));

@@ -59,6 +59,9 @@ class GradientTap final : public ProjectionTap {
   GradientTap fork() const;
   // Adds `other`'s sums into this tap's (those this tap lacks are taken over).
   void merge(GradientTap& other);
+  // Every accumulator defined so far (handles on the tap's own tensors), by
+  // layer, projection and kind: what a data-parallel pass sums over ranks.
+  std::vector<at::Tensor> accumulated() const;
 
   at::Tensor project(int layer, Projection p, const at::Tensor& x, const at::Tensor& w,
                      std::int64_t in_features, const at::Tensor& bias) override;

@@ -223,7 +223,10 @@ double run_rows(const ModelConfig& config, const ModelWeights& w, const at::Tens
 // batches when there are at least n, else each batch cut into n / K row
 // ranges (at most one per row). Thread t takes pieces t, t + n, ... Without
 // an OpenMP runtime the threads' shares run one after the other, through
-// the same forked taps.
+// the same forked taps. With options.ranks (N > 1 ranks) the pieces are cut
+// for N x n workers, rank r runs pieces r, r + N, ... on its n threads, and
+// what they accumulated, the losses and the logits are then shared over the
+// ranks (PassOptions::ranks).
 std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w,
                                 const std::vector<at::Tensor>& batches, const PassOptions& options,
                                 GradientTap* tap, std::vector<at::Tensor>* logits) {
@@ -231,7 +234,11 @@ std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w
   std::vector<double> losses(k, 0.0);
   std::vector<at::Tensor> out(k);
   const std::size_t n = static_cast<std::size_t>(std::max(options.parallel_batches, 1));
-  if (n <= 1 || k == 0) {
+  Communicator* ranks =
+      options.ranks != nullptr && options.ranks->size() > 1 ? options.ranks : nullptr;
+  const std::size_t world = ranks != nullptr ? static_cast<std::size_t>(ranks->size()) : 1;
+  const std::size_t rank = ranks != nullptr ? static_cast<std::size_t>(ranks->rank()) : 0;
+  if ((n <= 1 && world == 1) || k == 0) {
     for (std::size_t i = 0; i < k; ++i) {
       losses[i] = run_rows(config, w, batches[i], 0, batches[i].size(0), options, tap,
                            logits ? &out[i] : nullptr);
@@ -246,7 +253,8 @@ std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w
     at::Tensor logits;
   };
   std::vector<Piece> pieces;
-  const int64_t cuts = static_cast<int64_t>((n + k - 1) / k);  // row ranges per batch
+  const std::size_t workers = n * world;
+  const int64_t cuts = static_cast<int64_t>((workers + k - 1) / k);  // row ranges per batch
   for (std::size_t i = 0; i < k; ++i) {
     const int64_t b = batches[i].size(0);
     const int64_t c = std::min(cuts, b);
@@ -255,30 +263,65 @@ std::vector<double> run_batches(const ModelConfig& config, const ModelWeights& w
       pieces.push_back({i, r0, b * (j + 1) / c - r0, 0.0, at::Tensor()});
     }
   }
-  const std::size_t threads = std::min(n, pieces.size());
+  std::vector<std::size_t> mine;  // this rank's pieces
+  for (std::size_t p = rank; p < pieces.size(); p += world) mine.push_back(p);
+  if (mine.empty()) {
+    throw Error("data-parallel pass: rank " + std::to_string(rank) + " of " +
+                std::to_string(world) + " has no calibration sequence (" +
+                std::to_string(pieces.size()) + " pieces for " + std::to_string(world) + " ranks)");
+  }
+  const std::size_t threads = std::min(n, mine.size());
+  // The sums of this call alone (what `tap` held before is not summed over the ranks).
+  std::optional<GradientTap> local;
   std::vector<GradientTap> taps;
   if (tap != nullptr) {
+    local.emplace(tap->fork());
     taps.reserve(threads);
     for (std::size_t t = 0; t < threads; ++t) taps.push_back(tap->fork());
   }
   auto share = [&](int t) {
-    for (std::size_t p = static_cast<std::size_t>(t); p < pieces.size(); p += threads) {
-      Piece& piece = pieces[p];
+    for (std::size_t j = static_cast<std::size_t>(t); j < mine.size(); j += threads) {
+      Piece& piece = pieces[mine[j]];
       piece.loss = run_rows(config, w, batches[piece.batch], piece.row0, piece.rows, options,
                             tap != nullptr ? &taps[static_cast<std::size_t>(t)] : nullptr,
                             logits ? &piece.logits : nullptr);
     }
   };
-  if (!run_on_threads(static_cast<int>(threads), share)) {
+  if (threads == 1) {
+    share(0);
+  } else if (!run_on_threads(static_cast<int>(threads), share)) {
     for (std::size_t t = 0; t < threads; ++t) share(static_cast<int>(t));
   }
-  for (GradientTap& t : taps) tap->merge(t);
-  std::vector<std::vector<at::Tensor>> batch_logits(k);
-  for (Piece& piece : pieces) {
-    losses[piece.batch] += piece.loss;
-    if (logits != nullptr) batch_logits[piece.batch].push_back(std::move(piece.logits));
+  for (GradientTap& t : taps) local->merge(t);
+  for (std::size_t p : mine) losses[pieces[p].batch] += pieces[p].loss;
+  if (ranks != nullptr) {
+    const std::string what = "data-parallel pass over " + std::to_string(k) + " batches";
+    std::vector<at::Tensor> sums;
+    if (local) sums = local->accumulated();
+    sums.push_back(at::tensor(losses, at::kDouble));
+    ranks->allreduce_sum_buckets(sums, what);
+    const at::Tensor total = sums.back();
+    for (std::size_t i = 0; i < k; ++i) losses[i] = total[static_cast<int64_t>(i)].item<double>();
+    if (logits != nullptr) {
+      // Each rank's pieces' logits, from that rank to every other.
+      const at::Tensor& like = pieces[mine.front()].logits;
+      for (std::size_t owner = 0; owner < world; ++owner) {
+        std::vector<at::Tensor> sent;
+        for (std::size_t p = owner; p < pieces.size(); p += world) {
+          Piece& piece = pieces[p];
+          if (owner != rank) {
+            piece.logits = at::empty({piece.rows, like.size(1), like.size(2)}, like.options());
+          }
+          sent.push_back(piece.logits);
+        }
+        ranks->broadcast(sent, static_cast<int>(owner), what + ": sharing logits");
+      }
+    }
   }
+  if (tap != nullptr) tap->merge(*local);
+  std::vector<std::vector<at::Tensor>> batch_logits(k);
   if (logits != nullptr) {
+    for (Piece& piece : pieces) batch_logits[piece.batch].push_back(std::move(piece.logits));
     for (std::size_t i = 0; i < k; ++i) {
       out[i] = batch_logits[i].size() == 1 ? batch_logits[i][0] : at::cat(batch_logits[i], 0);
     }
@@ -339,6 +382,27 @@ void synflow_pass(const ModelConfig& config, const ModelWeights& w, std::int64_t
 std::int64_t attention_block_for(const PassOptions& options, std::int64_t seq_len) {
   const bool plain = options.plain_within_block && seq_len <= options.attention_block;
   return plain ? 0 : options.attention_block;
+}
+
+std::string data_parallel_problem(const PassOptions& options,
+                                  const std::vector<at::Tensor>& batches, bool grad_moments) {
+  if (options.ranks == nullptr || options.ranks->size() <= 1) return "";
+  const std::int64_t n = options.ranks->size();
+  std::int64_t batch_size = batches.empty() ? 0 : batches.front().size(0), sequences = 0;
+  for (const at::Tensor& b : batches) {
+    batch_size = std::min(batch_size, b.size(0));
+    sequences += b.size(0);
+  }
+  if (grad_moments && batch_size < n) {
+    return "a proxy reads gradient moments, whose pass splits each batch over the ranks: "
+           "batch_size " +
+           std::to_string(batch_size) + " is smaller than the " + std::to_string(n) + " ranks";
+  }
+  if (sequences < n) {
+    return "the calibration set's " + std::to_string(sequences) + " sequences are fewer than the " +
+           std::to_string(n) + " ranks";
+  }
+  return "";
 }
 
 BaseTraces compute_base_traces(const ModelConfig& config, const PrefixWeights& prefix,
@@ -448,11 +512,10 @@ Trace run_candidate_pass(const ModelConfig& config, const PrefixWeights& prefix,
   // The moments need each batch's gradient on its own: one batch at a time.
   for (std::size_t bi = 0; needs.grad_moments && bi < batches.size(); ++bi) {
     const at::Tensor& b = batches[bi];
-    at::Tensor logits;
-    trace.batch_losses.push_back(run_rows(config, w, b, 0, b.size(0), options,
-                                          grads ? &tap : nullptr,
-                                          needs.logits ? &logits : nullptr));
-    if (needs.logits) trace.logits.push_back(logits);
+    std::vector<at::Tensor> logits;
+    trace.batch_losses.push_back(run_batches(config, w, {b}, options, grads ? &tap : nullptr,
+                                             needs.logits ? &logits : nullptr)[0]);
+    if (needs.logits) trace.logits.push_back(logits[0]);
     for (std::size_t i = 0; i < w.layers.size(); ++i) {
       std::size_t k = 0;
       for_each_projection(w.layers[i], [&](const char* name, BlockKind, at::Tensor&) {

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "model/subnet.hpp"
 #include "tracenas/proxy.hpp"
 #include "tracenas/support/decoder.hpp"
@@ -83,7 +84,22 @@ struct PassOptions {
   // too small to share out (blas.hpp, choose_pass_threads); each thread holds
   // its piece's activations (and, for full gradients, its own g).
   int parallel_batches = 1;
+  // Data-parallel pass: with more than one rank, the pieces of the
+  // calibration batches are spread over the ranks (piece p on rank p mod N,
+  // pieces cut as for parallel_batches = N x parallel_batches), and every
+  // gradient, sketch and batch loss is summed over the ranks (allreduce;
+  // logits are broadcast from the rank that computed them), so that each
+  // rank ends the pass with the whole trace: the same as one process up to
+  // float rounding. Every rank runs the same passes in the same order; the
+  // calibration set needs at least N sequences (N per batch when a proxy
+  // reads gradient moments, which need each batch's gradient on its own).
+  // Null or one rank: this process runs every piece.
+  Communicator* ranks = nullptr;
 };
+
+// Why `options` cannot run a data-parallel pass over `batches` (empty: it can).
+std::string data_parallel_problem(const PassOptions& options,
+                                  const std::vector<at::Tensor>& batches, bool grad_moments);
 
 // The ForwardOptions::attention_block a pass over sequences of `seq_len` uses.
 std::int64_t attention_block_for(const PassOptions& options, std::int64_t seq_len);

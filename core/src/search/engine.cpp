@@ -340,7 +340,11 @@ EngineResult Engine::run() {
         rec.index = static_cast<std::int64_t>(logged.size() + all.size() - res.replayed);
         rec.seconds = sc.seconds;
         res.candidate_seconds += rec.seconds;
-        ++res.evaluated_per_rank[static_cast<std::size_t>(sc.rank)];
+        if (sc.rank < 0) {  // every rank took part (data-parallel passes)
+          for (std::int64_t& n : res.evaluated_per_rank) ++n;
+        } else {
+          ++res.evaluated_per_rank[static_cast<std::size_t>(sc.rank)];
+        }
         out.append(record_json(rec).dump());
         if (options_.on_recorded) options_.on_recorded(res.evaluated + 1);
       }
@@ -432,6 +436,11 @@ std::vector<Engine::Scored> Engine::score_all(const std::vector<Genome>& genomes
   if (genomes.empty()) return out;
   const std::string what = "evaluating " + std::to_string(genomes.size()) + " candidates";
   comm->broadcast_bytes(json{{"genomes", genomes}}.dump(), 0, "sending the round's candidates");
+  if (options_.data_parallel) {
+    // Every rank runs every pass with rank 0, which has the whole trace.
+    for (const Genome& g : genomes) out.push_back(score(g, -1));
+    return out;
+  }
   const std::vector<std::string> parts = comm->allgather(score_share(genomes), what);
   std::vector<json> shares;
   for (const std::string& p : parts) shares.push_back(json::parse(p));
@@ -465,6 +474,13 @@ EngineResult Engine::run_worker() {
     if (msg.value("stop", false)) break;
     const std::vector<Genome> genomes = msg.at("genomes").get<std::vector<Genome>>();
     const auto t0 = Clock::now();
+    if (options_.data_parallel) {
+      for (const Genome& g : genomes) score(g, -1);
+      res.candidate_seconds += seconds_since(t0);
+      for (std::int64_t& n : res.evaluated_per_rank) n += static_cast<std::int64_t>(genomes.size());
+      res.evaluated += static_cast<std::int64_t>(genomes.size());
+      continue;
+    }
     const std::string mine = score_share(genomes);
     res.candidate_seconds += seconds_since(t0);
     const auto n = static_cast<std::int64_t>(

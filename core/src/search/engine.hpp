@@ -28,6 +28,13 @@
 // rank 0 says stop. Evaluation being deterministic, the candidates, their
 // values and the best equal a one-process run's. Resuming works with any
 // number of ranks: the log is rank 0's alone.
+//
+// Data-parallel (EngineOptions::data_parallel, for few expensive
+// candidates): the round goes to every rank the same way, but every rank
+// takes part in every candidate's pass, which splits the calibration batches
+// over the ranks and sums what they accumulate (PassOptions::ranks); rank 0
+// records the values it computed from the whole trace. The proxy values equal
+// a one-process run's up to float rounding.
 #pragma once
 
 #include <cstdint>
@@ -63,6 +70,10 @@ struct EngineOptions {
   // Candidate-parallel evaluation over these ranks (header comment); null or
   // one rank: this process evaluates every candidate.
   Communicator* comm = nullptr;
+  // With comm: every rank runs every candidate's pass together, its
+  // calibration batches split over the ranks (the evaluator's
+  // set_pass_ranks), instead of one rank per candidate.
+  bool data_parallel = false;
 };
 
 struct CandidateRecord {
@@ -89,10 +100,12 @@ struct EngineResult {
   std::int64_t invalid = 0;                      // non-finite objective
   std::map<std::string, std::int64_t> rejected;  // per reason (search_space.hpp)
   std::int64_t rounds = 0;
-  std::string stop_reason;       // "max_evaluations", "time_limit", "strategy_done", "stalled"
-  double candidate_seconds = 0;  // evaluation time, summed over the ranks
-  double search_seconds = 0;     // the whole loop of this process
-  // Candidates each rank evaluated in this run (one entry per rank; replayed ones not counted).
+  std::string stop_reason;  // "max_evaluations", "time_limit", "strategy_done", "stalled"
+  // Evaluation time, summed over the ranks (data-parallel: rank 0's).
+  double candidate_seconds = 0;
+  double search_seconds = 0;  // the whole loop of this process
+  // Candidates each rank evaluated (data-parallel: took part in) in this run
+  // (one entry per rank; replayed ones not counted).
   std::vector<std::int64_t> evaluated_per_rank;
 };
 

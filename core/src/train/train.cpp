@@ -543,20 +543,12 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
   // The gradients and the step's loss sums, summed over the ranks.
   auto sum_over_ranks = [&](double& loss_sum, double& kd_sum, std::int64_t step) {
     const std::string what = "summing the gradients of step " + std::to_string(step);
-    std::vector<at::Tensor> bucket;
-    std::int64_t elements = 0;
-    constexpr std::int64_t kBucket = std::int64_t{1} << 25;
+    std::vector<at::Tensor> grads;
     for (const at::Tensor& v : values) {
       if (!v.grad().defined()) v.mutable_grad() = at::zeros_like(v);
-      if (!bucket.empty() && elements + v.numel() > kBucket) {
-        comm->allreduce_sum(bucket, what);
-        bucket.clear();
-        elements = 0;
-      }
-      bucket.push_back(v.grad());
-      elements += v.numel();
+      grads.push_back(v.grad());
     }
-    if (!bucket.empty()) comm->allreduce_sum(bucket, what);
+    comm->allreduce_sum_buckets(grads, what);
     std::vector<at::Tensor> sums = {at::tensor({loss_sum, kd_sum}, at::kDouble)};
     comm->allreduce_sum(sums, what);
     loss_sum = sums[0][0].item<double>();
