@@ -8,7 +8,7 @@
 //     [--shuffle] [--resume PATH] [--threads N] [--device auto|cpu|cuda]
 //     [--dtype float32|bfloat16]
 //     [--teacher DIR [--kd-alpha X] [--kd-temperature X]]
-//     [--distributed auto|off] [--distributed-timeout-s S]
+//     [--distributed auto|off] [--distributed-timeout-s S] [--shard-optimizer]
 //
 // Under torchrun or srun (run/distributed.hpp): data-parallel, each rank
 // running its share of every step's micro-batches (train/train.hpp); rank 0
@@ -71,24 +71,44 @@ double get_double_in(const Options& o, const std::string& name, double def, doub
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
-  Options o("train", argv, {{"--model"},         {"--data"},
-                            {"--out"},           {"--seq-len"},
-                            {"--batch"},         {"--accumulate"},
-                            {"--steps"},         {"--lr"},
-                            {"--min-lr"},        {"--beta1"},
-                            {"--beta2"},         {"--eps"},
-                            {"--weight-decay"},  {"--schedule"},
-                            {"--warmup-steps"},  {"--plateau-steps"},
-                            {"--plateau-lr"},    {"--stable-steps"},
-                            {"--clip"},          {"--eval-data"},
-                            {"--eval-every"},    {"--checkpoint-every"},
-                            {"--seed"},          {"--shuffle", false},
-                            {"--resume"},        {"--threads"},
-                            {"--dtype"},         {"--device"},
-                            {"--adapter"},       {"--tokenizer"},
-                            {"--shard-size-mb"}, {"--teacher"},
-                            {"--kd-alpha"},      {"--kd-temperature"},
-                            {"--distributed"},   {"--distributed-timeout-s"}});
+  Options o("train", argv,
+            {{"--model"},
+             {"--data"},
+             {"--out"},
+             {"--seq-len"},
+             {"--batch"},
+             {"--accumulate"},
+             {"--steps"},
+             {"--lr"},
+             {"--min-lr"},
+             {"--beta1"},
+             {"--beta2"},
+             {"--eps"},
+             {"--weight-decay"},
+             {"--schedule"},
+             {"--warmup-steps"},
+             {"--plateau-steps"},
+             {"--plateau-lr"},
+             {"--stable-steps"},
+             {"--clip"},
+             {"--eval-data"},
+             {"--eval-every"},
+             {"--checkpoint-every"},
+             {"--seed"},
+             {"--shuffle", false},
+             {"--resume"},
+             {"--threads"},
+             {"--dtype"},
+             {"--device"},
+             {"--adapter"},
+             {"--tokenizer"},
+             {"--shard-size-mb"},
+             {"--teacher"},
+             {"--kd-alpha"},
+             {"--kd-temperature"},
+             {"--distributed"},
+             {"--distributed-timeout-s"},
+             {"--shard-optimizer", false}});
   if (!o.positional().empty()) {
     throw UsageError("train: unexpected argument '" + o.positional()[0] + "'");
   }
@@ -121,6 +141,7 @@ int cmd_train(const std::vector<std::string>& argv) {
   t.adamw.weight_decay = get_double_in(o, "--weight-decay", 0.0, 0, 1e3);
   t.clip = get_double_in(o, "--clip", 1.0, 0, 1e30);
   t.shuffle = o.flag("--shuffle");
+  t.shard_optimizer = o.flag("--shard-optimizer");
   t.seed = static_cast<std::uint64_t>(o.get_int("--seed", 0, 0, kBig));
   t.eval_every = o.get_int("--eval-every", 0, 0, kBig);
   t.checkpoint_every = o.get_int("--checkpoint-every", 0, 0, kBig);

@@ -11,10 +11,13 @@
 //   - Ranks started with different pipelines are refused before any work.
 //   - run.distributed: off runs a launched process alone.
 //   - `tracenas study` on two ranks trains each architecture on one rank and
-//     records what one process records.
+//     records what one process records; a rank killed mid-study ends the
+//     other with one line, and --resume with one process completes it.
 //   - `tracenas train` on two ranks (data-parallel) gives one rank's loss at
 //     every step with the same global batch, and its checkpoint resumes on
 //     one rank to one rank's losses.
+//   - A rank killed in a two-rank training with the optimizer state sharded
+//     ends the other with one line; the latest checkpoint resumes on one rank.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -258,6 +261,33 @@ TEST(DistributedCli, TwoRankStudyRecordsWhatOneProcessRecords) {
   EXPECT_EQ(json::parse(read_text(d.path() / "runs" / "two" / "study.json"))["coefficients"],
             json::parse(read_text(d.path() / "runs" / "one" / "study.json"))["coefficients"]);
   EXPECT_EQ(read_text(r1.out), "");
+
+  // Rank 1 killed once the first two architectures are recorded: rank 0 ends with one
+  // line naming its rank and step; --resume with one process records what one process does.
+  const int port2 = free_port();
+  const fs::path killed = d.path() / "runs" / "killed" / "study.jsonl";
+  Rank k0 = start_rank(0, 2, port2, args("killed"), d.path());
+  Rank k1 = start_rank(1, 2, port2, args("killed"), d.path());
+  const auto t0 = std::chrono::steady_clock::now();
+  while (lines_in(killed) < 2 &&
+         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(k1.pid, SIGKILL);
+  wait_rank(k1, 10);
+  const int code = wait_rank(k0, 60);
+  ASSERT_NE(code, -1) << "rank 0 did not end after rank 1 died";
+  const std::size_t kept = lines_in(killed);
+  if (kept < 4) {  // rank 1 died before the study ended
+    EXPECT_EQ(code, 1) << read_text(k0.err);
+    const std::string error = last_json(read_text(k0.out)).value("error", "");
+    EXPECT_EQ(error.rfind("rank 0 of 2: ", 0), 0u) << error;
+    EXPECT_NE(error.find("architectures"), std::string::npos) << error;
+  }
+  EXPECT_GE(kept, 2u);
+  CliResult resumed = testing::run_tracenas(args("killed") + " --resume", "tn_dist_study_r");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(study_records("killed").first, want);
 }
 
 TEST(DistributedCli, DistributedOffRunsALaunchedProcessAlone) {
@@ -314,6 +344,54 @@ TEST(DistributedCli, TwoRankTrainingEqualsOneRankAndResumesOnOne) {
       args("resumed", 6,
            " --resume " + (d.path() / "two" / "checkpoints" / "step-00000003").string()),
       "tn_dist_train_resumed");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::map<int, double> after = step_losses(resumed.err);
+  ASSERT_EQ(after.size(), 3u) << resumed.err;
+  for (const auto& [step, loss] : after) EXPECT_NEAR(loss, want.at(step), 1e-5) << "step " << step;
+}
+
+// Rank 1 of a two-rank training with the optimizer state sharded (ZeRO stage 1)
+// killed once a checkpoint is written: rank 0 ends with one line naming its rank and
+// step, within the timeout; the latest checkpoint (its state gathered from both
+// shards) resumes on one rank to one rank's losses.
+TEST(DistributedCli, KilledTrainingRankEndsTheOtherAndTheCheckpointResumes) {
+  testing::ScratchDir d;
+  const std::string model = testing::converted_stories260K("tn_dist_stories260K");
+  auto args = [&](const std::string& out, int steps, const std::string& extra = "") {
+    return "train --model " + model +
+           " --data tokens:" TN_SHARED_DIR
+           "/data/stories260K-samples.u16 --seq-len 64 --batch 2 --accumulate 2 --shuffle"
+           " --lr 1e-3 --schedule constant --threads 1 --steps " +
+           std::to_string(steps) + " --out " + (d.path() / out).string() + extra;
+  };
+  const int port = free_port();
+  const std::string sharded = " --checkpoint-every 2 --shard-optimizer --distributed-timeout-s 30";
+  Rank r0 = start_rank(0, 2, port, args("two", 5000, sharded), d.path());
+  Rank r1 = start_rank(1, 2, port, args("two", 5000, sharded), d.path());
+  const fs::path latest = d.path() / "two" / "checkpoints" / "latest";
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!fs::exists(latest) && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(r1.pid, SIGKILL);
+  wait_rank(r1, 10);
+  const int code = wait_rank(r0, 60);
+  ASSERT_NE(code, -1) << "rank 0 did not end after rank 1 died";
+  EXPECT_EQ(code, 1) << read_text(r0.err);
+  const std::string error = last_json(read_text(r0.out)).value("error", "");
+  EXPECT_EQ(error.rfind("rank 0 of 2: ", 0), 0u) << error;
+  EXPECT_NE(error.find(" step "), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+
+  // The latest checkpoint, resumed on one rank for 3 more steps, equals one rank's run.
+  const std::string name = read_text(latest).substr(0, 13);  // "step-00000004"
+  ASSERT_EQ(name.rfind("step-", 0), 0u) << name;
+  const int k = std::stoi(name.substr(5));
+  CliResult one = testing::run_tracenas(args("one", k + 3), "tn_dist_kill_one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::map<int, double> want = step_losses(one.err);
+  CliResult resumed = testing::run_tracenas(
+      args("resumed", k + 3, " --resume " + (d.path() / "two").string()), "tn_dist_kill_resumed");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const std::map<int, double> after = step_losses(resumed.err);
   ASSERT_EQ(after.size(), 3u) << resumed.err;

@@ -32,6 +32,7 @@
 #include "tracenas/support/hf_checkpoint.hpp"
 #include "tracenas/support/hf_config.hpp"
 #include "tracenas/support/tokens.hpp"
+#include "train/data_parallel.hpp"
 
 namespace tracenas {
 namespace {
@@ -504,6 +505,8 @@ TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
         got[rank] = train_model(*replicas[rank], train, nullptr, mine);
       });
   ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
+  // One bucket of 2^25 elements holds every gradient of this small model.
+  EXPECT_EQ(got[0].gradient_buckets, 1);
   for (int rank : {0, 1}) {
     ASSERT_EQ(got[rank].log.size(), want.log.size());
     for (std::size_t i = 0; i < want.log.size(); ++i) {
@@ -518,6 +521,74 @@ TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
       EXPECT_TRUE(at::allclose(a.layers[l].ffn.down, b.layers[l].ffn.down, 1e-5, 1e-6))
           << "rank " << rank << " layer " << l;
     }
+  }
+}
+
+// The same with small gradient buckets, which start while the backward still runs, and
+// the AdamW state sharded over the two ranks (ZeRO stage 1): the same losses as one
+// process, each rank keeping part of the state; a checkpoint of the sharded run then
+// resumes in one process like the one-process run.
+TEST(TrainStories, OverlappedBucketsAndShardedOptimizerTrainLikeOneProcess) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  testing::ScratchDir scratch;
+  const auto train = slice(stories().tokens, 0, 24 * 64);
+  TrainOptions o = small_options(4);
+  o.batch = 2;
+  o.accumulate = 2;
+  o.shuffle = true;
+  o.log_steps = false;
+  auto one = load_model(stories().dir);
+  const TrainResult want = train_model(*one, train, nullptr, o);
+
+  std::shared_ptr<DecoderModel> replicas[2];
+  TrainResult got[2];
+  const std::vector<std::string> failures =
+      testing::run_thread_ranks(2, [&](int rank, Communicator& comm) {
+        TrainOptions mine = o;
+        mine.comm = &comm;
+        mine.shard_optimizer = true;
+        mine.bucket_elements = 8192;
+        mine.checkpoint_every = 2;
+        mine.checkpoint_dir = (scratch.path() / "checkpoints").string();
+        replicas[rank] = load_model(stories().dir);
+        got[rank] = train_model(*replicas[rank], train, nullptr, mine);
+      });
+  ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
+  // The two shards hold the one-process state between them, split about evenly
+  // (within the largest tensor, the embedding, whose two moments are 8 bytes per element).
+  const std::int64_t s0 = got[0].optimizer_state_bytes, s1 = got[1].optimizer_state_bytes;
+  EXPECT_EQ(s0 + s1, want.optimizer_state_bytes);
+  EXPECT_LE(std::abs(s0 - s1), 8 * one->weights().embed.numel());
+  EXPECT_GT(s0, 0);
+  EXPECT_GT(s1, 0);
+  EXPECT_GT(got[0].gradient_buckets, 10);
+  // Buckets started inside the backward on both ranks (the embedding's, last, cannot).
+  for (int rank : {0, 1}) {
+    EXPECT_GT(got[rank].overlapped_buckets, 0) << "rank " << rank;
+    ASSERT_EQ(got[rank].log.size(), want.log.size());
+    for (std::size_t i = 0; i < want.log.size(); ++i) {
+      EXPECT_NEAR(got[rank].log[i].loss, want.log[i].loss, 1e-5)
+          << "rank " << rank << " step " << i;
+    }
+    const ModelWeights& a = one->weights();
+    const ModelWeights& b = replicas[rank]->weights();
+    EXPECT_TRUE(at::allclose(a.embed, b.embed, 1e-5, 1e-6)) << "rank " << rank;
+    for (std::size_t l = 0; l < a.layers.size(); ++l) {
+      EXPECT_TRUE(at::allclose(a.layers[l].attention.q, b.layers[l].attention.q, 1e-5, 1e-6))
+          << "rank " << rank << " layer " << l;
+    }
+  }
+  ASSERT_EQ(got[0].checkpoints.size(), 2u);
+  EXPECT_TRUE(got[1].checkpoints.empty());
+
+  // The sharded run's step-2 checkpoint holds the whole state: one process continues it.
+  TrainOptions ro = o;
+  ro.resume = got[0].checkpoints[0];
+  auto resumed = load_model(stories().dir);
+  const TrainResult r = train_model(*resumed, train, nullptr, ro);
+  ASSERT_EQ(r.log.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(r.log[i].loss, want.log[i + 2].loss, 1e-5) << "resumed step " << i + 3;
   }
 }
 

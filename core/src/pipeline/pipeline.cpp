@@ -267,6 +267,11 @@ void add_training_params(ParamSchema& v, std::int64_t default_steps, double min_
   v.push_back(ParamSpec::real("weight_decay", 0, "AdamW decoupled weight decay").range(0, 1e3));
   v.push_back(
       ParamSpec::real("clip", 1.0, "gradient clipping by global norm (0: none)").range(0, 1e30));
+  v.push_back(ParamSpec::boolean(
+      "shard_optimizer", false,
+      "data-parallel training on several ranks: each rank keeps the AdamW state of about 1/N "
+      "of the parameters and updates them (ZeRO stage 1), saving (N-1)/N of the state's 8 "
+      "bytes per parameter on every rank"));
 }
 
 }  // namespace

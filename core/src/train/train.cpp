@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "base/json_text.hpp"
@@ -20,6 +21,7 @@
 #include "tracenas/error.hpp"
 #include "tracenas/log.hpp"
 #include "tracenas/random.hpp"
+#include "train/data_parallel.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -108,9 +110,10 @@ json run_identity(const TrainOptions& o) {
 }
 
 // Writes checkpoint_dir/step-N atomically (a hidden temporary folder renamed
-// into place), then points checkpoint_dir/latest at it.
-std::string write_checkpoint(const TrainOptions& o, const AdamW& opt, std::int64_t step,
-                             double loss) {
+// into place), then points checkpoint_dir/latest at it. `state`: every
+// parameter's AdamW state (AdamW::state(), or gathered from the ranks).
+std::string write_checkpoint(const TrainOptions& o, const AdamW& opt, NamedTensors optimizer_state,
+                             std::int64_t step, double loss) {
   const fs::path root(o.checkpoint_dir);
   fs::create_directories(root);
   const std::string name = step_name(step);
@@ -121,7 +124,7 @@ std::string write_checkpoint(const TrainOptions& o, const AdamW& opt, std::int64
   NamedTensors tensors;
   for (const TrainParam& p : opt.params())
     tensors.emplace_back("param/" + p.name, p.value.detach());
-  for (auto& st : opt.state()) tensors.push_back(std::move(st));
+  for (auto& st : optimizer_state) tensors.push_back(std::move(st));
   save_safetensors((tmp / "state.safetensors").string(), tensors, {{"format", kStateFormat}});
   json state = {{"format", kStateFormat},
                 {"step", step},
@@ -201,11 +204,14 @@ double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
 
 // ---- AdamW ----
 
-AdamW::AdamW(std::vector<TrainParam> params, AdamWOptions options)
+AdamW::AdamW(std::vector<TrainParam> params, AdamWOptions options, const std::vector<bool>& keep)
     : params_(std::move(params)), options_(options) {
-  for (const TrainParam& p : params_) {
-    exp_avg_.push_back(at::zeros_like(p.value, p.value.options().requires_grad(false)));
-    exp_avg_sq_.push_back(at::zeros_like(p.value, p.value.options().requires_grad(false)));
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const at::Tensor& p = params_[i].value;
+    const bool kept = keep.empty() || (i < keep.size() && keep[i]);
+    exp_avg_.push_back(kept ? at::zeros_like(p, p.options().requires_grad(false)) : at::Tensor());
+    exp_avg_sq_.push_back(kept ? at::zeros_like(p, p.options().requires_grad(false))
+                               : at::Tensor());
   }
 }
 
@@ -219,7 +225,7 @@ void AdamW::step(double lr) {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].value;
     const at::Tensor& g = p.grad();
-    if (!g.defined()) continue;
+    if (!g.defined() || !exp_avg_[i].defined()) continue;  // no gradient, or another rank's
     if (params_[i].decay && options_.weight_decay != 0) p.mul_(1.0 - lr * options_.weight_decay);
     exp_avg_[i].mul_(b1).add_(g, 1.0 - b1);
     exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
@@ -238,6 +244,7 @@ void AdamW::zero_grad() {
 std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
     out.emplace_back("exp_avg/" + params_[i].name, exp_avg_[i]);
     out.emplace_back("exp_avg_sq/" + params_[i].name, exp_avg_sq_[i]);
   }
@@ -248,6 +255,7 @@ void AdamW::load_state(const std::function<at::Tensor(const std::string&)>& get,
                        const std::string& origin) {
   at::NoGradGuard no_grad;
   for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
     for (auto [prefix, dst] : {std::pair<const char*, at::Tensor*>{"exp_avg/", &exp_avg_[i]},
                                {"exp_avg_sq/", &exp_avg_sq_[i]}}) {
       at::Tensor t = get(prefix + params_[i].name);
@@ -258,6 +266,16 @@ void AdamW::load_state(const std::function<at::Tensor(const std::string&)>& get,
     }
   }
   steps_ = steps;
+}
+
+std::int64_t AdamW::state_bytes() const {
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    for (const at::Tensor* t : {&exp_avg_[i], &exp_avg_sq_[i]}) {
+      if (t->defined()) n += t->numel() * static_cast<std::int64_t>(t->element_size());
+    }
+  }
+  return n;
 }
 
 std::vector<TrainParam> trainable_params(ModelWeights& w) {
@@ -388,6 +406,7 @@ TrainOptions train_options_from_params(const ParamValues& v, int default_seq_len
   t.adamw.beta2 = v.get_float("beta2");
   t.adamw.weight_decay = v.get_float("weight_decay");
   t.clip = v.get_float("clip");
+  t.shard_optimizer = v.get_bool("shard_optimizer");
   return t;
 }
 
@@ -514,10 +533,27 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
   for (at::Tensor& b : eval_set) b = b.to(device);
   const bool bf16 = o.compute_dtype == "bfloat16";
 
+  Communicator* comm = o.comm != nullptr && o.comm->size() > 1 ? o.comm : nullptr;
+  const int rank = comm != nullptr ? comm->rank() : 0;
+  const int ranks = comm != nullptr ? comm->size() : 1;
   ModelWeights& w = model.mutable_weights();
-  AdamW opt(trainable_params(w), o.adamw);
+  std::vector<TrainParam> params = trainable_params(w);
   std::vector<at::Tensor> values;
-  for (const TrainParam& p : opt.params()) values.push_back(p.value);
+  for (const TrainParam& p : params) values.push_back(p.value);
+  // ZeRO stage 1: the owner of each parameter's state (empty: every rank keeps all).
+  std::vector<int> owners;
+  std::vector<bool> keep;
+  if (comm != nullptr && o.shard_optimizer) {
+    std::vector<std::int64_t> numels;
+    for (const at::Tensor& v : values) numels.push_back(v.numel());
+    owners = shard_owners(numels, ranks);
+    for (int owner : owners) keep.push_back(owner == rank);
+  }
+  AdamW opt(std::move(params), o.adamw, keep);
+  if (!owners.empty()) {
+    log().info("train: the optimizer state is sharded over {} ranks; this rank keeps {:.1f} MB",
+               ranks, static_cast<double>(opt.state_bytes()) / 1e6);
+  }
 
   std::int64_t start = 0;
   if (!o.resume.empty()) {
@@ -529,10 +565,6 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     }
     log().info("resumed from {} at step {}", dir, start);
   }
-
-  Communicator* comm = o.comm != nullptr && o.comm->size() > 1 ? o.comm : nullptr;
-  const int rank = comm != nullptr ? comm->rank() : 0;
-  const int ranks = comm != nullptr ? comm->size() : 1;
   if (rank != 0) eval_set.clear();  // rank 0 evaluates
   if (comm != nullptr && o.accumulate % ranks != 0) {
     log().warn(
@@ -540,23 +572,56 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
         "every step",
         o.accumulate, ranks);
   }
-  // The gradients and the step's loss sums, summed over the ranks.
-  auto sum_over_ranks = [&](double& loss_sum, double& kd_sum, std::int64_t step) {
-    const std::string what = "summing the gradients of step " + std::to_string(step);
-    std::vector<at::Tensor> grads;
-    for (const at::Tensor& v : values) {
-      if (!v.grad().defined()) v.mutable_grad() = at::zeros_like(v);
-      grads.push_back(v.grad());
-    }
-    comm->allreduce_sum_buckets(grads, what);
+  // The gradients (overlapping the last local backward) and the step's loss
+  // sums, summed over the ranks.
+  std::optional<GradientSync> sync;
+  if (comm != nullptr) sync.emplace(*comm, values, o.bucket_elements);
+  int last_mine = -1;  // this rank's last micro-batch of a step
+  for (int a = 0; a < o.accumulate; ++a) {
+    if (a % ranks == rank) last_mine = a;
+  }
+  auto sum_over_ranks = [&](double& loss_sum, double& kd_sum, const std::string& what) {
+    sync->finish(what);
     std::vector<at::Tensor> sums = {at::tensor({loss_sum, kd_sum}, at::kDouble)};
     comm->allreduce_sum(sums, what);
     loss_sum = sums[0][0].item<double>();
     kd_sum = sums[0][1].item<double>();
   };
+  // ZeRO: every parameter from the rank that updated it.
+  auto share_updates = [&](std::int64_t step) {
+    at::NoGradGuard no_grad;
+    for (int owner = 0; owner < ranks; ++owner) {
+      std::vector<at::Tensor> updated;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (owners[i] == owner) updated.push_back(values[i]);
+      }
+      comm->broadcast(updated, owner,
+                      "sharing the parameters updated at step " + std::to_string(step));
+    }
+  };
+  // The checkpoint's optimizer state: this process's, or (ZeRO) gathered on
+  // rank 0 in host memory, one parameter at a time.
+  auto checkpoint_state = [&](std::int64_t step) {
+    if (owners.empty()) return rank == 0 ? opt.state() : NamedTensors();
+    NamedTensors out;
+    const std::string what = "gathering the optimizer state of step " + std::to_string(step);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      auto [m, v] = opt.moments(i);
+      std::vector<at::Tensor> pair = {m, v};
+      if (owners[i] != rank) pair = {at::empty_like(values[i]), at::empty_like(values[i])};
+      comm->broadcast(pair, owners[i], what);
+      if (rank == 0) {
+        const std::string& name = opt.params()[i].name;
+        out.emplace_back("exp_avg/" + name, pair[0].detach().to(at::kCPU));
+        out.emplace_back("exp_avg_sq/" + name, pair[1].detach().to(at::kCPU));
+      }
+    }
+    return out;
+  };
 
   TrainResult r;
   r.first_step = start + 1;
+  r.optimizer_state_bytes = opt.state_bytes();
   auto run_eval = [&]() {
     EvalResult e = evaluate(c, w, eval_set);
     r.eval_loss = e.loss;
@@ -570,18 +635,25 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     l.lr = scheduled_lr(schedule, s);
     opt.zero_grad();
     double loss_sum = 0, kd_sum = 0;
+    const std::string what = "summing the gradients of step " + std::to_string(l.step);
     for (int a = 0; a < o.accumulate; ++a) {
       if (a % ranks != rank) continue;
+      if (sync && a == last_mine) sync->arm(what);
       const MicroBatchLoss m =
           micro_batch_backward(c, w, batches.get(s * o.accumulate + a).to(device), o, bf16);
       loss_sum += m.loss;
       kd_sum += m.kd;
     }
-    if (comm != nullptr) sum_over_ranks(loss_sum, kd_sum, l.step);
+    if (comm != nullptr) {
+      sum_over_ranks(loss_sum, kd_sum, what);
+      r.gradient_buckets = static_cast<std::int64_t>(sync->buckets());
+      r.overlapped_buckets += sync->started_in_backward();
+    }
     l.loss = loss_sum / o.accumulate;
     l.kd_loss = kd_sum / o.accumulate;
     l.grad_norm = clip_grad_norm(values, o.clip);
     opt.step(l.lr);
+    if (!owners.empty()) share_updates(l.step);
     evaluated_last = false;
     if (!eval_set.empty() && o.eval_every > 0 && l.step % o.eval_every == 0) {
       EvalResult e = run_eval();
@@ -593,9 +665,12 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
               "step {}/{}: loss {:.6f}{} lr {:.6g} grad norm {:.4f}", l.step, o.steps, l.loss,
               o.teacher != nullptr ? fmt::format(" kd {:.6f}", l.kd_loss) : std::string(), l.lr,
               l.grad_norm);
-    if (rank == 0 && o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
-      r.checkpoints.push_back(write_checkpoint(o, opt, l.step, l.loss));
-      log().info("checkpoint {}", r.checkpoints.back());
+    if (o.checkpoint_every > 0 && l.step % o.checkpoint_every == 0) {
+      NamedTensors state = checkpoint_state(l.step);
+      if (rank == 0) {
+        r.checkpoints.push_back(write_checkpoint(o, opt, std::move(state), l.step, l.loss));
+        log().info("checkpoint {}", r.checkpoints.back());
+      }
     }
     if (on_step) on_step(l);
     r.log.push_back(l);

@@ -37,10 +37,16 @@
 // (float32; the teacher runs without gradients). The reported loss stays the CE.
 //
 // Data-parallel (TrainOptions::comm with N > 1 ranks): micro-batch a of a
-// step (a = 0..A-1) is run by rank a mod N; after the step's backward passes
-// the gradients are summed over the ranks (buckets of at most 2^25 elements,
-// one allreduce each) and so are the losses, so every rank holds the
-// gradient of loss_s above and clips and updates its replica identically.
+// step (a = 0..A-1) is run by rank a mod N; the gradients are summed over the
+// ranks in buckets of at most 2^25 elements (GradientSync, data_parallel.hpp:
+// during the step's last local backward each bucket starts its allreduce as
+// soon as its gradients are final, overlapping the rest of the backward) and
+// so are the losses, so every rank holds the gradient of loss_s above and
+// clips and updates its replica identically. With shard_optimizer (ZeRO
+// stage 1) each parameter's AdamW state lives on one rank (shard_owners),
+// which alone updates it and then broadcasts the new values; a checkpoint
+// gathers the state to rank 0 (in host memory, one parameter at a time), so
+// its format does not depend on the sharding or the number of ranks.
 // The data position depends only on the step, so a checkpoint resumes with
 // any number of ranks when batch and accumulate (the global batch) are kept.
 // Rank 0 alone evaluates and writes checkpoints. A equal to or a multiple of
@@ -90,7 +96,10 @@ struct TrainParam {
 
 class AdamW {
  public:
-  AdamW(std::vector<TrainParam> params, AdamWOptions options);
+  // `keep` (ZeRO stage 1): state only for the parameters i with keep[i];
+  // step() then updates only those, and state() / load_state() cover only
+  // them. Empty: every parameter.
+  AdamW(std::vector<TrainParam> params, AdamWOptions options, const std::vector<bool>& keep = {});
 
   // One update with learning rate `lr` from the parameters' current
   // gradients (a parameter without a gradient is left alone).
@@ -105,6 +114,13 @@ class AdamW {
   // tensor when one is missing or of the wrong shape.
   void load_state(const std::function<at::Tensor(const std::string&)>& get, std::int64_t steps,
                   const std::string& origin);
+
+  // Parameter i's exp_avg and exp_avg_sq (undefined when not kept).
+  std::pair<at::Tensor, at::Tensor> moments(std::size_t i) const {
+    return {exp_avg_[i], exp_avg_sq_[i]};
+  }
+  // Bytes of optimizer state this process holds.
+  std::int64_t state_bytes() const;
 
  private:
   std::vector<TrainParam> params_;
@@ -177,6 +193,10 @@ struct TrainOptions {
   std::string data_name = "data";  // names for messages
   std::string eval_name = "eval data";
   Communicator* comm = nullptr;  // data-parallel over these ranks (header comment)
+  // With comm: ZeRO stage 1, the AdamW state sharded over the ranks (header comment).
+  bool shard_optimizer = false;
+  // With comm: the most elements one gradient bucket's allreduce sums.
+  std::int64_t bucket_elements = Communicator::kBucketElements;
 };
 
 struct StepLog {
@@ -194,6 +214,11 @@ struct TrainResult {
   std::optional<double> eval_loss;  // the last evaluation
   std::optional<double> eval_ppl;
   std::vector<std::string> checkpoints;  // folders written
+  // Data-parallel: gradient buckets per step, and of those summed over the
+  // steps run here, how many started inside the backward (overlapped).
+  std::int64_t optimizer_state_bytes = 0;  // AdamW state this process held
+  std::int64_t gradient_buckets = 0;
+  std::int64_t overlapped_buckets = 0;
 };
 
 // The training keys of a pipeline section (`study`, `recovery`: steps,
