@@ -87,6 +87,22 @@ TEST(CandidateParallel, TwoThreadRanksFindWhatOneProcessFinds) {
   const json summary = json::parse(in);
   EXPECT_EQ(summary["distributed"]["evaluated_per_rank"],
             json::array({20 - got[1].evaluated, got[1].evaluated}));
+
+  // search.ask_size sets the round: 2 ranks asking 3 genomes a round find what one
+  // process asking 3 finds.
+  const Pipeline p3 = load_pipeline(file.string(), {"search.ask_size=3"}, registry);
+  run_search(p3, registry, context("one3"), false);
+  ASSERT_EQ(testing::run_thread_ranks(
+                2,
+                [&](int rank, Communicator& comm) {
+                  run_search(p3, registry, context(rank == 0 ? "two3" : "rank1_3"), false, &comm);
+                }),
+            (std::vector<std::string>{"", ""}));
+  const std::vector<json> want3 = candidates(d.path() / "runs" / "one3");
+  EXPECT_EQ(candidates(d.path() / "runs" / "two3"), want3);
+  EXPECT_NE(want3, want) << "the round size changes what the strategy proposes";
+  std::ifstream in3(d.path() / "runs" / "two3" / "summary.json");
+  EXPECT_GE(json::parse(in3)["counts"]["rounds"].get<int>(), 7);  // 20 in rounds of 3
 }
 
 // The proxy values of `a` and `b` (candidates() records), equal to a relative `tol`.

@@ -123,6 +123,11 @@ const ParamSchema& search_budget_schema() {
                     .min(0));
     v.push_back(
         ParamSpec::real("time_limit_s", 0, "wall-clock budget in seconds (0: no limit)").min(0));
+    v.push_back(ParamSpec::integer("ask_size", 0,
+                                   "genomes the strategy is asked for per round (0: 8, or one "
+                                   "per rank when a distributed search has more than 8; the "
+                                   "same value gives the same search on any number of ranks)")
+                    .range(0, 1 << 20));
     return v;
   }();
   return s;

@@ -215,9 +215,13 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
   eo.objective = p.objective;
   eo.comm = ranks;
   eo.data_parallel = data_parallel;
-  // A round asks 8 genomes, or one per rank when there are more ranks (the
-  // strategy then sees larger rounds than a one-process run's).
-  if (ranks != nullptr) eo.ask_size = std::max(eo.ask_size, ranks->size());
+  // search.ask_size, else 8 genomes a round, or one per rank when there are
+  // more ranks (the strategy then sees larger rounds than a one-process run's).
+  if (const std::int64_t ask = p.search_budget.get_int("ask_size"); ask > 0) {
+    eo.ask_size = static_cast<int>(ask);
+  } else if (ranks != nullptr && !data_parallel) {
+    eo.ask_size = std::max(eo.ask_size, ranks->size());
+  }
   if (!root) {
     // This rank evaluates what rank 0 sends, then takes its share of recovery training.
     Engine engine(*evaluator, *space, strategy, eo);

@@ -184,6 +184,9 @@ std::vector<CandidateRecord> strategy_proposals(const Pipeline& p, const Registr
   std::error_code ec;
   eo.resume = fs::file_size(Engine::log_path(dir.string()), ec) > 0 && !ec;
   eo.objective = p.objective;
+  if (const std::int64_t ask = p.search_budget.get_int("ask_size"); ask > 0) {
+    eo.ask_size = static_cast<int>(ask);
+  }
   auto strategy = registry.create<SearchStrategy>(p.search.name, p.search.params, run);
   log().info("study: the {} strategy proposes from {} evaluations in {}", p.search.name,
              eo.max_evaluations, dir.string());

@@ -30,10 +30,12 @@
 // Candidates: pool_size samples of the constrained space plus local_candidates
 // feasible mutations (1-2 genes: a depth flip or a width step of 1-2) of each
 // of the local_best best observations; genomes already observed (valid or not)
-// or pending are removed. ask(n) returns the n distinct candidates of highest
-// EI. The first initial_samples genomes are uniform samples, and so are the
-// asks while fewer than 2 valid observations exist. Invalid observations stay
-// out of the GP but are never proposed again.
+// or pending are removed. ask(n) fills a batch by the constant liar
+// (`batch: constant_liar`, propose()): pick the highest EI, add it (and every
+// genome asked but not told) to the GP at the worst fitness seen, pick again;
+// `batch: top_ei` returns the n highest EI of one posterior. The first initial_samples genomes are
+// uniform samples, and so are the asks while fewer than 2 valid observations exist. Invalid
+// observations stay out of the GP but are never proposed again.
 //
 // Every random draw comes from the one std::mt19937_64 seeded in start(), so
 // the same seed and tells give the same asks (on the same machine and thread
@@ -128,6 +130,7 @@ struct Options {
   bool shared_lengthscale = false;
   int fit_iters = 50;
   int fit_max_points = 300;
+  bool constant_liar = true;  // batch: constant_liar (else top_ei)
 };
 
 class BayesianSearch final : public tracenas::SearchStrategy {
@@ -387,41 +390,94 @@ class BayesianSearch final : public tracenas::SearchStrategy {
     const auto take = std::min<std::size_t>(cands.size(), static_cast<std::size_t>(n));
 
     at::NoGradGuard no_grad;
+    const at::Tensor xc = encode_all(cands);  // [m, dims]
+    const double best = y.max().item<double>();
+    at::Tensor ei = expected_improvement(x, y, xc, best);
+    if (!ei.defined()) {  // no usable surrogate: the first candidates (uniform samples)
+      cands.resize(take);
+      return cands;
+    }
+    std::vector<std::size_t> picked;
+    if (!opt_.constant_liar || take == 1) {
+      picked = best_of(ei, take, {});
+    } else {
+      // Constant liar (Ginsbourger, Le Riche & Carraro 2010, "Kriging is well-suited to
+      // parallelize optimization"): each pick, and every genome asked but not told yet,
+      // joins the GP as if observed at the worst fitness seen (CL-min), with the
+      // hyperparameters kept; the next pick maximizes EI under that posterior, so a
+      // batch spreads out instead of clustering round one optimum.
+      const double lie = y.min().item<double>();
+      std::vector<at::Tensor> xs = {x}, ys = {y};
+      if (!pending_.empty()) {
+        const at::Tensor xp = encode_all({pending_.begin(), pending_.end()});
+        xs.push_back(xp);
+        ys.push_back(at::full({xp.size(0)}, lie, at::kDouble));
+        ei = expected_improvement(at::cat(xs), at::cat(ys), xc, best);
+      }
+      while (picked.size() < take) {
+        if (!ei.defined()) break;  // the lies left K singular: the rest by the last EI
+        const std::size_t i = best_of(ei, 1, picked).at(0);
+        picked.push_back(i);
+        if (picked.size() == take) break;
+        xs.push_back(xc.slice(0, static_cast<std::int64_t>(i), static_cast<std::int64_t>(i) + 1));
+        ys.push_back(at::full({1}, lie, at::kDouble));
+        at::Tensor next = expected_improvement(at::cat(xs), at::cat(ys), xc, best);
+        if (!next.defined()) {
+          for (std::size_t j : best_of(ei, take - picked.size(), picked)) picked.push_back(j);
+          break;
+        }
+        ei = next;
+      }
+    }
+    std::vector<Genome> out;
+    for (std::size_t i : picked) out.push_back(cands[i]);
+    return out;
+  }
+
+  // EI [m] at the encoded candidates xc [m, dims] under the GP posterior given
+  // observations x [n, dims], y [n] (standardized) and the current
+  // hyperparameters, over the best value `best`; undefined when no jitter up
+  // to 1e-2 makes the covariance positive definite.
+  at::Tensor expected_improvement(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xc,
+                                  double best) const {
     at::Tensor l;
     for (double jitter = kJitter; jitter <= 1e-2 && !l.defined(); jitter *= 100) {
       l = cholesky(covariance(theta_, x, jitter));
     }
-    if (!l.defined()) {  // no usable surrogate: the first candidates (uniform samples)
-      cands.resize(take);
-      return cands;
-    }
+    if (!l.defined()) return l;
     const int k = num_lengthscales();
-    // The posterior at the m candidates, from the n observations.
     const at::Tensor ls = theta_.slice(0, 0, k).exp();                             // [k]
     const at::Tensor s2 = theta_[k].exp();                                         // 0-dim
     const at::Tensor alpha = at::cholesky_solve(y.unsqueeze(1), l);                // [n, 1]
-    const at::Tensor ks = matern_kernel(encode_all(cands), x, ls, s2, opt_.nu);    // [m, n]
+    const at::Tensor ks = matern_kernel(xc, x, ls, s2, opt_.nu);                   // [m, n]
     const at::Tensor mu = ks.matmul(alpha).squeeze(1);                             // [m]
     const at::Tensor v = at::linalg_solve_triangular(l, ks.t(), /*upper=*/false);  // [n, m]
     const at::Tensor sigma = (s2 - v.pow(2).sum(0)).clamp_min(1e-12).sqrt();       // [m]
-    const at::Tensor improvement = mu - y.max() - opt_.xi;                         // [m]
+    const at::Tensor improvement = mu - best - opt_.xi;                            // [m]
     const at::Tensor z = improvement / sigma;
-    const at::Tensor ei = improvement * 0.5 * at::erfc(-z / std::sqrt(2.0)) +
-                          sigma * at::exp(-0.5 * z * z) / std::sqrt(2 * kPi);
-    const at::Tensor ei_c = ei.contiguous();
-    const double* e = ei_c.data_ptr<double>();
+    return (improvement * 0.5 * at::erfc(-z / std::sqrt(2.0)) +
+            sigma * at::exp(-0.5 * z * z) / std::sqrt(2 * kPi))
+        .contiguous();
+  }
 
-    std::vector<std::size_t> order(cands.size());
-    std::iota(order.begin(), order.end(), 0);
+  // The `count` indices of highest EI (NaN lowest; the lower index first on
+  // ties), leaving out `taken`.
+  static std::vector<std::size_t> best_of(const at::Tensor& ei, std::size_t count,
+                                          const std::vector<std::size_t>& taken) {
+    const double* e = ei.data_ptr<double>();
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(ei.numel()); ++i) {
+      if (std::find(taken.begin(), taken.end(), i) == taken.end()) order.push_back(i);
+    }
+    count = std::min(count, order.size());
     auto score = [&](std::size_t i) { return std::isnan(e[i]) ? -HUGE_VAL : e[i]; };
-    std::partial_sort(order.begin(), order.begin() + take, order.end(),
-                      [&](std::size_t a, std::size_t b) {
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count),
+                      order.end(), [&](std::size_t a, std::size_t b) {
                         const double sa = score(a), sb = score(b);
                         return sa > sb || (sa == sb && a < b);
                       });
-    std::vector<Genome> out;
-    for (std::size_t i = 0; i < take; ++i) out.push_back(std::move(cands[order[i]]));
-    return out;
+    order.resize(count);
+    return order;
   }
 
   Options opt_;
@@ -453,6 +509,7 @@ std::unique_ptr<tracenas::SearchStrategy> make(const tracenas::ParamValues& p,
   o.shared_lengthscale = p.get_string("lengthscale") == "shared";
   o.fit_iters = static_cast<int>(p.get_int("fit_iters"));
   o.fit_max_points = static_cast<int>(p.get_int("fit_max_points"));
+  o.constant_liar = p.get_string("batch") == "constant_liar";
   return std::make_unique<BayesianSearch>(o);
 }
 
@@ -477,7 +534,11 @@ void register_components(tracenas::Registrar& r) {
            .min(0),
        ParamSpec::integer("fit_max_points", 300,
                           "observations the hyperparameter fit uses (a seeded subset above)")
-           .min(2)},
+           .min(2),
+       ParamSpec::choice("batch", {"constant_liar", "top_ei"}, "constant_liar",
+                         "how ask(n > 1) fills a batch: constant_liar (each pick joins the GP "
+                         "at the worst fitness seen before the next is chosen) or top_ei (the "
+                         "n highest EI of one posterior)")},
       make);
 }
 

@@ -112,6 +112,42 @@ TEST(SearchStrategiesBayesian, NeverProposesAnObservedOrPendingGenome) {
   EXPECT_EQ(all.size(), 8u);
 }
 
+// A batch by the constant liar starts with the same pick as the n highest EI of one
+// posterior (both maximize the same EI first) and then spreads: its genomes lie
+// farther apart than the top-EI batch's, which crowds round the surrogate's optimum.
+TEST(SearchStrategiesBayesian, ConstantLiarBatchStartsAtTheTopEiAndSpreads) {
+  GridSpace space = default_space();
+  auto batch = [&](const std::string& kind) {
+    auto bo = make("bayesian", {{"initial_samples", std::int64_t{12}},
+                                {"pool_size", std::int64_t{400}},
+                                {"batch", std::string(kind)}});
+    SearchStrategy& s = bo.get();
+    s.start(space, 5);
+    std::vector<Genome> first = s.ask(12);
+    s.tell(score_all(space, first));
+    return s.ask(8);
+  };
+  const std::vector<Genome> liar = batch("constant_liar");
+  const std::vector<Genome> top = batch("top_ei");
+  ASSERT_EQ(liar.size(), 8u);
+  ASSERT_EQ(top.size(), 8u);
+  EXPECT_EQ(liar.front(), top.front());
+  EXPECT_NE(liar, top);
+  auto mean_distance = [](const std::vector<Genome>& b) {
+    double sum = 0;
+    int pairs = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      for (std::size_t j = i + 1; j < b.size(); ++j, ++pairs) {
+        for (std::size_t k = 0; k < b[i].size(); ++k) sum += std::abs(b[i][k] - b[j][k]);
+      }
+    }
+    return sum / pairs;
+  };
+  std::printf("mean L1 distance within the batch: constant liar %.3f, top EI %.3f\n",
+              mean_distance(liar), mean_distance(top));
+  EXPECT_GT(mean_distance(liar), mean_distance(top));
+}
+
 TEST(SearchStrategiesBayesian, MaternKernelMatchesHandComputedValues) {
   const at::Tensor x1 = at::tensor({0.0, 0.0}, at::kDouble).view({1, 2});
   const at::Tensor x2 = at::tensor({0.3, 0.4}, at::kDouble).view({1, 2});
