@@ -1,12 +1,13 @@
 // Distributed benchmark: one process against N ranks on this machine, for
-// the quickstart search (candidate-parallel) and for recovery training
-// (data-parallel), with the same cores in all: one process with N threads
-// against N processes (ranks on a TCPStore at 127.0.0.1, launched the way
-// torchrun launches them) with one thread each. Each command runs the real
-// `tracenas` CLI; the figures are wall-clock seconds of the whole command
-// (model load, base preparation or data, the work, the writes), next to the
-// dense fp32 matmul rate of this machine measured in the same run. A
-// benchmark, not a test: a table, then ONE JSON line.
+// the quickstart search (candidate-parallel, and data-parallel passes with
+// run.distributed_split: batches) and for recovery training (data-parallel,
+// and with the AdamW state sharded: --shard-optimizer, whose optimizer-state
+// bytes per rank it reads from the ranks' logs), with the same cores in all: one process with N
+// threads against N processes (ranks on a TCPStore at 127.0.0.1, launched the way torchrun launches
+// them) with one thread each. Each command runs the real `tracenas` CLI; the figures are wall-clock
+// seconds of the whole command (model load, base preparation or data, the work, the writes), next
+// to the dense fp32 matmul rate of this machine measured in the same run. A benchmark, not a test:
+// a table, then ONE JSON line.
 //
 // Run: OMP_WAIT_POLICY=PASSIVE tracenas_bench_distributed [--ranks N] [--evaluations N]
 //                                                          [--steps N] [--dir PATH]
@@ -25,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -64,6 +66,7 @@ pid_t spawn(const std::string& cmd) {
 }
 
 // Runs `tracenas ARGS` as `n` ranks (1: one plain process); wall seconds of the whole.
+// Every rank's output goes to `log`.
 double run_ranks(const std::string& name, const std::string& args, int n, const fs::path& log) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<pid_t> pids;
@@ -75,17 +78,31 @@ double run_ranks(const std::string& name, const std::string& args, int n, const 
              " LOCAL_RANK=" + std::to_string(r) +
              " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
     }
-    pids.push_back(spawn(env + "exec " TN_CLI " " + args + " >>" + log.string() + " 2>&1"));
+    const std::string out = log.string() + (n > 1 ? ".rank" + std::to_string(r) : "");
+    pids.push_back(spawn(env + "exec " TN_CLI " " + args + " >" + out + " 2>&1"));
   }
   for (pid_t p : pids) {
     int status = 0;
     waitpid(p, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      std::fprintf(stderr, "%s failed; see %s\n", name.c_str(), log.string().c_str());
+      std::fprintf(stderr, "%s failed; see %s*\n", name.c_str(), log.string().c_str());
       std::exit(1);
     }
   }
   return tracenas::bench::seconds_since(t0);
+}
+
+// The optimizer-state megabytes a training rank logged ("keeps X MB of optimizer state").
+double state_mb(const fs::path& log) {
+  std::ifstream in(log);
+  const std::string key = "keeps ";
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find(key);
+    if (at != std::string::npos && line.find("of optimizer state") != std::string::npos) {
+      return std::atof(line.c_str() + at + key.size());
+    }
+  }
+  return -1;
 }
 
 }  // namespace
@@ -109,25 +126,24 @@ int main(int argc, char** argv) {
   }
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const fs::path log = fs::path(dir) / "commands.log";
-  auto search = [&](const std::string& name, int n, int threads) {
+  auto search = [&](const std::string& name, int n, int threads, const std::string& extra = "") {
     const std::string args =
         "run " TN_SOURCE_DIR "/configs/quickstart.yaml --set run.name=" + name +
         " --set run.output_dir=" + dir + "/runs --set run.cache_dir=" + dir + "/cache-" + name +
         " --set run.threads=" + std::to_string(threads) + " --set model.params.path=" + model +
         " --set search.max_evaluations=" + std::to_string(evaluations) +
-        " --set output.export_best=false" + " --set output.export_formats=[]";
-    return run_ranks(name, args, n, log);
+        " --set output.export_best=false" + " --set output.export_formats=[]" + extra;
+    return run_ranks(name, args, n, fs::path(dir) / (name + ".log"));
   };
-  auto train = [&](const std::string& name, int n, int threads) {
+  auto train = [&](const std::string& name, int n, int threads, const std::string& extra = "") {
     const std::string args = "train --model " + model +
                              " --data tokens:" TN_SOURCE_DIR
                              "/../shared/data/stories260K-samples.u16 --seq-len 256 --batch 4"
                              " --accumulate " +
                              std::to_string(2 * ranks) + " --steps " + std::to_string(steps) +
                              " --shuffle --threads " + std::to_string(threads) + " --out " + dir +
-                             "/" + name;
-    return run_ranks(name, args, n, log);
+                             "/" + name + extra;
+    return run_ranks(name, args, n, fs::path(dir) / (name + ".log"));
   };
 
   at::set_num_threads(ranks);
@@ -135,9 +151,18 @@ int main(int argc, char** argv) {
   const double search_one = search("search-one", 1, ranks);
   const double search_single = search("search-one-thread", 1, 1);
   const double search_many = search("search-ranks", ranks, 1);
+  const double search_split =
+      search("search-ranks-batches", ranks, 1, " --set run.distributed_split=batches");
   const double train_one = train("train-one", 1, ranks);
   const double train_single = train("train-one-thread", 1, 1);
   const double train_many = train("train-ranks", ranks, 1);
+  const double train_sharded = train("train-ranks-sharded", ranks, 1, " --shard-optimizer");
+  const double state_full = state_mb(fs::path(dir) / "train-ranks.log.rank0");
+  std::vector<double> state_shard;
+  for (int r = 0; r < ranks; ++r) {
+    state_shard.push_back(
+        state_mb(fs::path(dir) / ("train-ranks-sharded.log.rank" + std::to_string(r))));
+  }
   const double dense_after = tracenas::bench::dense_matmul_gflops();
 
   std::printf(
@@ -157,21 +182,36 @@ int main(int argc, char** argv) {
       "%.2fx |\n",
       steps, 2 * ranks, train_single, train_one, train_many, train_one / train_many,
       train_single / train_many);
-  const json j = {{"benchmark", "tracenas_bench_distributed"},
-                  {"ranks", ranks},
-                  {"evaluations", evaluations},
-                  {"steps", steps},
-                  {"dense_matmul_gflops_before", dense_before},
-                  {"dense_matmul_gflops_after", dense_after},
-                  {"search_seconds",
-                   {{"one_process_one_thread", search_single},
-                    {"one_process", search_one},
-                    {"ranks", search_many}}},
-                  {"train_seconds",
-                   {{"one_process_one_thread", train_single},
-                    {"one_process", train_one},
-                    {"ranks", train_many}}},
-                  {"torch_version", TORCH_VERSION}};
+  std::printf(
+      "| quickstart search, data-parallel passes (distributed_split: batches) | | | %.2f s "
+      "| %.2fx | %.2fx |\n",
+      search_split, search_one / search_split, search_single / search_split);
+  std::printf(
+      "| recovery training, AdamW state sharded (--shard-optimizer) | | | %.2f s | %.2fx | "
+      "%.2fx |\n",
+      train_sharded, train_one / train_sharded, train_single / train_sharded);
+  std::printf("optimizer state per rank: %.2f MB unsharded; sharded:", state_full);
+  for (double mb : state_shard) std::printf(" %.2f MB", mb);
+  std::printf("\n");
+  const json j = {
+      {"benchmark", "tracenas_bench_distributed"},
+      {"ranks", ranks},
+      {"evaluations", evaluations},
+      {"steps", steps},
+      {"dense_matmul_gflops_before", dense_before},
+      {"dense_matmul_gflops_after", dense_after},
+      {"search_seconds",
+       {{"one_process_one_thread", search_single},
+        {"one_process", search_one},
+        {"ranks", search_many},
+        {"ranks_split_batches", search_split}}},
+      {"train_seconds",
+       {{"one_process_one_thread", train_single},
+        {"one_process", train_one},
+        {"ranks", train_many},
+        {"ranks_sharded_optimizer", train_sharded}}},
+      {"optimizer_state_mb_per_rank", {{"unsharded", state_full}, {"sharded", state_shard}}},
+      {"torch_version", TORCH_VERSION}};
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }

@@ -8,6 +8,8 @@
 //   - A rank killed mid-search ends the other with one line naming its rank
 //     and step; every recorded candidate is kept, and --resume with one
 //     process continues to the uninterrupted result.
+//   - With run.distributed_split: batches both ranks score every candidate
+//     together, to one process's values up to float rounding.
 //   - Ranks started with different pipelines are refused before any work.
 //   - run.distributed: off runs a launched process alone.
 //   - `tracenas study` on two ranks trains each architecture on one rank and
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -208,6 +211,36 @@ TEST(DistributedCli, TwoRanksSearchLikeOneKilledRankEndsTheOtherAndResumeContinu
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(records(killed / "candidates.jsonl"), want);
   EXPECT_EQ(json::parse(read_text(killed / "best.json"))["genome"], best_one["genome"]);
+}
+
+// run.distributed_split: batches through the CLI: each of the quickstart's candidates
+// scored by both processes together, the proxy values those of one process up to float
+// rounding, and both ranks counted for every candidate.
+TEST(DistributedCli, TwoRanksSplittingTheBatchesScoreLikeOneProcess) {
+  testing::ScratchDir d;
+  const std::string eight = " --set search.max_evaluations=8";
+  CliResult one = testing::run_tracenas(run_args(d.path(), "one", eight), "tn_dist_split_one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::vector<json> want = records(d.path() / "runs" / "one" / "candidates.jsonl");
+  ASSERT_EQ(want.size(), 8u);
+  const std::string split = eight + " --set run.distributed_split=batches";
+  const int port = free_port();
+  Rank r0 = start_rank(0, 2, port, run_args(d.path(), "two", split), d.path());
+  Rank r1 = start_rank(1, 2, port, run_args(d.path(), "two", split), d.path());
+  ASSERT_EQ(wait_rank(r0, 300), 0) << read_text(r0.err);
+  ASSERT_EQ(wait_rank(r1, 60), 0) << read_text(r1.err);
+  const std::vector<json> got = records(d.path() / "runs" / "two" / "candidates.jsonl");
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i]["genome"], want[i]["genome"]) << "candidate " << i;
+    for (const auto& [name, v] : want[i]["proxies"].items()) {
+      const double w = v.get<double>(), g = got[i]["proxies"][name].get<double>();
+      EXPECT_NEAR(g, w, 1e-5 * std::max(1.0, std::abs(w))) << "candidate " << i << ", " << name;
+    }
+  }
+  const json summary = json::parse(read_text(d.path() / "runs" / "two" / "summary.json"));
+  EXPECT_EQ(summary["distributed"]["split"], "batches");
+  EXPECT_EQ(summary["distributed"]["evaluated_per_rank"], json::array({8, 8}));
 }
 
 TEST(DistributedCli, RanksWithDifferentPipelinesAreRefusedAtStart) {

@@ -550,9 +550,11 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     for (int owner : owners) keep.push_back(owner == rank);
   }
   AdamW opt(std::move(params), o.adamw, keep);
-  if (!owners.empty()) {
-    log().info("train: the optimizer state is sharded over {} ranks; this rank keeps {:.1f} MB",
-               ranks, static_cast<double>(opt.state_bytes()) / 1e6);
+  if (comm != nullptr) {
+    log().info(
+        "train: this rank keeps {:.1f} MB of optimizer state ({})",
+        static_cast<double>(opt.state_bytes()) / 1e6,
+        owners.empty() ? "every parameter's" : "sharded over " + std::to_string(ranks) + " ranks");
   }
 
   std::int64_t start = 0;
@@ -674,6 +676,11 @@ TrainResult train_model(DecoderModel& model, const std::vector<std::int32_t>& tr
     }
     if (on_step) on_step(l);
     r.log.push_back(l);
+  }
+  if (sync && !r.log.empty()) {
+    log().info("train: {} gradient bucket(s) per step; {} of {} started inside the backward",
+               r.gradient_buckets, r.overlapped_buckets,
+               r.gradient_buckets * static_cast<std::int64_t>(r.log.size()));
   }
   if (!eval_set.empty() && !evaluated_last) {
     EvalResult e = run_eval();
