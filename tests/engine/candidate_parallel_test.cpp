@@ -6,7 +6,7 @@
 //   data-parallel (run.distributed_split: batches): the same candidates, and
 //     every proxy value equal to one process's up to float rounding, for
 //     every kind of trace a pass collects (full gradients, sketches, LoRA
-//     sketches, per-batch moments, logits, losses).
+//     sketches, per-batch moments, logits, losses), the base pass split too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -128,7 +128,7 @@ TEST(DataParallelPass, TwoThreadRanksScoreEveryCandidateLikeOneProcess) {
     const fs::path file = d.path() / (name + ".yaml");
     std::ofstream(file) << "schema_version: 1\n"
                         << "run: {name: r, seed: 5, output_dir: " << (d.path() / "runs").string()
-                        << ", cache_dir: " << (d.path() / "cache").string()
+                        << ", cache_dir: " << (d.path() / ("cache-" + split)).string()
                         << ", threads: 1, distributed_split: " << split << "}\n"
                         << "model: {adapter: llama, params: {path: "
                         << testing::converted_stories260K("tn_dp_stories260K") << "}}\n"
@@ -174,6 +174,9 @@ TEST(DataParallelPass, TwoThreadRanksScoreEveryCandidateLikeOneProcess) {
   std::ifstream in(d.path() / "runs" / "two" / "summary.json");
   const json summary = json::parse(in);
   EXPECT_EQ(summary["distributed"]["split"], "batches");
+  // Its own cache: the base pass too was split over the ranks, and rank 0 cached it.
+  EXPECT_EQ(summary["cache"]["base_traces"], false);
+  EXPECT_FALSE(fs::is_empty(d.path() / "cache-batches" / "base_traces"));
   EXPECT_EQ(summary["distributed"]["evaluated_per_rank"], json::array({6, 6}));
 
   // Gradient moments need every batch on every rank: a batch of 1 cannot be split over 2.

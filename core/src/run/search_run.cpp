@@ -196,10 +196,18 @@ SearchRunResult run_search(const Pipeline& p, const Registry& registry, const Ru
       throw ConfigError(p.file + ": error: run.distributed_split: batches: " + e.what());
     }
   }
-  // Rank 0 first: the others then find importance and base traces in the cache.
-  root_first(ranks, "waiting for rank 0's base preparation (importance, base traces)",
-             [&] { evaluator->prepare(); });
-  if (!root) evaluator->prepare();
+  if (data_parallel) {
+    // Importance from rank 0 first (the others then find it in the cache); the base
+    // pass split over the ranks like every candidate's, unless rank 0 has it cached.
+    root_first(ranks, "waiting for rank 0's importance", [&] { evaluator->prepare_importance(); });
+    if (!root) evaluator->prepare_importance();
+    evaluator->prepare_traces(ranks);
+  } else {
+    // Rank 0 first: the others then find importance and base traces in the cache.
+    root_first(ranks, "waiting for rank 0's base preparation (importance, base traces)",
+               [&] { evaluator->prepare(); });
+    if (!root) evaluator->prepare();
+  }
   const double prepare_seconds = seconds_since(t_prep);
   log().info("base prepared in {:.2f} s (importance {}, base traces {})", prepare_seconds,
              evaluator->importance_from_cache() ? "cached" : "computed",

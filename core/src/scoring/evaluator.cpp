@@ -151,7 +151,12 @@ Evaluator::Evaluator(EvaluatorInputs inputs) : in_(std::move(inputs)) {
 const ModelConfig& Evaluator::config() const { return in_.model->config(); }
 
 void Evaluator::prepare() {
-  if (prepared_) return;
+  prepare_importance();
+  prepare_traces(nullptr);
+}
+
+void Evaluator::prepare_importance() {
+  if (importance_ready_) return;
   const BlasThreadsScope blas(threads_.blas);
   const ModelConfig& c = config();
   DiskCache cache(in_.cache_dir);
@@ -196,10 +201,22 @@ void Evaluator::prepare() {
     if (cache.enabled()) write_file_atomic(importance_path, importance_to_json(order_) + "\n");
   }
   importance_seconds_ = seconds_since(t0);
+  importance_key_ = importance_key;
   prefix_ = std::make_unique<PrefixWeights>(c, in_.model->mutable_weights(), order_);
+  importance_ready_ = true;
+}
+
+void Evaluator::prepare_traces(Communicator* ranks) {
+  if (prepared_) return;
+  prepare_importance();
+  const BlasThreadsScope blas(threads_.blas);
+  const ModelConfig& c = config();
+  DiskCache cache(in_.cache_dir);
+  const std::string& importance_key = importance_key_;
+  bool together = ranks != nullptr && ranks->size() > 1;
 
   // Base traces: keyed by the importance key and what the proxies need.
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   TraceNeeds base_needs;
   base_needs.base_weight_grads = needs_.base_weight_grads;
   base_needs.sketch_rank = needs_.sketch_rank;
@@ -220,18 +237,36 @@ void Evaluator::prepare() {
       .add(static_cast<std::int64_t>(base_needs.base_logits));
   const std::string traces_path = cache.path("base_traces", th.hex(), ".safetensors");
   std::optional<BaseTraces> loaded;
-  if (cache.enabled()) loaded = load_base_traces(traces_path, base_needs, c.num_layers, in_.device);
+  if (cache.enabled() && (!together || ranks->is_root())) {
+    loaded = load_base_traces(traces_path, base_needs, c.num_layers, in_.device);
+  }
+  if (together) {
+    // Rank 0's cache decides: every rank loads, or every rank takes part in the pass.
+    const bool cached = ranks->broadcast_bytes(loaded ? "1" : "0", 0,
+                                               "asking rank 0's cache for the base traces") == "1";
+    if (cached && !ranks->is_root() && cache.enabled()) {
+      loaded = load_base_traces(traces_path, base_needs, c.num_layers, in_.device);
+    }
+    if (cached && !loaded) {
+      log().info("base traces: rank 0's cache entry {} is not readable here; computing them",
+                 traces_path);
+      together = false;
+    } else if (!cached) {
+      loaded.reset();
+    }
+  }
   if (loaded) {
     base_ = std::move(*loaded);
     traces_cached_ = true;
     log().info("base traces loaded from the cache {}", traces_path);
   } else {
-    PassOptions alone = in_.pass;
-    alone.ranks = nullptr;
-    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, alone);
+    // One process alone, or every rank with a share of the batches (their sums on each).
+    PassOptions pass = in_.pass;
+    pass.ranks = together ? ranks : nullptr;
+    base_ = compute_base_traces(c, *prefix_, in_.batches, base_needs, pass);
     const bool worth_caching = base_needs.base_weight_grads || base_needs.sketch_rank > 0 ||
                                base_needs.base_logits || base_needs.lora_rank > 0;
-    if (cache.enabled() && worth_caching) {
+    if (cache.enabled() && worth_caching && (!together || ranks->is_root())) {
       fs::create_directories(fs::path(traces_path).parent_path());
       save_base_traces(traces_path, base_);
     }

@@ -70,9 +70,16 @@ class Evaluator {
   // the proxies' needs can be served by one pass.
   explicit Evaluator(EvaluatorInputs inputs);
 
-  // Computes or loads importance and base traces (idempotent). This process
-  // alone: the base pass never spreads over ranks.
+  // Computes or loads importance and base traces (idempotent), this process
+  // alone: prepare_importance() then prepare_traces(nullptr).
   void prepare();
+  void prepare_importance();
+  // The base traces. With `ranks` (more than one), every rank calls it: when
+  // rank 0's cache holds them every rank loads them (a rank that cannot read
+  // that entry computes them alone), else every rank runs its share of the
+  // base pass's calibration pieces and the sums are shared (PassOptions::ranks;
+  // equal to one process's up to float rounding), and rank 0 writes the cache.
+  void prepare_traces(Communicator* ranks);
 
   // Data-parallel candidate passes over `ranks` (PassOptions::ranks): every
   // rank then calls evaluate() for the same candidates in the same order,
@@ -115,6 +122,8 @@ class Evaluator {
   BaseTraces base_;
   std::int64_t base_params_ = 0;
   bool prepared_ = false;
+  bool importance_ready_ = false;
+  std::string importance_key_;
   int passes_ = 0;
   PassThreads threads_{0, 1};
   bool importance_cached_ = false;
