@@ -345,15 +345,20 @@ std::map<int, double> step_losses(const std::string& err) {
   return out;
 }
 
+// `tracenas train` of stories260K for `steps` steps into `out`, with `schedule` (the
+// schedule's name, then any further options).
+std::string train_args(const fs::path& out, int steps, const std::string& schedule) {
+  return "train --model " + testing::converted_stories260K("tn_dist_stories260K") +
+         " --data tokens:" TN_SHARED_DIR
+         "/data/stories260K-samples.u16 --seq-len 64 --batch 2 --accumulate 2 --shuffle"
+         " --lr 1e-3 --threads 1 --steps " +
+         std::to_string(steps) + " --out " + out.string() + " --schedule " + schedule;
+}
+
 TEST(DistributedCli, TwoRankTrainingEqualsOneRankAndResumesOnOne) {
   testing::ScratchDir d;
-  const std::string model = testing::converted_stories260K("tn_dist_stories260K");
   auto args = [&](const std::string& out, int steps, const std::string& extra = "") {
-    return "train --model " + model +
-           " --data tokens:" TN_SHARED_DIR
-           "/data/stories260K-samples.u16 --seq-len 64 --batch 2 --accumulate 2 --shuffle"
-           " --lr 1e-3 --schedule cosine --min-lr 1e-4 --threads 1 --steps " +
-           std::to_string(steps) + " --out " + (d.path() / out).string() + extra;
+    return train_args(d.path() / out, steps, "cosine --min-lr 1e-4" + extra);
   };
   CliResult one = testing::run_tracenas(args("one", 6), "tn_dist_train_one");
   ASSERT_EQ(one.code, 0) << one.err;
@@ -389,13 +394,8 @@ TEST(DistributedCli, TwoRankTrainingEqualsOneRankAndResumesOnOne) {
 // shards) resumes on one rank to one rank's losses.
 TEST(DistributedCli, KilledTrainingRankEndsTheOtherAndTheCheckpointResumes) {
   testing::ScratchDir d;
-  const std::string model = testing::converted_stories260K("tn_dist_stories260K");
   auto args = [&](const std::string& out, int steps, const std::string& extra = "") {
-    return "train --model " + model +
-           " --data tokens:" TN_SHARED_DIR
-           "/data/stories260K-samples.u16 --seq-len 64 --batch 2 --accumulate 2 --shuffle"
-           " --lr 1e-3 --schedule constant --threads 1 --steps " +
-           std::to_string(steps) + " --out " + (d.path() / out).string() + extra;
+    return train_args(d.path() / out, steps, "constant" + extra);
   };
   const int port = free_port();
   const std::string sharded = " --checkpoint-every 2 --shard-optimizer --distributed-timeout-s 30";

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -481,47 +482,67 @@ TEST(TrainCli, TrainsCheckpointsAndPrintsTheResult) {
   EXPECT_EQ(r2.last["loss"], r.last["loss"]);
 }
 
-// Data-parallel training on two ranks as two threads of this process, each with its own
-// replica and its own Gloo group on one store: the same losses and weights as one process
-// training on the whole global batch (micro-batch a of a step on rank a mod 2).
-TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
-  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
-  const auto train = slice(stories().tokens, 0, 24 * 64);
-  TrainOptions o = small_options(4);
-  o.batch = 2;
-  o.accumulate = 2;
-  o.shuffle = true;
-  o.log_steps = false;
-  auto one = load_model(stories().dir);
-  const TrainResult want = train_model(*one, train, nullptr, o);
-
+// A one-process training and the same on two ranks as two threads of this process,
+// each with its own replica and its own Gloo group on one store; `adjust` changes the
+// ranks' options (the global batch stays: micro-batch a of a step on rank a mod 2).
+struct TwoRankTraining {
+  std::vector<std::int32_t> train;
+  TrainOptions options;
+  std::shared_ptr<DecoderModel> one;
+  TrainResult want;
   std::shared_ptr<DecoderModel> replicas[2];
   TrainResult got[2];
+};
+
+void train_on_two_ranks(TwoRankTraining& t, const std::function<void(TrainOptions&)>& adjust) {
+  t.train = slice(stories().tokens, 0, 24 * 64);
+  t.options = small_options(4);
+  t.options.batch = 2;
+  t.options.accumulate = 2;
+  t.options.shuffle = true;
+  t.options.log_steps = false;
+  t.one = load_model(stories().dir);
+  t.want = train_model(*t.one, t.train, nullptr, t.options);
   const std::vector<std::string> failures =
       testing::run_thread_ranks(2, [&](int rank, Communicator& comm) {
-        TrainOptions mine = o;
+        TrainOptions mine = t.options;
         mine.comm = &comm;
-        replicas[rank] = load_model(stories().dir);
-        got[rank] = train_model(*replicas[rank], train, nullptr, mine);
+        adjust(mine);
+        t.replicas[rank] = load_model(stories().dir);
+        t.got[rank] = train_model(*t.replicas[rank], t.train, nullptr, mine);
       });
   ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
-  // One bucket of 2^25 elements holds every gradient of this small model.
-  EXPECT_EQ(got[0].gradient_buckets, 1);
+}
+
+// Both ranks' losses, gradient norms and final weights equal the one process's.
+void expect_like_one_process(const TwoRankTraining& t) {
   for (int rank : {0, 1}) {
-    ASSERT_EQ(got[rank].log.size(), want.log.size());
-    for (std::size_t i = 0; i < want.log.size(); ++i) {
-      EXPECT_NEAR(got[rank].log[i].loss, want.log[i].loss, 1e-5)
-          << "rank " << rank << " step " << i;
-      EXPECT_NEAR(got[rank].log[i].grad_norm, want.log[i].grad_norm, 1e-4 * want.log[i].grad_norm);
+    const std::vector<StepLog>& got = t.got[rank].log;
+    const std::vector<StepLog>& want = t.want.log;
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      EXPECT_NEAR(got[i].loss, want[i].loss, 1e-5) << "rank " << rank << " step " << i;
+      EXPECT_NEAR(got[i].grad_norm, want[i].grad_norm, 1e-4 * want[i].grad_norm);
     }
-    const ModelWeights& a = one->weights();
-    const ModelWeights& b = replicas[rank]->weights();
+    const ModelWeights& a = t.one->weights();
+    const ModelWeights& b = t.replicas[rank]->weights();
     EXPECT_TRUE(at::allclose(a.embed, b.embed, 1e-5, 1e-6)) << "rank " << rank;
     for (std::size_t l = 0; l < a.layers.size(); ++l) {
+      EXPECT_TRUE(at::allclose(a.layers[l].attention.q, b.layers[l].attention.q, 1e-5, 1e-6))
+          << "rank " << rank << " layer " << l;
       EXPECT_TRUE(at::allclose(a.layers[l].ffn.down, b.layers[l].ffn.down, 1e-5, 1e-6))
           << "rank " << rank << " layer " << l;
     }
   }
+}
+
+TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  TwoRankTraining t;
+  train_on_two_ranks(t, [](TrainOptions&) {});
+  // One bucket of 2^25 elements holds every gradient of this small model.
+  EXPECT_EQ(t.got[0].gradient_buckets, 1);
+  expect_like_one_process(t);
 }
 
 // The same with small gradient buckets, which start while the backward still runs, and
@@ -531,64 +552,36 @@ TEST(TrainStories, TwoThreadRanksTrainLikeOneProcess) {
 TEST(TrainStories, OverlappedBucketsAndShardedOptimizerTrainLikeOneProcess) {
   if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
   testing::ScratchDir scratch;
-  const auto train = slice(stories().tokens, 0, 24 * 64);
-  TrainOptions o = small_options(4);
-  o.batch = 2;
-  o.accumulate = 2;
-  o.shuffle = true;
-  o.log_steps = false;
-  auto one = load_model(stories().dir);
-  const TrainResult want = train_model(*one, train, nullptr, o);
-
-  std::shared_ptr<DecoderModel> replicas[2];
-  TrainResult got[2];
-  const std::vector<std::string> failures =
-      testing::run_thread_ranks(2, [&](int rank, Communicator& comm) {
-        TrainOptions mine = o;
-        mine.comm = &comm;
-        mine.shard_optimizer = true;
-        mine.bucket_elements = 8192;
-        mine.checkpoint_every = 2;
-        mine.checkpoint_dir = (scratch.path() / "checkpoints").string();
-        replicas[rank] = load_model(stories().dir);
-        got[rank] = train_model(*replicas[rank], train, nullptr, mine);
-      });
-  ASSERT_EQ(failures, (std::vector<std::string>{"", ""}));
+  TwoRankTraining t;
+  train_on_two_ranks(t, [&](TrainOptions& o) {
+    o.shard_optimizer = true;
+    o.bucket_elements = 8192;
+    o.checkpoint_every = 2;
+    o.checkpoint_dir = (scratch.path() / "checkpoints").string();
+  });
   // The two shards hold the one-process state between them, split about evenly
   // (within the largest tensor, the embedding, whose two moments are 8 bytes per element).
-  const std::int64_t s0 = got[0].optimizer_state_bytes, s1 = got[1].optimizer_state_bytes;
-  EXPECT_EQ(s0 + s1, want.optimizer_state_bytes);
-  EXPECT_LE(std::abs(s0 - s1), 8 * one->weights().embed.numel());
+  const std::int64_t s0 = t.got[0].optimizer_state_bytes, s1 = t.got[1].optimizer_state_bytes;
+  EXPECT_EQ(s0 + s1, t.want.optimizer_state_bytes);
+  EXPECT_LE(std::abs(s0 - s1), 8 * t.one->weights().embed.numel());
   EXPECT_GT(s0, 0);
   EXPECT_GT(s1, 0);
-  EXPECT_GT(got[0].gradient_buckets, 10);
+  EXPECT_GT(t.got[0].gradient_buckets, 10);
   // Buckets started inside the backward on both ranks (the embedding's, last, cannot).
-  for (int rank : {0, 1}) {
-    EXPECT_GT(got[rank].overlapped_buckets, 0) << "rank " << rank;
-    ASSERT_EQ(got[rank].log.size(), want.log.size());
-    for (std::size_t i = 0; i < want.log.size(); ++i) {
-      EXPECT_NEAR(got[rank].log[i].loss, want.log[i].loss, 1e-5)
-          << "rank " << rank << " step " << i;
-    }
-    const ModelWeights& a = one->weights();
-    const ModelWeights& b = replicas[rank]->weights();
-    EXPECT_TRUE(at::allclose(a.embed, b.embed, 1e-5, 1e-6)) << "rank " << rank;
-    for (std::size_t l = 0; l < a.layers.size(); ++l) {
-      EXPECT_TRUE(at::allclose(a.layers[l].attention.q, b.layers[l].attention.q, 1e-5, 1e-6))
-          << "rank " << rank << " layer " << l;
-    }
-  }
-  ASSERT_EQ(got[0].checkpoints.size(), 2u);
-  EXPECT_TRUE(got[1].checkpoints.empty());
+  EXPECT_GT(t.got[0].overlapped_buckets, 0);
+  EXPECT_GT(t.got[1].overlapped_buckets, 0);
+  expect_like_one_process(t);
+  ASSERT_EQ(t.got[0].checkpoints.size(), 2u);
+  EXPECT_TRUE(t.got[1].checkpoints.empty());
 
   // The sharded run's step-2 checkpoint holds the whole state: one process continues it.
-  TrainOptions ro = o;
-  ro.resume = got[0].checkpoints[0];
+  TrainOptions ro = t.options;
+  ro.resume = t.got[0].checkpoints[0];
   auto resumed = load_model(stories().dir);
-  const TrainResult r = train_model(*resumed, train, nullptr, ro);
+  const TrainResult r = train_model(*resumed, t.train, nullptr, ro);
   ASSERT_EQ(r.log.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_NEAR(r.log[i].loss, want.log[i + 2].loss, 1e-5) << "resumed step " << i + 3;
+    EXPECT_NEAR(r.log[i].loss, t.want.log[i + 2].loss, 1e-5) << "resumed step " << i + 3;
   }
 }
 
