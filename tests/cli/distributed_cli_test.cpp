@@ -10,6 +10,7 @@
 //     process continues to the uninterrupted result.
 //   - With run.distributed_split: batches both ranks score every candidate
 //     together, to one process's values up to float rounding.
+//   - examples/slurm/search.sbatch runs a two-rank search under a stand-in srun.
 //   - Ranks started with different pipelines are refused before any work.
 //   - run.distributed: off runs a launched process alone.
 //   - `tracenas study` on two ranks trains each architecture on one rank and
@@ -31,6 +32,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -241,6 +243,41 @@ TEST(DistributedCli, TwoRanksSplittingTheBatchesScoreLikeOneProcess) {
   const json summary = json::parse(read_text(d.path() / "runs" / "two" / "summary.json"));
   EXPECT_EQ(summary["distributed"]["split"], "batches");
   EXPECT_EQ(summary["distributed"]["evaluated_per_rank"], json::array({8, 8}));
+}
+
+// examples/slurm/search.sbatch under stand-ins for srun (two tasks on this machine,
+// with srun's task variables) and scontrol: a two-rank search of the quickstart.
+TEST(DistributedCli, TheSlurmExampleRunsATwoRankSearch) {
+  testing::ScratchDir d;
+  const fs::path bin = d.path() / "bin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "scontrol") << "#!/bin/sh\necho 127.0.0.1\n";
+  std::ofstream(bin / "srun")
+      << "#!/bin/bash\n"
+      << "while [[ \"$1\" == --* ]]; do shift; done\n"
+      << "pids=()\n"
+      << "for ((r = 0; r < SLURM_NTASKS; r++)); do\n"
+      << "  SLURM_PROCID=$r SLURM_STEP_NUM_TASKS=$SLURM_NTASKS SLURM_LOCALID=$r \"$@\" \\\n"
+      << "    >" << (d.path() / "task").string() << "$r.out 2>&1 &\n"
+      << "  pids+=($!)\n"
+      << "done\n"
+      << "rc=0\n"
+      << "for p in \"${pids[@]}\"; do wait \"$p\" || rc=$?; done\n"
+      << "exit $rc\n";
+  fs::permissions(bin / "scontrol", fs::perms::owner_all, fs::perm_options::add);
+  fs::permissions(bin / "srun", fs::perms::owner_all, fs::perm_options::add);
+  const std::string cmd =
+      "cd " TN_SOURCE_DIR " && PATH=" + bin.string() +
+      ":$PATH SLURM_JOB_NODELIST=node1 SLURM_NTASKS=2 SLURM_CPUS_PER_TASK=1 MASTER_PORT=" +
+      std::to_string(free_port()) + " TRACENAS=" TN_CLI " bash examples/slurm/search.sbatch " +
+      run_args(d.path(), "slurm", " --set search.max_evaluations=8").substr(4) + " >" +
+      (d.path() / "sbatch.out").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << read_text(d.path() / "sbatch.out") << read_text(d.path() / "task0.out");
+  const json summary = json::parse(read_text(d.path() / "runs" / "slurm" / "summary.json"));
+  EXPECT_EQ(summary["distributed"]["world_size"], 2);
+  EXPECT_EQ(summary["counts"]["evaluated"], 8);
+  EXPECT_NE(read_text(d.path() / "task1.out").find("[rank 1/2]"), std::string::npos);
 }
 
 TEST(DistributedCli, RanksWithDifferentPipelinesAreRefusedAtStart) {

@@ -15,7 +15,15 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace tracenas {
-namespace {}  // namespace
+
+int local_gpu(int local_rank, int visible) {
+  if (visible <= 0) {
+    throw ConfigError("LOCAL_RANK=" + std::to_string(local_rank) +
+                      ": this process sees no CUDA device (check CUDA_VISIBLE_DEVICES and the "
+                      "launcher's GPU binding, or set run.device: cpu)");
+  }
+  return local_rank < visible ? local_rank : local_rank % visible;
+}
 
 std::string model_folder_identity(const std::string& dir) {
   Hasher h;
@@ -38,12 +46,20 @@ std::string model_folder_identity(const std::string& dir) {
 namespace {
 
 void use_local_gpu(int local_rank) {
+  using GetCount = int (*)(int*);
   using SetDevice = int (*)(int);
-  void* fn = dlsym(RTLD_DEFAULT, "cudaSetDevice");
-  if (fn == nullptr || reinterpret_cast<SetDevice>(fn)(local_rank) != 0) {
-    throw ConfigError("LOCAL_RANK=" + std::to_string(local_rank) +
-                      ": cannot select that CUDA device (cudaSetDevice failed)");
+  void* count_fn = dlsym(RTLD_DEFAULT, "cudaGetDeviceCount");
+  void* set_fn = dlsym(RTLD_DEFAULT, "cudaSetDevice");
+  int visible = 0;
+  if (count_fn == nullptr || reinterpret_cast<GetCount>(count_fn)(&visible) != 0) visible = 0;
+  const int gpu = local_gpu(local_rank, visible);
+  if (set_fn == nullptr || reinterpret_cast<SetDevice>(set_fn)(gpu) != 0) {
+    throw ConfigError("LOCAL_RANK=" + std::to_string(local_rank) + ": cannot select CUDA device " +
+                      std::to_string(gpu) + " of the " + std::to_string(visible) +
+                      " this process sees (cudaSetDevice failed)");
   }
+  log().info("CUDA device {} of the {} this process sees (LOCAL_RANK={})", gpu, visible,
+             local_rank);
 }
 
 }  // namespace

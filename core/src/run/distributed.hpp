@@ -9,8 +9,9 @@
 //   ranks (a round of candidates, the base preparation on rank 0, a training
 //   step) before the job ends with one line naming the rank and its step.
 //
-// On CUDA each rank takes the GPU its LOCAL_RANK names (cudaSetDevice, so
-// "cuda" means that GPU) and the group is NCCL where LibTorch has it.
+// On CUDA each rank takes the GPU its LOCAL_RANK names among those it sees
+// (local_gpu; cudaSetDevice, so "cuda" means that GPU) and the group is NCCL
+// where LibTorch has it.
 #pragma once
 
 #include <functional>
@@ -22,6 +23,12 @@
 #include "pipeline/pipeline.hpp"
 
 namespace tracenas {
+
+// The CUDA device a rank uses: LOCAL_RANK among the `visible` devices, or
+// LOCAL_RANK mod visible when it sees fewer (a launcher that binds each task
+// to its own GPUs, e.g. srun --gpus-per-task=1, leaves each rank device 0).
+// ConfigError when it sees none.
+int local_gpu(int local_rank, int visible);
 
 struct Ranks {
   Launch launch;
