@@ -692,6 +692,32 @@ std::string time_table(const SearchData& s) {
   return o.str();
 }
 
+// " · N ranks (split), evaluated per rank: a, b, ..." for a distributed run's
+// summary, else "".
+std::string ranks_text(const json& summary) {
+  if (!summary.is_object() || !summary.contains("distributed")) return "";
+  const json& d = summary["distributed"];
+  if (!d.is_object() || !d.contains("world_size") || !d["world_size"].is_number_integer() ||
+      d["world_size"].get<std::int64_t>() < 2) {
+    return "";
+  }
+  std::ostringstream o;
+  o << " &middot; " << d["world_size"].get<std::int64_t>() << " ranks";
+  if (d.contains("split") && d["split"].is_string()) {
+    o << " (" << esc(d["split"].get<std::string>()) << " split)";
+  }
+  if (d.contains("evaluated_per_rank") && d["evaluated_per_rank"].is_array()) {
+    o << ", evaluated per rank:";
+    const char* sep = " ";
+    for (const json& n : d["evaluated_per_rank"]) {
+      if (!n.is_number_integer()) continue;
+      o << sep << n.get<std::int64_t>();
+      sep = ", ";
+    }
+  }
+  return o.str();
+}
+
 std::string search_section(const SearchData& s, int index) {
   const std::string id = "search-" + std::to_string(index);
   std::ostringstream o;
@@ -703,6 +729,7 @@ std::string search_section(const SearchData& s, int index) {
     o << "in progress or stopped before its summary";
   }
   o << " &middot; " << s.candidates.size() << " candidates recorded";
+  o << ranks_text(s.summary);
   if (s.base_params > 0)
     o << " &middot; base model " << with_commas(s.base_params) << " parameters";
   if (std::isfinite(s.min_params)) {

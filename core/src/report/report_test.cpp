@@ -136,11 +136,22 @@ TEST(Report, FolderWithoutSearchJsonTakesTheObjectivesDirectionFromTheSummary) {
   ReportInfo info;
   const std::string page = render_report({dir.string()}, {}, &info);
   EXPECT_NE(page.find("Best: candidate #2, loss 2.5"), std::string::npos);
+  EXPECT_EQ(page.find(" ranks"), std::string::npos) << "one process: no ranks line";
   ASSERT_EQ(info.notes.size(), 1u);
   EXPECT_NE(info.notes[0].find("search.json is missing: higher is taken as better for "
                                "trace_correlation"),
             std::string::npos)
       << info.notes[0];
+  // A distributed run's summary names its ranks and what each evaluated.
+  write(dir / "summary.json",
+        json({{"objective", "loss"},
+              {"counts", {{"evaluated", 6}}},
+              {"distributed",
+               {{"world_size", 2}, {"split", "candidates"}, {"evaluated_per_rank", {4, 2}}}}})
+            .dump());
+  EXPECT_NE(render_report({dir.string()}, {})
+                .find("2 ranks (candidates split), evaluated per rank: 4, 2"),
+            std::string::npos);
   // A summary of another shape is one error naming the folder.
   write(dir / "summary.json", json({{"counts", {{"evaluated", "six"}}}}).dump());
   try {
