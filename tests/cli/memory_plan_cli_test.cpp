@@ -74,6 +74,15 @@ TEST(MemoryPlanCli, ValidateReportsThePlanFromTheConfigAlone) {
   EXPECT_LT(sketch_traces, full_traces / 50);
   EXPECT_LT(sketch.last.at("memory_plan").at("peak_bytes").get<double>(),
             plan.at("peak_bytes").get<double>());
+
+  // Passes split over ranks add the allreduce's bucket: 2^25 float32 values.
+  EXPECT_FALSE(plan.at("terms").contains("allreduce bucket"));
+  const CliResult split = run_tracenas(
+      "validate " + pipeline(tmp.path(), model, "full") + " --set run.distributed_split=batches",
+      "memory_plan_validate_split");
+  ASSERT_EQ(split.code, 0) << split.err;
+  EXPECT_DOUBLE_EQ(split.last.at("memory_plan").at("terms").at("allreduce bucket").get<double>(),
+                   4.0 * (1 << 25));
 }
 
 TEST(MemoryPlanCli, RunRefusesAPlanAboveTheMachinesMemoryBeforeLoading) {

@@ -160,6 +160,7 @@ MemoryPlan pipeline_memory_plan(const Pipeline& p, const ModelConfig& base, cons
         k.non_embedding ? top / (total - embed) : (top - embed) / (total - embed);
   }
   in.train_params = train_params;
+  in.data_parallel = p.run.get_string("distributed_split") == "batches";
   return plan_memory(in);
 }
 

@@ -179,6 +179,14 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
                               ? "proxies that need no full gradients (synflow keeps one)"
                               : ""});
   }
+  if (in.data_parallel) {
+    // The flat buffer of one bucket of the sums over the ranks
+    // (Communicator::allreduce_sum_buckets), in the traces' dtype.
+    const MemoryTerm bucket = {"allreduce bucket",
+                               a * static_cast<double>(Communicator::kBucketElements), ""};
+    cand.terms.push_back(bucket);
+    if (grads) base.terms.push_back(bucket);
+  }
   if (in.train_params > 0) {
     // AdamW on float32 master weights: weights, gradients and two moments.
     cand.terms.push_back(

@@ -65,6 +65,10 @@ struct MemoryPlanInputs {
   // Optimizer state of recovery training (AdamW on float32 master weights of
   // this many parameters: weights, gradients and two moments), 0 for none.
   std::int64_t train_params = 0;
+  // Passes split over ranks (run.distributed_split: batches): the allreduce's
+  // bucket. The activations and traces stay those of one process's pass, an
+  // upper bound on a rank's.
+  bool data_parallel = false;
 };
 
 struct MemoryTerm {
