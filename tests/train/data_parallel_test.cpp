@@ -19,10 +19,7 @@
 namespace tracenas {
 namespace {
 
-using testing::load_model;
-using testing::slice;
-using testing::small_options;
-using testing::stories;
+using namespace stories_training;  // NOLINT(google-build-using-namespace): the fixture
 
 // A one-process training and the same on two ranks as two threads of this process,
 // each with its own replica and its own Gloo group on one store; `adjust` changes the

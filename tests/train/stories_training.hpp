@@ -13,7 +13,7 @@
 #include "tracenas/support/tokens.hpp"
 #include "train/train.hpp"
 
-namespace tracenas::testing {
+namespace tracenas::stories_training {
 
 struct Stories {
   std::string dir;
@@ -24,9 +24,9 @@ struct Stories {
 inline const Stories& stories() {
   static Stories* s = [] {
     auto* st = new Stories();
-    st->dir = test_path("tn_train_stories260K");
+    st->dir = testing::test_path("tn_train_stories260K");
     convert_llama2c(TN_SHARED_DIR "/models/stories260K.bin", st->dir);
-    st->config = read_checkpoint_config(st->dir);
+    st->config = testing::read_checkpoint_config(st->dir);
     st->tokens = read_token_file(TN_SHARED_DIR "/data/stories260K-samples.u16");
     return st;
   }();
@@ -34,7 +34,7 @@ inline const Stories& stories() {
 }
 
 inline std::shared_ptr<DecoderModel> load_model(const std::string& dir) {
-  return load_checkpoint(dir);
+  return testing::load_checkpoint(dir);
 }
 
 inline std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::size_t from,
@@ -57,4 +57,4 @@ inline TrainOptions small_options(std::int64_t steps) {
   return o;
 }
 
-}  // namespace tracenas::testing
+}  // namespace tracenas::stories_training

@@ -37,10 +37,7 @@
 namespace tracenas {
 namespace {
 
-using testing::load_model;
-using testing::slice;
-using testing::small_options;
-using testing::stories;
+using namespace stories_training;  // NOLINT(google-build-using-namespace): the fixture
 
 namespace fs = std::filesystem;
 using nlohmann::json;
