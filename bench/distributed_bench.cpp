@@ -124,6 +124,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "needs %s: run bash scripts/quickstart.sh first\n", model.c_str());
     return 2;
   }
+  // The model's weight bytes as stored (float32 safetensors: the master weights training holds).
+  std::uintmax_t weight_bytes = 0;
+  for (const auto& e : fs::directory_iterator(model)) {
+    if (e.path().extension() == ".safetensors") weight_bytes += e.file_size();
+  }
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto search = [&](const std::string& name, int n, int threads, const std::string& extra = "") {
@@ -192,7 +197,8 @@ int main(int argc, char** argv) {
       train_sharded, train_one / train_sharded, train_single / train_sharded);
   std::printf("optimizer state per rank: %.2f MB unsharded; sharded:", state_full);
   for (double mb : state_shard) std::printf(" %.2f MB", mb);
-  std::printf("\n");
+  std::printf(" (model weights %.2f MB in float32 safetensors)\n",
+              static_cast<double>(weight_bytes) / 1e6);
   const json j = {
       {"benchmark", "tracenas_bench_distributed"},
       {"ranks", ranks},
@@ -210,6 +216,7 @@ int main(int argc, char** argv) {
         {"one_process", train_one},
         {"ranks", train_many},
         {"ranks_sharded_optimizer", train_sharded}}},
+      {"weight_bytes", weight_bytes},
       {"optimizer_state_mb_per_rank", {{"unsharded", state_full}, {"sharded", state_shard}}},
       {"torch_version", TORCH_VERSION}};
   std::printf("%s\n", j.dump().c_str());

@@ -22,6 +22,15 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return out;
 }
 
+// The non-empty lines of a file (0 when it does not exist): how far an
+// append-only log such as candidates.jsonl has got.
+inline std::size_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
+  return n;
+}
+
 // The message of the tracenas::Error `fn` throws, its exit code into
 // `exit_code` when given (a test failure and "" when it throws none).
 template <class Fn>

@@ -135,13 +135,6 @@ std::vector<json> records(const fs::path& file) {
   return out;
 }
 
-std::size_t lines_in(const fs::path& file) {
-  std::ifstream in(file);
-  std::size_t n = 0;
-  for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
-  return n;
-}
-
 std::string run_args(const fs::path& dir, const std::string& name, const std::string& extra = "") {
   return "run " TN_SOURCE_DIR "/configs/quickstart.yaml --set run.name=" + name +
          " --set run.output_dir=" + (dir / "runs").string() +
@@ -191,14 +184,14 @@ TEST(DistributedCli, TwoRanksSearchLikeOneKilledRankEndsTheOtherAndResumeContinu
   Rank k0 = start_rank(0, 2, port2, run_args(d.path(), "killed"), d.path());
   Rank k1 = start_rank(1, 2, port2, run_args(d.path(), "killed"), d.path());
   const auto t0 = std::chrono::steady_clock::now();
-  while (lines_in(killed / "candidates.jsonl") < 8 &&
+  while (testing::count_lines((killed / "candidates.jsonl").string()) < 8 &&
          std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   kill(k1.pid, SIGKILL);
   wait_rank(k1, 10);
   const int code = wait_rank(k0, 60);
-  const std::size_t kept = lines_in(killed / "candidates.jsonl");
+  const std::size_t kept = testing::count_lines((killed / "candidates.jsonl").string());
   ASSERT_NE(code, -1) << "rank 0 did not end after rank 1 died";
   if (kept < 48) {  // rank 1 died before the search ended (else nothing was left to notice)
     EXPECT_EQ(code, 1) << read_text(k0.err);
@@ -339,7 +332,7 @@ TEST(DistributedCli, TwoRankStudyRecordsWhatOneProcessRecords) {
   Rank k0 = start_rank(0, 2, port2, args("killed"), d.path());
   Rank k1 = start_rank(1, 2, port2, args("killed"), d.path());
   const auto t0 = std::chrono::steady_clock::now();
-  while (lines_in(killed) < 2 &&
+  while (testing::count_lines(killed.string()) < 2 &&
          std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -347,7 +340,7 @@ TEST(DistributedCli, TwoRankStudyRecordsWhatOneProcessRecords) {
   wait_rank(k1, 10);
   const int code = wait_rank(k0, 60);
   ASSERT_NE(code, -1) << "rank 0 did not end after rank 1 died";
-  const std::size_t kept = lines_in(killed);
+  const std::size_t kept = testing::count_lines(killed.string());
   if (kept < 4) {  // rank 1 died before the study ended
     EXPECT_EQ(code, 1) << read_text(k0.err);
     const std::string error = last_json(read_text(k0.out)).value("error", "");

@@ -7,6 +7,7 @@
 //     every proxy value equal to one process's up to float rounding, for
 //     every kind of trace a pass collects (full gradients, sketches, LoRA
 //     sketches, per-batch moments, logits, losses), the base pass split too.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "pipeline/pipeline.hpp"
 #include "plugin/registry.hpp"
 #include "run/search_run.hpp"
+#include "scoring/trace.hpp"
 #include "test_dir.hpp"
 #include "thread_ranks.hpp"
 
@@ -189,6 +191,33 @@ TEST(DataParallelPass, TwoThreadRanksScoreEveryCandidateLikeOneProcess) {
     EXPECT_NE(f.find("run.distributed_split: batches"), std::string::npos) << f;
     EXPECT_NE(f.find("batch_size 1 is smaller than the 2 ranks"), std::string::npos) << f;
   }
+}
+
+// The calibration sets a data-parallel pass refuses, by what they lack.
+TEST(DataParallelPass, CalibrationSetsTooSmallToSplitAreNamed) {
+  if (!process_groups_available("cpu")) GTEST_SKIP() << "this LibTorch has no c10d Gloo";
+  std::string few, narrow, fine[2];
+  ASSERT_EQ(testing::run_thread_ranks(
+                2,
+                [&](int rank, Communicator& comm) {
+                  PassOptions o;
+                  o.ranks = &comm;
+                  const std::vector<at::Tensor> one = {at::zeros({1, 8}, at::kLong)};
+                  const std::vector<at::Tensor> two = {at::zeros({1, 8}, at::kLong),
+                                                       at::zeros({1, 8}, at::kLong)};
+                  if (rank == 0) {
+                    few = data_parallel_problem(o, one, false);
+                    narrow = data_parallel_problem(o, two, true);
+                  }
+                  fine[rank] = data_parallel_problem(o, two, false);
+                }),
+            (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(few, "the calibration set's 1 sequences are fewer than the 2 ranks");
+  EXPECT_EQ(narrow,
+            "a proxy reads gradient moments, whose pass splits each batch over the ranks: "
+            "batch_size 1 is smaller than the 2 ranks");
+  EXPECT_EQ(fine[0], "");  // two batches of one sequence: one piece per rank
+  EXPECT_EQ(fine[1], "");
 }
 
 }  // namespace

@@ -193,13 +193,6 @@ pid_t spawn_run(const std::vector<std::string>& args, const std::string& log) {
   return pid;
 }
 
-std::size_t count_lines(const fs::path& p) {
-  std::ifstream in(p);
-  std::size_t n = 0;
-  for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
-  return n;
-}
-
 TEST(SearchRun, KilledAndResumedEndsLikeAnUninterruptedRun) {
   tracenas::testing::ScratchDir d;
   const std::string p = write_pipeline(d.path(), "evolutionary");
@@ -212,14 +205,15 @@ TEST(SearchRun, KilledAndResumedEndsLikeAnUninterruptedRun) {
       spawn_run({p, "--set", pop, "--set", "run.name=cut"}, (d.path() / "cut.stderr").string());
   ASSERT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (count_lines(log) < 5 && std::chrono::steady_clock::now() < deadline) {
+  while (tracenas::testing::count_lines(log.string()) < 5 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
-  const std::size_t done_before = count_lines(log);
+  const std::size_t done_before = tracenas::testing::count_lines(log.string());
   ASSERT_LT(done_before, 16u);
 
   Result resumed = run_cli("run " + p + " --set " + pop + " --set run.name=cut --resume");
